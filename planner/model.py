@@ -1,0 +1,117 @@
+"""The configuration as the Lua files defined it, before any resolution.
+
+`loader` fills these from Lua (checking types, recording file:line); `resolve`
+turns them and a request into a `essh.schema.Plan`. Nothing here refers to Lua
+objects except the callables of drivers and `prepare`, which `loader` wraps so
+that they take and return plain Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    """A place in a configuration file."""
+
+    file: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class ConfigError(Exception):
+    """The configuration is wrong: one message, with file:line where known."""
+
+    def __init__(self, message: str, source: Source | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}" if self.source else self.message
+
+
+@dataclass
+class ScriptPart:
+    """One entry of a task's `script`: code, with an optional description."""
+
+    code: str
+    description: str = ""
+
+
+@dataclass
+class HostDef:
+    """A `host "name" { ... }` block, group defaults applied."""
+
+    name: str
+    defined_at: Source
+    ssh_options: list[tuple[str, str]] = field(default_factory=list)  # sorted by keyword
+    description: str = ""
+    hidden: bool = False
+    tags: list[str] = field(default_factory=list)  # in the order written, without duplicates
+    props: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskDef:
+    """A `task "name" { ... }` block, group defaults applied; fields not set are None."""
+
+    name: str
+    defined_at: Source
+    description: str = ""
+    script: list[ScriptPart] = field(default_factory=list)
+    script_file: str | None = None  # resolved against the defining file's folder
+    targets: list[str] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
+    backend: str | None = None  # "remote" | "local" | None (decided by targets)
+    driver: str | None = None
+    depends: list[str] = field(default_factory=list)
+    parallel: bool | int = False
+    prefix: bool | str | None = None  # None: automatic (on when a task has several hosts)
+    props: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    privileged: bool = False
+    user: str | None = None
+    pty: bool = False
+    hidden: bool = False
+    on_error: str = "stop"  # "stop" | "continue" | the name of a handler task
+    timeout: float | None = None
+    retries: int = 0
+    # prepare(ctx) -> bool | None; ctx is a plain dict (see resolve); False leaves the task out.
+    prepare: Callable[[dict[str, Any]], Any] | None = None
+
+
+@dataclass
+class DriverDef:
+    """A `driver "name" { engine = function(ctx) ... end }` block."""
+
+    name: str
+    defined_at: Source
+    # engine(ctx) -> str: the final script for one step; ctx is a plain dict (see resolve).
+    engine: Callable[[dict[str, Any]], str]
+    props: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ConfigFileRead:
+    """A file the loader read, with the sha256 of its bytes."""
+
+    path: str
+    sha256: str
+
+
+@dataclass
+class Config:
+    """Everything the configuration files defined."""
+
+    files: list[ConfigFileRead]
+    hosts: dict[str, HostDef]  # in name order
+    tasks: dict[str, TaskDef]  # in definition order
+    drivers: dict[str, DriverDef]
+    lua_version: str
+    notices: list[str] = field(default_factory=list)  # from essh.debug() and the like

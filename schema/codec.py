@@ -1,0 +1,142 @@
+"""The plan file: a fixed header, then the msgpack payload it vouches for.
+
+    offset  size  field
+    0       8     magic  b"ESSHPLAN"
+    8       2     format version, big-endian (FORMAT_VERSION)
+    10      2     flags, big-endian; must be 0 in version 1 (bit 0 is reserved
+                  for a signature block that will follow the payload)
+    12      8     payload length in bytes, big-endian
+    20      32    sha256 of the payload
+    52      ...   payload: the Plan as msgpack; nothing may follow it
+
+`read_plan` checks magic, version, flags, length and digest before decoding, then
+the cross-references between the plan's tables (`check_plan`), and turns every
+problem into one `PlanFileError` whose message is a single line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+
+import msgspec
+
+from .errors import (
+    NotAPlanFile,
+    PlanFileDamaged,
+    PlanFileInvalid,
+    UnsupportedPlanVersion,
+)
+from .plan import FORMAT_VERSION, Plan
+
+MAGIC = b"ESSHPLAN"
+SUPPORTED_VERSIONS = frozenset({1})
+_HEADER = struct.Struct(">8sHHQ32s")
+HEADER_SIZE = _HEADER.size
+
+_encoder = msgspec.msgpack.Encoder(order="deterministic")
+_decoder = msgspec.msgpack.Decoder(Plan)
+
+
+def encode_plan(plan: Plan) -> bytes:
+    """The plan file's bytes. Equal plans give identical bytes."""
+    payload = _encoder.encode(plan)
+    digest = hashlib.sha256(payload).digest()
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(payload), digest) + payload
+
+
+def payload_digest(data: bytes) -> str:
+    """The hex sha256 recorded in a plan file's header (what reports cite)."""
+    return data[20:HEADER_SIZE].hex()
+
+
+def decode_plan(data: bytes) -> Plan:
+    """The plan in `data`, checked; raises a `PlanFileError` saying what is wrong."""
+    if len(data) < len(MAGIC) or not data.startswith(MAGIC):
+        raise NotAPlanFile("not an essh plan file (no ESSHPLAN header)")
+    if len(data) < HEADER_SIZE:
+        raise PlanFileDamaged(f"plan file is truncated: {len(data)} bytes, shorter than its {HEADER_SIZE}-byte header")
+    _, version, flags, length, digest = _HEADER.unpack_from(data)
+    if version not in SUPPORTED_VERSIONS:
+        newer = "a newer" if version > max(SUPPORTED_VERSIONS) else "an older"
+        raise UnsupportedPlanVersion(
+            f"plan file format version {version} is not supported by this essh "
+            f"(it reads {', '.join(map(str, sorted(SUPPORTED_VERSIONS)))}); it was written by {newer} essh"
+        )
+    if flags:
+        raise UnsupportedPlanVersion(f"plan file uses features this essh does not know (header flags {flags:#06x})")
+    payload = data[HEADER_SIZE:]
+    if len(payload) < length:
+        raise PlanFileDamaged(f"plan file is truncated: payload has {len(payload)} of {length} bytes")
+    if len(payload) > length:
+        raise PlanFileDamaged(f"plan file has {len(payload) - length} unexpected bytes after its payload")
+    if hashlib.sha256(payload).digest() != digest:
+        raise PlanFileDamaged("plan file is corrupted or was edited: its sha256 does not match its header")
+    try:
+        plan = _decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise PlanFileInvalid(f"plan file does not match format version {version}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise PlanFileInvalid(f"plan file payload cannot be decoded: {exc}") from None
+    if plan.format_version != version:
+        raise PlanFileInvalid(
+            f"plan file header says format version {version} but its payload says {plan.format_version}"
+        )
+    check_plan(plan)
+    return plan
+
+
+def read_plan(path: str) -> Plan:
+    """Read and check the plan file at `path`."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise PlanFileInvalid(f"cannot read plan file {path}: {exc.strerror or exc}") from None
+    try:
+        return decode_plan(data)
+    except (NotAPlanFile, PlanFileDamaged, UnsupportedPlanVersion, PlanFileInvalid) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def write_plan(path: str, plan: Plan) -> bytes:
+    """Write `plan` to `path` (replaced atomically); return the bytes written."""
+    data = encode_plan(plan)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return data
+
+
+def check_plan(plan: Plan) -> None:
+    """Check the cross-references between the plan's tables; raise PlanFileInvalid."""
+    n_tasks, n_hosts, n_scripts = len(plan.tasks), len(plan.hosts), len(plan.scripts)
+
+    def bad(where: str, what: str) -> PlanFileInvalid:
+        return PlanFileInvalid(f"plan file is inconsistent at {where}: {what}")
+
+    for i, task in enumerate(plan.tasks):
+        for j, dep in enumerate(task.after):
+            if dep >= i:
+                raise bad(f"$.tasks[{i}].after[{j}]", f"{dep} is not an earlier task")
+        if task.on_error == "handler":
+            h = task.handler
+            if h is None or h >= n_tasks or plan.tasks[h].role != "handler" or plan.tasks[h].handles != i:
+                raise bad(f"$.tasks[{i}].handler", "does not name a handler task for this task")
+        if task.role == "handler" and (task.handles is None or task.handles >= n_tasks):
+            raise bad(f"$.tasks[{i}].handles", "does not name a task")
+        if not task.shell:
+            raise bad(f"$.tasks[{i}].shell", "is empty")
+    for i, step in enumerate(plan.steps):
+        if step.task >= n_tasks:
+            raise bad(f"$.steps[{i}].task", f"{step.task} is out of range")
+        if step.host is not None and step.host >= n_hosts:
+            raise bad(f"$.steps[{i}].host", f"{step.host} is out of range")
+        if step.host is None and plan.tasks[step.task].backend == "remote":
+            raise bad(f"$.steps[{i}].host", "a remote step needs a host")
+        if step.script >= n_scripts:
+            raise bad(f"$.steps[{i}].script", f"{step.script} is out of range")
+        if plan.tasks[step.task].role == "composite":
+            raise bad(f"$.steps[{i}].task", "a composite task has no steps")

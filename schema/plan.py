@@ -1,0 +1,166 @@
+"""The plan: what the planner compiled and the executor runs, as frozen msgspec Structs.
+
+Everything the executor needs is here as plain data: which hosts, with which SSH
+options, which rendered script runs on which host, with which environment, in
+which order. No Lua survives into a plan.
+
+Indices: steps refer to `Plan.tasks`, `Plan.hosts` and `Plan.scripts` by position;
+`Task.after` and `Task.handler` refer to other tasks by position. Every index is
+checked by `essh.schema.check_plan` after decoding, so a reader can trust them.
+
+Evolution (see docs/plan-format.md): new fields get defaults and are appended;
+no field changes its type; an incompatible change bumps `FORMAT_VERSION`.
+Readers refuse fields they do not know, so an older essh never runs a newer plan
+while silently ignoring part of it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+FORMAT_VERSION = 1
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Index = Annotated[int, msgspec.Meta(ge=0)]
+# An environment or option entry: (name, value). Tuples, not dicts: frozen, hashable, ordered.
+Pair = tuple[str, str]
+
+
+class _Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Shared settings of every plan Struct."""
+
+
+class Location(_Struct, kw_only=True):
+    """Where something was defined in the configuration."""
+
+    file: str
+    line: NonNegative = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+class ConfigFile(_Struct, kw_only=True):
+    """A configuration file the planner read, with the digest of what it read."""
+
+    path: str
+    sha256: str
+
+
+class PlanMeta(_Struct, kw_only=True):
+    """Provenance of a plan: who made it, when, from what, for which request."""
+
+    essh_version: str
+    created_at: int  # Unix seconds; SOURCE_DATE_EPOCH when set, for reproducible plans
+    lua_version: str
+    config_files: tuple[ConfigFile, ...] = ()
+    requested: tuple[str, ...] = ()  # the task names asked for, in order
+    args: tuple[str, ...] = ()  # the arguments after `--`
+    warnings: tuple[str, ...] = ()  # shown with the plan and again at apply
+
+
+class Host(_Struct, kw_only=True):
+    """A resolved host with the SSH options the executor connects with.
+
+    `ssh_options` holds ssh_config keywords as written in the configuration
+    (HostName, Port, User, IdentityFile, ProxyJump, StrictHostKeyChecking, ...),
+    sorted by keyword; a keyword given a list appears once per value, in order.
+    `env` is the host's share of every step's environment (ESSH_HOSTNAME,
+    ESSH_HOST_SSH_*, ESSH_HOST_TAGS_*, ESSH_HOST_PROPS_*).
+    """
+
+    name: str
+    ssh_options: tuple[Pair, ...] = ()
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    props: tuple[Pair, ...] = ()
+    env: tuple[Pair, ...] = ()
+    defined_at: Location | None = None
+
+
+Backend = Literal["remote", "local"]
+OnError = Literal["stop", "continue", "handler"]
+TaskRole = Literal["task", "composite", "handler"]
+
+
+class Task(_Struct, kw_only=True):
+    """A task as planned: how its steps run and what it waits for.
+
+    `after`: tasks that must have finished (every step ended) before any step of
+    this one starts. The planner derives it from `depends`, the order of
+    requested tasks and parallel composites; the executor only obeys it.
+
+    `parallel`: at most this many of the task's steps at once; 0 means no limit
+    (still bounded by the executor's connection limit), 1 means one host after
+    another in step order.
+
+    `shell`: the argv the step's final script is handed to as its last argument
+    (for example `("bash", "-c")` or, privileged, `("sudo", "-n", "-u", "root",
+    "-H", "--", "bash", "-c")`). See `essh.schema.command`.
+
+    `role`: `composite` tasks have no steps; `handler` tasks run only when the
+    task at `handles` fails, on the hosts where it failed.
+    """
+
+    name: str
+    description: str = ""
+    defined_at: Location | None = None
+    role: TaskRole = "task"
+    backend: Backend = "remote"
+    after: tuple[Index, ...] = ()
+    parallel: NonNegative = 1
+    on_error: OnError = "stop"
+    handler: Index | None = None  # with on_error="handler": the handler task's index
+    handles: Index | None = None  # with role="handler": the task it handles
+    timeout: Annotated[float, msgspec.Meta(gt=0)] | None = None  # seconds per attempt
+    retries: NonNegative = 0
+    pty: bool = False
+    shell: tuple[str, ...] = ("bash", "-c")
+    env: tuple[Pair, ...] = ()  # the task's share of the environment; wins over the host's
+    props: tuple[Pair, ...] = ()
+    hidden: bool = False
+    requested: bool = False  # named on the command line (not only reached through depends)
+
+
+class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One unit of work: a task's script on one host (or on this machine).
+
+    Stored as an array to keep plans of hundreds of thousands of steps small;
+    fields are only ever appended, with defaults. A step's id is its position
+    in `Plan.steps`.
+    """
+
+    task: Index
+    host: Index | None  # None: a local task without targets
+    script: Index  # into Plan.scripts
+    prefix: str | None = None  # rendered output prefix, None to pass output through
+
+
+class FileBlob(_Struct, kw_only=True):
+    """Reserved for uploads: a file's contents pinned in the plan, by digest."""
+
+    sha256: str
+    data: bytes
+
+
+class SecretRef(_Struct, kw_only=True):
+    """Reserved for secrets resolved at apply time: a name and where to fetch it."""
+
+    name: str
+    source: str
+
+
+class Plan(_Struct, kw_only=True):
+    """The compiled plan. Steps are in planned order: tasks in a topological
+    order of `after`, and within a task, hosts sorted by name."""
+
+    format_version: int = FORMAT_VERSION
+    meta: PlanMeta
+    hosts: tuple[Host, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    scripts: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    files: tuple[FileBlob, ...] = ()
+    secrets: tuple[SecretRef, ...] = ()
