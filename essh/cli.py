@@ -1,0 +1,420 @@
+"""The `essh` command line: thin glue from the planner to the plan file to the executor.
+
+Exit codes (docs/cli.md): 0 success; 1 a step failed or a host was unreachable;
+2 usage, configuration or plan-file error; 70 an internal error (a bug: please
+report it, `--debug` shows the traceback); 130 interrupted.
+
+Arguments after a lone `--` are the tasks' arguments (ESSH_TASK_ARGS_<N>); they
+are split off here, before typer sees the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import essh
+from essh import schema
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+
+app = typer.Typer(
+    name="essh",
+    help="Run tasks on fleets of SSH hosts from ESSH's Lua configuration, as a reviewed, immutable plan.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"essh {essh.__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run tasks on fleets of SSH hosts from ESSH's Lua configuration, as a reviewed, immutable plan."""
+
+
+ConfigOpt = Annotated[
+    Optional[str],
+    typer.Option("--config", "-c", envvar="ESSH_CONFIG", help="Configuration file (default: ./.esshconfig.lua, else ~/.essh/config.lua)."),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")]
+ReportOpt = Annotated[
+    Optional[Path],
+    typer.Option("--report", help="Write the status report here as JSON (default: ~/.local/state/essh/reports/)."),
+]
+LogDirOpt = Annotated[Optional[Path], typer.Option("--log-dir", help="Keep each step's full output in its own file here.")]
+MaxConnOpt = Annotated[int, typer.Option("--max-connections", min=1, help="Open SSH connections at most at once.")]
+FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Cancel running steps on the first failure.")]
+
+
+class Abort(Exception):
+    """A one-line error for the user, with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """Turn every error into one line on stderr and a documented exit code."""
+    from essh.planner.model import ConfigError  # imported here to keep `essh --help` lean
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Abort as exc:
+        _fail(str(exc), exc.code)
+    except ConfigError as exc:
+        _fail(f"configuration error: {exc}", EXIT_USAGE)
+    except schema.PlanFileError as exc:
+        _fail(f"plan file error: {exc}", EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in essh, please report it; "
+            "--debug shows the traceback",
+            EXIT_BUG,
+        )
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"essh: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _task_args(ctx: typer.Context) -> list[str]:
+    """The words after `--`, which main() hands to typer as the context object."""
+    return list(ctx.obj or ())
+
+
+def _created_at() -> int | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return None
+    try:
+        return int(epoch)
+    except ValueError:
+        raise Abort(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {epoch!r}") from None
+
+
+def _load(config: str | None):
+    from essh import planner
+
+    paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
+    return planner.load_config(paths)
+
+
+def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str]) -> schema.Plan:
+    from essh import planner
+
+    return planner.make_plan(
+        _load(config), list(tasks), list(args), created_at=_created_at(), essh_version=essh.__version__
+    )
+
+
+def _echo_lines(lines) -> None:
+    typer.echo("\n".join(lines))
+
+
+def _save(plan: schema.Plan, out: Path) -> bytes:
+    try:
+        return schema.write_plan(str(out), plan)
+    except OSError as exc:
+        raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
+
+
+def _default_report_path(digest: str) -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return Path(state) / "essh" / "reports" / f"{stamp}-{digest[:12]}.json"
+
+
+def _apply(
+    plan: schema.Plan,
+    data: bytes,
+    *,
+    report: Path | None,
+    log_dir: Path | None,
+    max_connections: int,
+    fail_fast: bool,
+) -> None:
+    from essh.executor import ApplyOptions, apply_plan
+
+    from .review import render_summary
+
+    digest = schema.payload_digest(data)
+    report_path = report or _default_report_path(digest)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    for warning in plan.meta.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    result = apply_plan(
+        plan,
+        digest,
+        ApplyOptions(
+            max_connections=max_connections,
+            fail_fast=fail_fast,
+            log_dir=str(log_dir) if log_dir else None,
+            report_path=str(report_path),
+        ),
+    )
+    sys.stdout.flush()
+    typer.echo("", err=True)
+    for line in render_summary(result):
+        typer.echo(line, err=True)
+    typer.echo(f"Report: {report_path}", err=True)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    tasks: Annotated[Optional[list[str]], typer.Argument(help="Tasks to plan (default: the task named 'default').")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Evaluate the configuration and show what would run where, in which order. `-- ARGS` passes task arguments."""
+    from .review import plan_json, render_plan
+
+    with _errors(debug):
+        the_plan = _plan(config, tasks or [], _task_args(ctx))
+        data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
+        if json:
+            sys.stdout.buffer.write(plan_json(the_plan, schema.payload_digest(data)))
+            return
+        _echo_lines(render_plan(the_plan, verbose=verbose))
+        if out:
+            typer.echo(f"\nSaved the plan to {out} (sha256 {schema.payload_digest(data)}).")
+            typer.echo(f"To run exactly this plan: essh apply {out}")
+
+
+@app.command()
+def show(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
+    json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Review a saved plan file."""
+    from .review import plan_json, render_plan
+
+    with _errors(debug):
+        the_plan, data = _read_plan(plan_file)
+        if json:
+            sys.stdout.buffer.write(plan_json(the_plan, schema.payload_digest(data)))
+            return
+        _echo_lines(render_plan(the_plan, verbose=verbose))
+        typer.echo(f"\nPlan file {plan_file} (sha256 {schema.payload_digest(data)}).")
+
+
+def _read_plan(path: Path) -> tuple[schema.Plan, bytes]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Abort(f"cannot read plan file {path}: {exc.strerror or exc}") from None
+    try:
+        return schema.decode_plan(data), data
+    except schema.PlanFileError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def _is_plan_file(word: str) -> bool:
+    try:
+        with open(word, "rb") as f:
+            return f.read(len(schema.MAGIC)) == schema.MAGIC
+    except OSError:
+        return False
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    targets: Annotated[list[str], typer.Argument(help="A plan file, or task names to plan and then apply.", metavar="PLAN_FILE|TASK...")],
+    report: ReportOpt = None,
+    log_dir: LogDirOpt = None,
+    max_connections: MaxConnOpt = 100,
+    fail_fast: FailFastOpt = False,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a saved plan exactly (`essh apply plan.bin`), or plan tasks, confirm, and run them."""
+    with _errors(debug):
+        if len(targets) == 1 and (_is_plan_file(targets[0]) or targets[0].endswith(".bin")):
+            if _task_args(ctx):
+                raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
+            the_plan, data = _read_plan(Path(targets[0]))
+        else:
+            from .review import render_plan
+
+            the_plan = _plan(config, targets, _task_args(ctx))
+            data = schema.encode_plan(the_plan)
+            _echo_lines(render_plan(the_plan))
+            if not auto_approve:
+                if not sys.stdin.isatty():
+                    raise Abort("refusing to ask for confirmation without a terminal: pass --auto-approve, or save the plan with `essh plan -o` and apply the file")
+                answer = typer.prompt("\nApply this plan? Only 'yes' is accepted", default="", show_default=False)
+                if answer.strip() != "yes":
+                    typer.echo("Apply cancelled.")
+                    raise typer.Exit(EXIT_OK)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="The task to run.")],
+    args: Annotated[Optional[list[str]], typer.Argument(help="Arguments for the task.")] = None,
+    report: ReportOpt = None,
+    log_dir: LogDirOpt = None,
+    max_connections: MaxConnOpt = 100,
+    fail_fast: FailFastOpt = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
+    with _errors(debug):
+        the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)])
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+
+
+@app.command(name="exec")
+def exec_(
+    command: Annotated[str, typer.Argument(help="The shell command to run.")],
+    target: Annotated[list[str], typer.Option("--target", "-t", help="Hosts or tags (globs allowed); repeatable.")],
+    filter: Annotated[Optional[list[str]], typer.Option("--filter", "-f", help="Narrow the targets; repeatable.")] = None,
+    parallel: Annotated[bool, typer.Option("--parallel", "-p", help="Run on all hosts at once.")] = False,
+    backend: Annotated[str, typer.Option("--backend", help="remote or local.")] = "remote",
+    prefix: Annotated[Optional[bool], typer.Option("--prefix/--no-prefix", help="Prefix output lines with the host.")] = None,
+    report: ReportOpt = None,
+    log_dir: LogDirOpt = None,
+    max_connections: MaxConnOpt = 100,
+    fail_fast: FailFastOpt = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run an ad hoc command on the selected hosts, through the same planner and executor."""
+    from essh import planner
+
+    with _errors(debug):
+        if backend not in ("remote", "local"):
+            raise Abort(f"--backend must be remote or local, not {backend!r}")
+        the_plan = planner.make_exec_plan(
+            _load(config),
+            command,
+            targets=target,
+            filters=filter or [],
+            parallel=parallel,
+            backend=backend,
+            prefix=prefix,
+            created_at=_created_at(),
+            essh_version=essh.__version__,
+        )
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+
+
+@app.command()
+def hosts(
+    select: Annotated[Optional[list[str]], typer.Option("--select", "-s", help="Hosts or tags (globs allowed).")] = None,
+    filter: Annotated[Optional[list[str]], typer.Option("--filter", "-f", help="Narrow the selection.")] = None,
+    ssh_config: Annotated[bool, typer.Option("--ssh-config", help="Print the hosts as ssh_config.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include hidden hosts.")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the hosts the configuration defines."""
+    from essh import planner
+
+    with _errors(debug):
+        cfg = _load(config)
+        chosen = planner.select_hosts(cfg, select or ["all"], filter or []) if (select or filter) else list(cfg.hosts.values())
+        if not all_:
+            chosen = [h for h in chosen if not h.hidden]
+        if ssh_config:
+            for host in chosen:
+                typer.echo(f"Host {host.name}")
+                for key, value in host.ssh_options:
+                    typer.echo(f"    {key} {value}")
+                typer.echo("")
+        elif quiet:
+            _echo_lines(h.name for h in chosen)
+        else:
+            _echo_lines(_table(("NAME", "DESCRIPTION", "TAGS"), [(h.name, h.description, ",".join(h.tags)) for h in chosen]))
+
+
+@app.command()
+def tasks(
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include hidden tasks.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Names only.")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the tasks the configuration defines."""
+    with _errors(debug):
+        chosen = [t for t in _load(config).tasks.values() if all_ or not t.hidden]
+        if quiet:
+            _echo_lines(t.name for t in chosen)
+        else:
+            _echo_lines(_table(("NAME", "DESCRIPTION", "TARGETS"), [(t.name, t.description, ",".join(t.targets)) for t in chosen]))
+
+
+@app.command()
+def tags(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """List the tags of all hosts."""
+    with _errors(debug):
+        _echo_lines(sorted({tag for h in _load(config).hosts.values() for tag in h.tags}))
+
+
+@app.command()
+def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """Check the configuration: it loads, and every task plans (targets and dependencies resolve)."""
+    from essh import planner
+
+    with _errors(debug):
+        cfg = _load(config)
+        for name in cfg.tasks:
+            planner.make_plan(cfg, [name], [], created_at=0, essh_version=essh.__version__)
+        typer.echo(f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers.")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[str]:
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `essh` console script and `python -m essh`."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--" in words:
+        cut = words.index("--")
+        words, task_args = words[:cut], words[cut + 1 :]
+    else:
+        task_args = []
+    app(args=words, prog_name="essh", obj=tuple(task_args))
