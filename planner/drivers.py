@@ -1,0 +1,220 @@
+"""Command generation: a task's script text per step, its shell, its output prefix.
+
+The script text comes from the task's driver:
+- the built-in driver joins the script parts' code with newlines and ends with
+  one; no template engine and no Lua call is involved;
+- `driver "default"` replaces the built-in driver for tasks naming no driver;
+- a custom driver's `engine(ctx)` (ctx = {"name", "props"} of the driver, as
+  ESSH hands the engine its driver) returns a Go text/template, rendered with
+  {"Scripts": [{"code", "description"}...], "Task": {...}, "Driver": {...},
+  "Host": {...} or None, "Args": [...]}. The engine runs once per driver.
+
+`{{template "environment" .}}` renders to nothing here: the environment is not
+part of the script text but exported at the top of every step's script by
+`essh.schema.command.env_prelude`, from `Host.env` and `Task.env`, so that it
+is stored once per host and per task rather than in every script.
+
+A template is rendered once per task unless it mentions `.Host`, then once per
+host. Identical script texts are stored once (`ScriptTable`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .deps import closest_hint
+from .model import ConfigError, Config, DriverDef, HostDef, TaskDef
+
+# `-n`: sudo must never wait for a password: a plan runs unattended, and a prompt
+# would hang the step until its timeout. ESSH requires password-less sudo too.
+_SUDO = ("sudo", "-n", "-u")
+_BASH = ("bash", "-c")
+
+_ENVIRONMENT = re.compile(r'(\s*)\{\{(-?)\s*template\s+"environment"\s+\.\s*(-?)\}\}(\s*)')
+
+Render = Callable[[str, dict[str, Any]], str]
+
+
+def shell_for(task: TaskDef) -> tuple[str, ...]:
+    """The argv a step's script is handed to: bash, or bash under sudo."""
+    if task.user:
+        return (*_SUDO, task.user, "-H", "--", *_BASH)
+    if task.privileged:
+        return (*_SUDO, "root", "-H", "--", *_BASH)
+    return _BASH
+
+
+def drop_environment(template: str) -> str:
+    """`template` without `{{template "environment" .}}`, honouring `{{-`/`-}}` trims."""
+
+    def keep_spaces(m: re.Match[str]) -> str:
+        before = "" if m.group(2) else m.group(1)
+        after = "" if m.group(3) else m.group(4)
+        return before + after
+
+    return _ENVIRONMENT.sub(keep_spaces, template)
+
+
+def load_render() -> Render:
+    """The Go text/template renderer (imported only when a template is used)."""
+    from .gotemplate import render
+
+    return render
+
+
+def host_data(host: HostDef | None) -> dict[str, Any] | None:
+    """A host as templates see it (`.Host.Name`, ...)."""
+    if host is None:
+        return None
+    return {
+        "Name": host.name,
+        "Description": host.description,
+        "Hidden": host.hidden,
+        "Tags": list(host.tags),
+        "Props": dict(sorted(host.props.items())),
+        "SSHConfig": dict(host.ssh_options),
+    }
+
+
+def task_data(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
+    """A task as templates see it (`.Task.Name`, ...)."""
+    return {
+        "Name": task.name,
+        "Description": task.description,
+        "Props": dict(sorted(task.props.items())),
+        "Args": list(args),
+        "Targets": list(task.targets),
+        "Filters": list(task.filters),
+        "Backend": task.backend or "",
+        "Parallel": task.parallel,
+        "Privileged": task.privileged,
+        "User": task.user or "",
+        "Pty": task.pty,
+    }
+
+
+class ScriptTable:
+    """The plan's scripts, each text stored once; `add` returns its index."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def add(self, text: str) -> int:
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.index)
+        return found
+
+    def texts(self) -> tuple[str, ...]:
+        return tuple(self.index)
+
+
+class Drivers:
+    """Chooses each task's driver and renders its scripts into a `ScriptTable`."""
+
+    def __init__(self, config: Config, scripts: ScriptTable, read_file: Callable[[TaskDef], str]) -> None:
+        self.drivers = config.drivers
+        self.scripts = scripts
+        self.read_file = read_file
+        self._templates: dict[str, str] = {}
+        self._render: Render | None = None
+
+    def driver_for(self, task: TaskDef) -> DriverDef | None:
+        """The task's driver; None for the built-in one."""
+        if task.driver is None:
+            return self.drivers.get("default")
+        driver = self.drivers.get(task.driver)
+        if driver is None and task.driver != "default":
+            raise ConfigError(
+                f'task {task.name} uses driver "{task.driver}", which is not defined'
+                + closest_hint(task.driver, sorted(self.drivers)),
+                task.defined_at,
+            )
+        return driver
+
+    def parts(self, task: TaskDef) -> list[tuple[str, str]]:
+        """The task's script as (code, description) parts."""
+        if task.script_file:
+            return [(self.read_file(task), "")]
+        return [(part.code, part.description) for part in task.script]
+
+    def script_ids(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[int]:
+        """One script index per entry of `hosts`."""
+        parts = self.parts(task)
+        driver = self.driver_for(task)
+        if driver is None:
+            only = self.scripts.add("".join(code + "\n" for code, _ in parts))
+            return [only] * len(hosts)
+        template = self._template(driver)
+        data = {
+            "Scripts": [{"code": code, "description": description} for code, description in parts],
+            "Task": task_data(task, args),
+            "Driver": {"Name": driver.name, "Props": dict(sorted(driver.props.items()))},
+            "Args": list(args),
+        }
+        if ".Host" not in template:
+            only = self.scripts.add(self._run(template, {**data, "Host": None}, driver, task))
+            return [only] * len(hosts)
+        return [self.scripts.add(self._run(template, {**data, "Host": host_data(h)}, driver, task)) for h in hosts]
+
+    def _template(self, driver: DriverDef) -> str:
+        found = self._templates.get(driver.name)
+        if found is None:
+            try:
+                text = driver.engine({"name": driver.name, "props": dict(sorted(driver.props.items()))})
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise ConfigError(f"driver {driver.name}: its engine failed: {exc}", driver.defined_at) from None
+            if not isinstance(text, str):
+                raise ConfigError(
+                    f"driver {driver.name}: engine must return a template string, not {type(text).__name__}",
+                    driver.defined_at,
+                )
+            found = self._templates[driver.name] = drop_environment(text)
+        return found
+
+    def _run(self, template: str, data: dict[str, Any], driver: DriverDef, task: TaskDef) -> str:
+        if self._render is None:
+            self._render = load_render()
+        try:
+            return self._render(template, data)
+        except Exception as exc:
+            raise ConfigError(
+                f"driver {driver.name} (at {driver.defined_at}): cannot render its template for task {task.name}: {exc}",
+                task.defined_at,
+            ) from None
+
+
+def default_prefix(backend: str, host: HostDef | None) -> str:
+    """ESSH's prefix: `[remote:NAME]`, `[local:NAME]`, or `[local]` without a host."""
+    return f"[{backend}:{host.name}]" if host is not None else f"[{backend}]"
+
+
+def prefixes(
+    task: TaskDef, backend: str, hosts: Sequence[HostDef | None], args: Sequence[str], render: Callable[[], Render]
+) -> list[str | None]:
+    """The output prefix of each step; None where output passes through untouched.
+
+    `prefix` unset: on when the task has more than one step; true: ESSH's
+    default; a string: a Go template rendered per host (`{{.Host.Name}}`).
+    """
+    setting = task.prefix
+    if setting is None:
+        setting = len(hosts) > 1
+    if setting is False or setting == "":
+        return [None] * len(hosts)
+    if setting is True:
+        return [default_prefix(backend, h) for h in hosts]
+    template = setting
+    renderer = render()
+    data = {"Task": task_data(task, args), "Args": list(args)}
+    out: list[str | None] = []
+    for h in hosts:
+        try:
+            out.append(renderer(template, {**data, "Host": host_data(h)}))
+        except Exception as exc:
+            raise ConfigError(f"task {task.name}: cannot render its prefix {template!r}: {exc}", task.defined_at) from None
+    return out

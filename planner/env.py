@@ -1,0 +1,77 @@
+"""The ESSH environment of a step, split into the host's share and the task's.
+
+Host share (`Host.env`, stored once per host): ESSH_HOSTNAME, ESSH_HOST_HOSTNAME
+(the HostName option, else the host's name), ESSH_HOST_SSH_<KEY> per SSH option
+(a keyword given several values keeps the last), ESSH_HOST_TAGS_<TAG>=1,
+ESSH_HOST_PROPS_<KEY>; sorted by variable name.
+
+Task share (`Task.env`): ESSH_TASK_NAME, ESSH_TASK_PROPS_<KEY> (sorted),
+ESSH_TASK_ARGS_<N> for the arguments after `--`, numbered from 1 as ESSH
+does, then the task's own `env` (sorted by name), which wins over the rest.
+
+Keys taken from the configuration (option keywords, tags, prop names) are made
+into variable names by `env_key`: upper-cased, then every character outside
+[A-Z0-9_] replaced by `_` (`web-1.example` -> `WEB_1_EXAMPLE`). When two keys
+collapse to the same name, the one sorting last wins. Names in a task's `env`
+are the user's own and must already be valid; they are checked, not changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from .model import ConfigError, HostDef, TaskDef
+
+_NOT_KEY = re.compile(r"[^A-Z0-9_]")
+_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+Pair = tuple[str, str]
+
+
+def env_key(key: str) -> str:
+    """`key` as the tail of a variable name: upper case, [A-Z0-9_] only."""
+    return _NOT_KEY.sub("_", key.upper())
+
+
+def _prefixed(prefix: str, items: Iterable[Pair]) -> dict[str, str]:
+    return {prefix + env_key(key): value for key, value in sorted(items)}
+
+
+def host_option(host: HostDef, keyword: str) -> str | None:
+    """The last value of SSH option `keyword` (case-insensitive) on `host`."""
+    wanted = keyword.lower()
+    found = None
+    for key, value in host.ssh_options:
+        if key.lower() == wanted:
+            found = value
+    return found
+
+
+def host_env(host: HostDef) -> tuple[Pair, ...]:
+    """The host's share of every step's environment, sorted by name."""
+    env = {
+        "ESSH_HOSTNAME": host.name,
+        "ESSH_HOST_HOSTNAME": host_option(host, "HostName") or host.name,
+    }
+    for key, value in host.ssh_options:  # in order, so a repeated keyword keeps its last value
+        env["ESSH_HOST_SSH_" + env_key(key)] = value
+    env.update({"ESSH_HOST_TAGS_" + env_key(tag): "1" for tag in sorted(host.tags)})
+    env.update(_prefixed("ESSH_HOST_PROPS_", host.props.items()))
+    return tuple(sorted(env.items()))
+
+
+def task_env(task: TaskDef, args: Sequence[str], extra: Iterable[Pair] = ()) -> tuple[Pair, ...]:
+    """The task's share of the environment: ESSH's variables, then `env`, then `extra`."""
+    env = {"ESSH_TASK_NAME": task.name}
+    env.update(_prefixed("ESSH_TASK_PROPS_", task.props.items()))
+    env.update({f"ESSH_TASK_ARGS_{n}": arg for n, arg in enumerate(args, start=1)})
+    for name, value in sorted(task.env.items()):
+        if not _VALID_NAME.match(name):
+            raise ConfigError(
+                f'task {task.name}: env name "{name}" is not a valid variable name (letters, digits, _; not a digit first)',
+                task.defined_at,
+            )
+        env[name] = value
+    env.update(extra)
+    return tuple(env.items())

@@ -1,0 +1,62 @@
+"""Hosts as the plan records them, and the SSH options essh's executor applies.
+
+An option the executor does not apply is kept in the plan (it is what the user
+wrote) but reported in the plan's warnings, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from .env import host_env
+from .model import HostDef
+from essh.schema import Host, Location
+
+# ssh_config keywords the executor applies (LogLevel is accepted and ignored harmlessly).
+SUPPORTED_SSH_OPTIONS: tuple[str, ...] = (
+    "HostName",
+    "Port",
+    "User",
+    "IdentityFile",
+    "IdentitiesOnly",
+    "ProxyJump",
+    "ProxyCommand",
+    "ConnectTimeout",
+    "ServerAliveInterval",
+    "ServerAliveCountMax",
+    "StrictHostKeyChecking",
+    "UserKnownHostsFile",
+    "GlobalKnownHostsFile",
+    "HostKeyAlias",
+    "ForwardAgent",
+    "Compression",
+    "Ciphers",
+    "KexAlgorithms",
+    "MACs",
+    "HostKeyAlgorithms",
+    "PreferredAuthentications",
+    "PasswordAuthentication",
+    "PubkeyAuthentication",
+    "SendEnv",
+    "SetEnv",
+    "RequestTTY",
+    "LogLevel",
+)
+_SUPPORTED_LOWER = frozenset(option.lower() for option in SUPPORTED_SSH_OPTIONS)
+
+
+def unapplied_options(host: HostDef) -> list[str]:
+    """Warnings for the host's SSH options the executor does not apply, by keyword."""
+    seen = sorted({key for key, _ in host.ssh_options if key.lower() not in _SUPPORTED_LOWER})
+    return [f"host {host.name}: SSH option {key} is not applied by essh" for key in seen]
+
+
+def plan_host(host: HostDef) -> Host:
+    """The plan's record of `host`, with its share of the environment."""
+    return Host(
+        name=host.name,
+        ssh_options=tuple(sorted(host.ssh_options, key=lambda pair: pair[0].lower())),
+        description=host.description,
+        tags=tuple(host.tags),
+        props=tuple(sorted(host.props.items())),
+        env=host_env(host),
+        defined_at=Location(file=host.defined_at.file, line=host.defined_at.line),
+    )

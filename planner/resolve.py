@@ -1,0 +1,345 @@
+"""Resolution: a `Config` and a request in, an `essh.schema.Plan` out.
+
+The phases, in order, each deterministic:
+1. order: the requested tasks and their depends, topologically (`deps`);
+2. prepare: each task's `prepare(ctx)` in that order; false leaves it out
+   (with a warning), and its dependents wait for what it waited for instead;
+3. hosts: each task's targets and filters (`targets`); a remote task that
+   selects nothing is an error; `on_error` handlers are appended last, one per
+   failing task, on that task's hosts;
+4. emit: the hosts some step uses (sorted by name), the tasks, their scripts
+   (stored once each) and the steps: in task order, hosts sorted by name.
+
+Nothing here does I/O except reading a task's `script_file`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from essh.schema import ConfigFile, Location, Plan, PlanMeta, Step, Task
+
+from .deps import is_composite, order_tasks, runs_members_concurrently, unknown_task
+from .drivers import Drivers, ScriptTable, load_render, prefixes, shell_for
+from .env import task_env
+from .hosts import plan_host, unapplied_options
+from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
+from .targets import HostIndex
+
+_ON_ERROR_MODES = ("stop", "continue")
+
+
+@dataclass
+class _Planned:
+    """A task on its way into the plan."""
+
+    task: TaskDef
+    after: frozenset[str]
+    requested: bool
+    role: str = "task"
+    backend: str = "remote"
+    hosts: list[HostDef | None] = field(default_factory=list)
+    handles: str | None = None  # for a handler: the failing task's name
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+
+def make_plan(
+    config: Config,
+    tasks: Sequence[str],
+    args: Sequence[str] = (),
+    *,
+    created_at: int | None = None,
+    essh_version: str,
+) -> Plan:
+    """The plan for running `tasks` (the `default` task when empty) with `args`."""
+    requested = list(tasks) or [_default_task(config)]
+    ordered = order_tasks(config.tasks, requested)
+    planned = [_Planned(config.tasks[o.name], o.after, o.requested) for o in ordered]
+    return _build(config, planned, requested, args, created_at, essh_version)
+
+
+def make_exec_plan(
+    config: Config,
+    command: str,
+    *,
+    targets: Sequence[str],
+    filters: Sequence[str] = (),
+    parallel: bool | int = False,
+    backend: str = "remote",
+    prefix: bool | None = None,
+    created_at: int | None = None,
+    essh_version: str,
+) -> Plan:
+    """The plan for `essh exec`: `command` as a one-off task named `exec`."""
+    source = Source("<command line>")
+    if backend == "remote" and not targets:
+        raise ConfigError("essh exec with the remote backend needs --target (or use --backend local)")
+    task = TaskDef(
+        name="exec",
+        defined_at=source,
+        script=[ScriptPart(command)],
+        targets=list(targets),
+        filters=list(filters),
+        backend=backend,
+        parallel=parallel,
+        prefix=prefix,
+    )
+    planned = [_Planned(task, frozenset(), True)]
+    return _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
+
+
+def select_hosts(config: Config, patterns: Sequence[str], filters: Sequence[str] = ()) -> list[HostDef]:
+    """Hosts matching `patterns` (every host when empty) narrowed by `filters`, by name."""
+    from .targets import select_hosts as select
+
+    return select(config.hosts, patterns, filters)
+
+
+def _default_task(config: Config) -> str:
+    if "default" in config.tasks:
+        return "default"
+    known = ", ".join(sorted(config.tasks)) or "none are defined"
+    raise ConfigError(f'no task named and no task "default" is defined; tasks: {known}')
+
+
+def _build(
+    config: Config,
+    planned: list[_Planned],
+    requested: Sequence[str],
+    args: Sequence[str],
+    created_at: int | None,
+    essh_version: str,
+) -> Plan:
+    warnings: list[str] = []
+    planned = _run_prepare(planned, args, warnings)
+    index = HostIndex(config.hosts)
+    for p in planned:
+        _place(p, index, config.hosts)
+        if runs_members_concurrently(p.task) and p.task.parallel is not True:
+            warnings.append(f"task {p.task.name}: parallel = {p.task.parallel} runs its depends together without a limit")
+    planned += _handlers(config, planned, args)
+
+    used = sorted({h.name for p in planned for h in p.hosts if h is not None})
+    host_index = {name: i for i, name in enumerate(used)}
+    for name in used:
+        warnings.extend(unapplied_options(config.hosts[name]))
+
+    position = {p.task.name: i for i, p in enumerate(planned) if p.role != "handler"}
+    handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
+    scripts = ScriptTable()
+    drivers = Drivers(config, scripts, _read_script_file)
+    tasks: list[Task] = []
+    steps: list[Step] = []
+    for i, p in enumerate(planned):
+        tasks.append(_plan_task(p, i, position, handler_of, args))
+        if p.role == "composite":
+            continue
+        script_ids = drivers.script_ids(p.task, p.hosts, args)
+        shown = prefixes(p.task, p.backend, p.hosts, args, load_render)
+        for h, script, prefix in zip(p.hosts, script_ids, shown):
+            steps.append(Step(i, None if h is None else host_index[h.name], script, prefix))
+
+    meta = PlanMeta(
+        essh_version=essh_version,
+        created_at=int(time.time()) if created_at is None else created_at,
+        lua_version=config.lua_version,
+        config_files=tuple(ConfigFile(path=f.path, sha256=f.sha256) for f in config.files),
+        requested=tuple(requested),
+        args=tuple(args),
+        warnings=tuple(warnings),
+    )
+    return Plan(
+        meta=meta,
+        hosts=tuple(plan_host(config.hosts[name]) for name in used),
+        tasks=tuple(tasks),
+        scripts=scripts.texts(),
+        steps=tuple(steps),
+    )
+
+
+def _prepare_ctx(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
+    return {
+        "task": {
+            "name": task.name,
+            "description": task.description,
+            "targets": list(task.targets),
+            "filters": list(task.filters),
+            "backend": task.backend,
+            "parallel": task.parallel,
+            "props": dict(sorted(task.props.items())),
+            "env": dict(sorted(task.env.items())),
+            "hidden": task.hidden,
+        },
+        "args": list(args),
+    }
+
+
+def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[str]) -> list[_Planned]:
+    """Run each `prepare` in order; drop the tasks it refuses, rewiring their dependents."""
+    dropped: dict[str, frozenset[str]] = {}  # left-out task -> what its dependents wait for instead
+    kept: list[_Planned] = []
+    for p in planned:
+        waits: set[str] = set()
+        for name in p.after:
+            waits |= dropped.get(name, {name})
+        p.after = frozenset(waits)
+        if p.task.prepare is not None:
+            ctx = _prepare_ctx(p.task, args)
+            try:
+                verdict = p.task.prepare(ctx)
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise ConfigError(f"task {p.task.name}: prepare failed: {exc}", p.task.defined_at) from None
+            if verdict is False:
+                dropped[p.task.name] = p.after
+                warnings.append(f"task {p.task.name}: left out, its prepare function returned false")
+                continue
+            p.task = _apply_prepare_changes(p.task, ctx["task"])
+        kept.append(p)
+    return kept
+
+
+def _apply_prepare_changes(task: TaskDef, seen: Mapping[str, Any]) -> TaskDef:
+    """The task with the targets/filters/description/props a prepare function set."""
+    changes: dict[str, Any] = {}
+    for key in ("targets", "filters"):
+        value = seen.get(key)
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value) and list(value) != getattr(task, key):
+            changes[key] = list(value)
+    if isinstance(seen.get("description"), str) and seen["description"] != task.description:
+        changes["description"] = seen["description"]
+    props = seen.get("props")
+    if isinstance(props, Mapping) and dict(props) != task.props:
+        changes["props"] = {str(k): str(v) for k, v in props.items()}
+    return replace(task, **changes) if changes else task
+
+
+def _backend(task: TaskDef) -> str:
+    backend = task.backend or ("remote" if task.targets else "local")
+    if backend not in ("remote", "local"):
+        raise ConfigError(f'task {task.name}: backend must be "remote" or "local", not "{backend}"', task.defined_at)
+    return backend
+
+
+def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
+    """Decide the task's role, backend and hosts."""
+    task = p.task
+    p.backend = _backend(task)
+    if is_composite(task):
+        p.role = "composite"
+        return
+    if task.filters and not task.targets:
+        raise ConfigError(f"task {task.name}: filters need targets to narrow", task.defined_at)
+    names = index.select(task.targets, task.filters)
+    if task.targets and not names:
+        wanted = ", ".join(task.targets) + (f" filtered by {', '.join(task.filters)}" if task.filters else "")
+        raise ConfigError(f"task {task.name}: targets {wanted} select no host", task.defined_at)
+    if not names:
+        if p.backend == "remote":
+            raise ConfigError(f"task {task.name}: a remote task needs targets", task.defined_at)
+        p.hosts = [None]
+        return
+    p.hosts = [hosts[name] for name in names]
+
+
+def _handlers(config: Config, planned: list[_Planned], args: Sequence[str]) -> list[_Planned]:
+    """One handler task per task whose on_error names one, on that task's hosts."""
+    out: list[_Planned] = []
+    for p in planned:
+        mode = p.task.on_error
+        if mode in _ON_ERROR_MODES:
+            continue
+        handler = config.tasks.get(mode)
+        if handler is None:
+            raise unknown_task(mode, config.tasks, f"task {p.task.name} names as its on_error handler task", p.task.defined_at)
+        if handler.on_error not in _ON_ERROR_MODES:
+            raise ConfigError(
+                f"task {handler.name} is an on_error handler and cannot have a handler of its own", handler.defined_at
+            )
+        if is_composite(handler):
+            raise ConfigError(f"task {handler.name} is an on_error handler and needs a script", handler.defined_at)
+        backend = _backend(handler)
+        if backend == "local" and not handler.targets:
+            hosts: list[HostDef | None] = [None]
+        elif p.role == "composite" or p.hosts == [None]:
+            raise ConfigError(
+                f"task {handler.name} handles failures on hosts but task {p.task.name} runs on none", handler.defined_at
+            )
+        else:
+            hosts = list(p.hosts)
+        out.append(
+            _Planned(
+                handler,
+                frozenset(),
+                False,
+                role="handler",
+                backend=backend,
+                hosts=hosts,
+                handles=p.task.name,
+                extra_env=(("ESSH_FAILED_TASK", p.task.name),),
+            )
+        )
+    return out
+
+
+def _parallel(task: TaskDef) -> int:
+    value = task.parallel
+    if value is True:
+        return 0
+    if value is False:
+        return 1
+    if type(value) is int and value >= 1:
+        return value
+    raise ConfigError(f"task {task.name}: parallel must be true, false or a number >= 1, not {value!r}", task.defined_at)
+
+
+def _plan_task(
+    p: _Planned, i: int, position: Mapping[str, int], handler_of: Mapping[int, int], args: Sequence[str]
+) -> Task:
+    task = p.task
+    if task.timeout is not None and task.timeout <= 0:
+        raise ConfigError(f"task {task.name}: timeout must be a number of seconds > 0", task.defined_at)
+    if task.retries < 0:
+        raise ConfigError(f"task {task.name}: retries must be 0 or more", task.defined_at)
+    on_error = task.on_error if task.on_error in _ON_ERROR_MODES else "handler"
+    if p.role == "handler":
+        on_error = task.on_error
+    return Task(
+        name=task.name,
+        description=task.description,
+        defined_at=Location(file=task.defined_at.file, line=task.defined_at.line),
+        role=p.role,  # type: ignore[arg-type]
+        backend=p.backend,  # type: ignore[arg-type]
+        after=tuple(sorted(position[name] for name in p.after)) if p.role != "handler" else (),
+        parallel=_parallel(task),
+        on_error=on_error,  # type: ignore[arg-type]
+        handler=handler_of.get(i) if on_error == "handler" else None,
+        handles=position[p.handles] if p.handles is not None else None,
+        timeout=float(task.timeout) if task.timeout is not None else None,
+        retries=task.retries,
+        pty=task.pty,
+        shell=shell_for(task),
+        env=task_env(task, args, p.extra_env),
+        props=tuple(sorted(task.props.items())),
+        hidden=task.hidden,
+        requested=p.requested,
+    )
+
+
+def _read_script_file(task: TaskDef) -> str:
+    path = task.script_file or ""
+    if "://" in path:
+        raise ConfigError(f"task {task.name}: script_file {path} is a URL; essh reads local files only", task.defined_at)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfigError(f"task {task.name}: cannot read script_file {path}: {exc.strerror or exc}", task.defined_at) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"task {task.name}: script_file {path} is not UTF-8 text", task.defined_at) from None
