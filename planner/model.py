@@ -53,6 +53,7 @@ class HostDef:
     ssh_options: list[tuple[str, str]] = field(default_factory=list)  # sorted by keyword
     description: str = ""
     hidden: bool = False
+    private: bool = False  # ESSH: usable by tasks only (`private_host`)
     tags: list[str] = field(default_factory=list)  # in the order written, without duplicates
     props: dict[str, str] = field(default_factory=dict)
 

@@ -1,0 +1,105 @@
+"""Lua configuration files in, a `Config` out.
+
+The files run in order in one sandboxed Lua 5.4 state (`lua_runtime`); each
+file's source first goes through the list-syntax translation. Definitions are
+read once, after every file ran, so the object form (`local t = task "x";
+t.script = ...`) and later edits through `essh.select_hosts` are seen.
+
+A later definition of the same host, task or driver name replaces the earlier
+one entirely (it keeps the earlier one's place in definition order); to extend
+a definition instead, edit the object (`essh.select_hosts("web"):get()`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+
+from .discovery import discover_config_files
+from .lua_entries import Entry, driver_def, host_def, task_def
+from .lua_runtime import LuaState
+from .model import Config, ConfigError, ConfigFileRead, DriverDef, HostDef, Source, TaskDef
+
+
+__all__ = ["discover_config_files", "load_config"]
+
+
+def _translator() -> Callable[[str], str]:
+    try:
+        from .listsyntax import translate
+    except ImportError:  # listsyntax not there yet: plain Lua only
+        return lambda source: source
+    return translate
+
+
+class _Files:
+    """Reads the files the configuration consists of, recording each once with its sha256."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, ConfigFileRead] = {}
+        self._translate = _translator()
+
+    def text(self, path: str, blame: Source | None) -> str:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise ConfigError(f"cannot read {path}: {reason}", blame) from None
+        self.read.setdefault(path, ConfigFileRead(path, hashlib.sha256(data).hexdigest()))
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8", blame) from None
+
+    def lua(self, path: str) -> str:
+        return self._translate(self.text(path, None))
+
+
+def load_config(paths: list[str]) -> Config:
+    """Evaluate the configuration files in order in one Lua state and return what they defined."""
+    files = _Files()
+    state = LuaState(files.lua)
+    for path in paths:
+        path = os.path.abspath(path)
+        state.run_file(path, files.lua(path))
+    exported = state.export()
+
+    hosts = [host_def(Entry("host", raw)) for raw in exported["hosts"]]
+    tasks = [task_def(Entry("task", raw), state, files.text) for raw in exported["tasks"]]
+    drivers = [driver_def(Entry("driver", raw), state) for raw in exported["drivers"]]
+    hosts_by_name = {host.name: host for host in sorted(hosts, key=lambda host: host.name)}
+    tasks_by_name = {task.name: task for task in tasks if task is not None}
+    _check_names(hosts_by_name, tasks_by_name)
+    return Config(
+        files=list(files.read.values()),
+        hosts=hosts_by_name,
+        tasks=tasks_by_name,
+        drivers=_drivers(drivers),
+        lua_version=state.version,
+        notices=[str(notice) for notice in exported["notices"]],
+    )
+
+
+def _drivers(drivers: list[DriverDef]) -> dict[str, DriverDef]:
+    return {driver.name: driver for driver in drivers}
+
+
+def _check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:
+    """ESSH's rules: a task is not named like a host; a tag is not named like a host."""
+    for task in tasks.values():
+        if task.name in hosts:
+            raise ConfigError(
+                f"task '{task.name}' has the name of a host (defined at {hosts[task.name].defined_at});"
+                " rename one of them",
+                task.defined_at,
+            )
+    for host in hosts.values():
+        for tag in host.tags:
+            if tag in hosts and tag != host.name:
+                raise ConfigError(
+                    f"host '{host.name}': tag '{tag}' is also a host name (defined at {hosts[tag].defined_at});"
+                    " tags and host names must differ",
+                    host.defined_at,
+                )

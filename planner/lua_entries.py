@@ -1,0 +1,256 @@
+"""Exported `host`, `task` and `driver` definitions to `HostDef`, `TaskDef` and `DriverDef`.
+
+Each entry arrives as {"name", "file", "line", "group"?, "fields"} from
+`LuaState.export()`. Every property is checked here; a property that came from
+a `group { ... }` default is blamed on the group's line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import lua_values as v
+from .lua_runtime import LuaState
+from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
+
+_SSH_KEYWORD = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
+HOST_KEYS = sorted(
+    ["description", "hidden", "private", "tags", "props",
+     "hooks_before_connect", "hooks_after_connect", "hooks_after_disconnect"]
+)
+TASK_KEYS = sorted(
+    ["description", "script", "script_file", "targets", "filters", "backend", "driver", "depends",
+     "parallel", "prefix", "props", "env", "privileged", "user", "pty", "hidden", "on_error",
+     "timeout", "retries", "prepare", "disabled"]
+)
+DRIVER_KEYS = ["engine", "props"]
+
+
+class Entry:
+    """One exported definition: its name, where it was defined, its raw fields."""
+
+    def __init__(self, kind: str, raw: dict[str, Any]) -> None:
+        self.kind = kind
+        self.name: str = raw["name"]
+        self.fields: dict[str, Any] = raw["fields"] if isinstance(raw["fields"], dict) else {}
+        self.source = Source(raw["file"], raw["line"])
+        group = raw.get("group")
+        self._group_keys = frozenset(group["keys"]) if group else frozenset()
+        self._group_source = Source(group["file"], group["line"]) if group else self.source
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.name}'"
+
+    def where(self, key: str) -> Source:
+        """Where `key` was set: the group's line for a group default, else the definition's."""
+        return self._group_source if key in self._group_keys else self.source
+
+
+def _normal(value: Any) -> Any:
+    """A value as it looks after a trip through Lua (empty tables are lists, tuples are lists)."""
+    value = json.loads(json.dumps(value, default=str))
+    return [] if value == {} else value
+
+
+@dataclass(frozen=True)
+class LuaFunction:
+    """A Lua function from the configuration, callable with a plain dict.
+
+    Returns the Lua result as plain values. Changes the function made to its
+    argument are written back into the dict (ESSH's `prepare(t)` edits `t`).
+    """
+
+    state: LuaState
+    function_id: int
+    defined_at: Source
+
+    def __call__(self, ctx: dict[str, Any]) -> Any:
+        result, after = self.state.call(self.function_id, ctx, self.defined_at)
+        for key in [key for key in ctx if key not in after]:
+            del ctx[key]
+        for key, value in after.items():
+            if key not in ctx or _normal(ctx[key]) != _normal(value):
+                ctx[key] = value
+        return result
+
+
+@dataclass(frozen=True)
+class TemplateEngine:
+    """A driver engine written as template text (ESSH's form): returns the text."""
+
+    template: str
+
+    def __call__(self, ctx: dict[str, Any]) -> str:
+        return self.template
+
+
+@dataclass(frozen=True)
+class FunctionEngine:
+    """A driver engine written as a Lua function of ctx: returns the text it produces."""
+
+    function: LuaFunction
+    label: str
+
+    def __call__(self, ctx: dict[str, Any]) -> str:
+        result = self.function(ctx)
+        if not isinstance(result, str):
+            raise v.fail(f"{self.label}: the result of engine", "a string (template text)", result,
+                         self.function.defined_at)
+        return result
+
+
+def _function(state: LuaState, value: Any, entry: Entry, key: str) -> LuaFunction:
+    if not v.is_function(value):
+        raise v.fail(f"{entry.label}: {key}", "a function", value, entry.where(key))
+    return LuaFunction(state, int(value[v.FUNCTION]), entry.where(key))
+
+
+def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
+    items = value if isinstance(value, list) and value else [value]
+    texts = []
+    for item in items:
+        if isinstance(item, bool):
+            texts.append("yes" if item else "no")
+            continue
+        text = v.scalar_text(item)
+        if text is None:
+            raise v.fail(label, "a string, number, boolean or a list of them", value, where)
+        texts.append(text)
+    return texts
+
+
+def host_def(entry: Entry) -> HostDef:
+    """A host's properties: capitalised keys are SSH options, the others essh's."""
+    host = HostDef(name=entry.name, defined_at=entry.source)
+    options: list[tuple[str, str]] = []
+    for key in sorted(entry.fields):
+        value, where, label = entry.fields[key], entry.where(key), f"{entry.label}: {key}"
+        if key[:1].isupper():
+            if not _SSH_KEYWORD.match(key):
+                raise ConfigError(f"{entry.label}: {key!r} is not an ssh_config keyword", where)
+            options.extend((key, text) for text in _ssh_values(value, label, where))
+        elif key == "description":
+            host.description = v.string(value, label, where)
+        elif key == "hidden":
+            host.hidden = v.boolean(value, label, where)
+        elif key == "private":
+            host.private = v.boolean(value, label, where)
+        elif key == "tags":
+            tags = v.string_list(value, label, where)
+            host.tags = list(dict.fromkeys(tags))
+        elif key == "props":
+            host.props = v.text_map(value, label, where)
+        elif key.startswith("hooks_"):
+            if value not in ([], {}):
+                raise ConfigError(
+                    f"{label}: hooks are not supported by essh (a plan runs only its steps); remove them", where
+                )
+        else:
+            raise v.unknown_key(entry.label, key, HOST_KEYS, where, list_known=True)
+    host.ssh_options = options
+    return host
+
+
+def _script(value: Any, label: str, where: Source) -> list[ScriptPart]:
+    items = value if isinstance(value, list) else [value]
+    parts = []
+    for item in items:
+        if isinstance(item, str):
+            parts.append(ScriptPart(item))
+        elif isinstance(item, dict) and isinstance(item.get("code"), str) and set(item) <= {"code", "description"}:
+            parts.append(ScriptPart(item["code"], v.string(item.get("description", ""), f"{label} description", where)))
+        else:
+            raise v.fail(label, "a string, a list of strings or a list of {code = ..., description = ...}",
+                         item, where)
+    return parts
+
+
+def _parallel(value: Any, label: str, where: Source) -> bool | int:
+    if isinstance(value, bool):
+        return value
+    return v.whole_number(value, label, where, minimum=1)
+
+
+def _read_script_file(value: Any, entry: Entry, read_text: Callable[[str, Source], str]) -> tuple[str, str]:
+    where = entry.where("script_file")
+    path = v.string(value, f"{entry.label}: script_file", where)
+    if "://" in path:
+        raise ConfigError(f"{entry.label}: script_file URLs are not supported; download the file and name it", where)
+    path = os.path.normpath(os.path.join(os.path.dirname(where.file), os.path.expanduser(path)))
+    return path, read_text(path, where)
+
+
+def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], str]) -> TaskDef | None:
+    """A task's properties, checked; None for a `disabled = true` task."""
+    fields = entry.fields
+    if "disabled" in fields and v.boolean(fields["disabled"], f"{entry.label}: disabled", entry.where("disabled")):
+        return None
+    if "script" in fields and "script_file" in fields:
+        raise ConfigError(f"{entry.label}: use script or script_file, not both", entry.where("script_file"))
+    task = TaskDef(name=entry.name, defined_at=entry.source)
+    for key in sorted(fields):
+        value, where, label = fields[key], entry.where(key), f"{entry.label}: {key}"
+        if key in ("description", "driver", "user"):
+            setattr(task, key, v.string(value, label, where))
+        elif key in ("privileged", "pty", "hidden", "disabled"):
+            if key != "disabled":
+                setattr(task, key, v.boolean(value, label, where))
+        elif key in ("targets", "filters", "depends"):
+            setattr(task, key, v.string_list(value, label, where))
+        elif key == "script":
+            task.script = _script(value, label, where)
+        elif key == "script_file":
+            task.script_file, code = _read_script_file(value, entry, read_text)
+            task.script = [ScriptPart(code)]
+        elif key == "backend":
+            if value not in ("remote", "local"):
+                raise v.fail(label, '"remote" or "local"', value, where)
+            task.backend = value
+        elif key == "parallel":
+            task.parallel = _parallel(value, label, where)
+        elif key == "prefix":
+            if not isinstance(value, (bool, str)):
+                raise v.fail(label, "true, false or a template string", value, where)
+            task.prefix = value
+        elif key in ("props", "env"):
+            setattr(task, key, v.text_map(value, label, where, env=key == "env"))
+        elif key == "on_error":
+            task.on_error = v.string(value, label, where)
+            if not task.on_error:
+                raise v.fail(label, '"stop", "continue" or the name of a handler task', value, where)
+        elif key == "timeout":
+            task.timeout = v.positive_number(value, label, where)
+        elif key == "retries":
+            task.retries = v.whole_number(value, label, where, minimum=0)
+        elif key == "prepare":
+            task.prepare = _function(state, value, entry, key)
+        else:
+            raise v.unknown_key(entry.label, key, TASK_KEYS, where)
+    return task
+
+
+def driver_def(entry: Entry, state: LuaState) -> DriverDef:
+    """A driver: `engine` is template text or a Lua function of ctx returning it."""
+    fields = entry.fields
+    for key in sorted(fields):
+        if key not in DRIVER_KEYS:
+            raise v.unknown_key(entry.label, key, DRIVER_KEYS, entry.where(key), list_known=True)
+    if "engine" not in fields:
+        raise ConfigError(f"{entry.label}: engine is required (template text or a function)", entry.source)
+    engine_value = fields["engine"]
+    engine: Callable[[dict[str, Any]], str]
+    if isinstance(engine_value, str):
+        engine = TemplateEngine(engine_value)
+    elif v.is_function(engine_value):
+        engine = FunctionEngine(_function(state, engine_value, entry, "engine"), entry.label)
+    else:
+        raise v.fail(f"{entry.label}: engine", "template text (a string) or a function", engine_value,
+                     entry.where("engine"))
+    props = v.text_map(fields.get("props", {}), f"{entry.label}: props", entry.where("props"))
+    return DriverDef(name=entry.name, defined_at=entry.source, engine=engine, props=props)

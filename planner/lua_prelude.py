@@ -1,0 +1,419 @@
+"""The Lua side of the loader: sandbox, DSL (`host`, `task`, `driver`, `group`, `essh`), `require`, export.
+
+`PRELUDE` is evaluated once in a fresh Lua 5.4 state and returns the loader's API
+table. Definitions are collected in Lua tables while the files run and leave Lua
+once, as one JSON text (`api.export()`), so loading 10,000 hosts costs one
+crossing, not one per field. No Python object is ever put into the Lua state:
+the only channel back to Python is values returned from these functions and the
+`("read", path)` requests `require` yields from the coroutine a file runs in.
+
+JSON markers: a function becomes {"\\u0000fn": id} (id for `api.call`); a value
+that cannot leave Lua becomes {"\\u0000bad": "what it is"}.
+"""
+
+PRELUDE = r"""
+local G = _G
+local getinfo = debug.getinfo
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
+local co_status, co_isyieldable = coroutine.status, coroutine.isyieldable
+local sort, concat = table.sort, table.concat
+local type, next, ipairs, rawget, rawset = type, next, ipairs, rawget, rawset
+local setmetatable, getmetatable, tostring, error, select = setmetatable, getmetatable, tostring, error, select
+local format, byte = string.format, string.byte
+local math_type, utf8_len, huge = math.type, utf8.len, math.huge
+local io_open, io_stderr = io.open, io.stderr
+local raw_load, searchpath = load, package.searchpath
+local loaded = package.loaded
+
+-- Sandbox: nothing that reaches Python, no native code, no binary chunks.
+G.python = nil
+loaded.python = nil
+G.debug = nil
+loaded.debug = nil
+package.loadlib = nil
+package.cpath = ""
+package.searchers = {}
+
+G.load = function(chunk, name, mode, ...)
+  if select("#", ...) > 0 then return raw_load(chunk, name, "t", ...) end
+  return raw_load(chunk, name, "t")
+end
+G.loadfile = function(path, mode, ...)
+  local f, err = io_open(path, "rb")
+  if not f then return nil, err end
+  local src = f:read("a"); f:close()
+  if select("#", ...) > 0 then return raw_load(src, "@" .. path, "t", ...) end
+  return raw_load(src, "@" .. path, "t")
+end
+G.dofile = function(path)
+  local fn, err = G.loadfile(path)
+  if not fn then error(err, 2) end
+  return fn()
+end
+-- Configuration output must not mix with essh's own standard output.
+G.print = function(...)
+  local parts = {}
+  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+  io_stderr:write(concat(parts, "\t"), "\n")
+end
+
+local function here(level)
+  local info = getinfo(level + 1, "Sl")
+  if not info then return "?", 0 end
+  local src = info.source
+  if src:sub(1, 1) == "@" then src = src:sub(2) else src = info.short_src end
+  return src, info.currentline > 0 and info.currentline or 0
+end
+
+-- Definitions --------------------------------------------------------------
+
+local info = {}              -- definition object -> {kind, name, file, line, ...}
+local registries = {host = {}, task = {}, driver = {}}
+local orders = {host = {}, task = {}, driver = {}}
+local notices = {}
+
+local function merge(obj, fields)
+  local m = info[obj]
+  if type(fields) ~= "table" then
+    error(format('%s "%s" expects a table of properties, got a %s value', m.kind, m.name, type(fields)), 3)
+  end
+  for k, v in next, fields do rawset(obj, k, v) end
+  return obj
+end
+
+local metatables = {}
+for _, kind in ipairs({"host", "task", "driver"}) do
+  metatables[kind] = {
+    __call = function(obj, fields) merge(obj, fields); return obj end,
+    __index = function(obj, k) if k == "name" then return info[obj].name end end,
+  }
+end
+
+local function definer(kind, preset)
+  return function(name, fields)
+    if type(name) ~= "string" or name == "" then
+      error(format('%s needs a name: %s "name" { ... }', kind, kind), 2)
+    end
+    local file, line = here(2)
+    local obj = setmetatable({}, metatables[kind])
+    local registry = registries[kind]
+    local previous = registry[name]
+    info[obj] = {kind = kind, name = name, file = file, line = line,
+                 previous = previous and info[previous] or nil}
+    if not previous then local order = orders[kind]; order[#order + 1] = name end
+    registry[name] = obj
+    if preset then for k, v in next, preset do rawset(obj, k, v) end end
+    if fields ~= nil then
+      if type(fields) ~= "table" then
+        error(format('%s "%s" expects a table of properties, got a %s value', kind, name, type(fields)), 2)
+      end
+      for k, v in next, fields do rawset(obj, k, v) end
+    end
+    return obj
+  end
+end
+
+local function deepcopy(v, depth)
+  if type(v) ~= "table" or (depth or 0) > 32 then return v end
+  local out = {}
+  for k, x in next, v do out[k] = deepcopy(x, (depth or 0) + 1) end
+  return out
+end
+
+local function group(tbl)
+  if type(tbl) ~= "table" then error("group expects a table: group { ... }", 2) end
+  local file, line = here(2)
+  local n, kind = #tbl, nil
+  for i = 1, n do
+    local m = info[tbl[i]]
+    if not m then
+      error(format("group: entry #%d is not a host, task or driver definition", i), 2)
+    end
+    if kind and kind ~= m.kind then
+      error(format("group: a group holds one kind of definition, found a %s and a %s", kind, m.kind), 2)
+    end
+    kind = m.kind
+  end
+  local defaults = {}
+  for k, v in next, tbl do
+    if type(k) == "string" then
+      defaults[k] = v
+    elseif not (math_type(k) == "integer" and k >= 1 and k <= n) then
+      error(format("group: unexpected key %s; use name = value for defaults", tostring(k)), 2)
+    end
+  end
+  for i = 1, n do
+    local obj = tbl[i]
+    local m = info[obj]
+    for k, v in next, defaults do
+      if rawget(obj, k) == nil then
+        rawset(obj, k, deepcopy(v))
+        m.group_keys = m.group_keys or {}
+        m.group_keys[#m.group_keys + 1] = k
+        m.group_file, m.group_line = file, line
+      end
+    end
+  end
+  return tbl
+end
+
+-- Host selection (essh.select_hosts) ----------------------------------------
+
+local function glob_pattern(glob)
+  local p = glob:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
+  p = p:gsub("%*", ".*"):gsub("%?", ".")
+  return "^" .. p .. "$"
+end
+
+local function query(q, what)
+  if q == nil then return nil end
+  if type(q) == "string" then q = {q} end
+  if type(q) ~= "table" then error(format("%s expects a string or a list of strings", what), 3) end
+  local pats = {}
+  for i, s in ipairs(q) do
+    if type(s) ~= "string" then error(format("%s expects a string or a list of strings", what), 3) end
+    pats[i] = s == "all" and ".*" or glob_pattern(s)
+  end
+  return pats
+end
+
+local function selected(obj, name, pats)
+  if pats == nil then return true end
+  local tags = rawget(obj, "tags")
+  if type(tags) == "string" then tags = {tags} elseif type(tags) ~= "table" then tags = {} end
+  for _, p in ipairs(pats) do
+    if name:find(p) then return true end
+    for _, tag in ipairs(tags) do
+      if type(tag) == "string" and tag:find(p) then return true end
+    end
+  end
+  return false
+end
+
+local Selection = {}
+Selection.__index = Selection
+function Selection:filter(q)
+  local pats, out = query(q, "filter"), {}
+  for _, name in ipairs(self.names) do
+    if selected(registries.host[name], name, pats) then out[#out + 1] = name end
+  end
+  return setmetatable({names = out}, Selection)
+end
+function Selection:get()
+  local out = {}
+  for i, name in ipairs(self.names) do out[i] = registries.host[name] end
+  return out
+end
+function Selection:first()
+  local name = self.names[1]
+  return name and registries.host[name] or nil
+end
+
+local function select_hosts(q)
+  local pats, names = query(q, "select_hosts"), {}
+  for name, obj in next, registries.host do
+    if selected(obj, name, pats) then names[#names + 1] = name end
+  end
+  sort(names)
+  return setmetatable({names = names}, Selection)
+end
+
+-- Globals of the DSL --------------------------------------------------------
+
+local host, task, driver = definer("host"), definer("task"), definer("driver")
+G.host, G.task, G.driver, G.group = host, task, driver, group
+G.private_host = definer("host", {private = true})
+
+local essh_members = {
+  host = host, task = task, driver = driver, group = group,
+  private_host = G.private_host, select_hosts = select_hosts,
+  debug = function(...)
+    local parts = {}
+    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+    notices[#notices + 1] = concat(parts, " ")
+  end,
+}
+local member_names = {}
+for k in next, essh_members do member_names[#member_names + 1] = k end
+sort(member_names)
+G.essh = setmetatable(essh_members, {
+  __index = function(_, k)
+    error(format("essh.%s is not available in this essh (it has: %s)", tostring(k), concat(member_names, ", ")), 2)
+  end,
+})
+
+-- require: modules next to the configuration file ---------------------------
+
+local function read_module(path)
+  if co_isyieldable() then
+    -- Python reads it, so list syntax is translated and the file is recorded.
+    return co_yield("read", path)
+  end
+  local f, err = io_open(path, "rb")
+  if not f then return nil, err end
+  local src = f:read("a"); f:close()
+  return src
+end
+
+G.require = function(name)
+  if type(name) ~= "string" then error("require expects a module name (a string)", 2) end
+  local value = loaded[name]
+  if value ~= nil then return value end
+  local path, err = searchpath(name, package.path)
+  if not path then
+    error(format("module '%s' not found next to the configuration file:%s", name, err), 2)
+  end
+  local src, rerr = read_module(path)
+  if not src then error(format("module '%s': %s", name, tostring(rerr)), 2) end
+  local fn, lerr = raw_load(src, "@" .. path, "t")
+  if not fn then error(lerr, 0) end
+  value = fn(name, path)
+  if value == nil then value = loaded[name] end
+  if value == nil then value = true end
+  loaded[name] = value
+  return value
+end
+
+-- Export: everything as one JSON text ---------------------------------------
+
+local functions = {}
+local escapes = {['"'] = '\\"', ["\\"] = "\\\\"}
+local function escape(c) return escapes[c] or format("\\u%04x", byte(c)) end
+
+local function bad(out, what) out[#out + 1] = '{"\\u0000bad":"' .. what .. '"}' end
+
+local function key_order(a, b)
+  local ta, tb = type(a), type(b)
+  if ta ~= tb then return ta < tb end
+  if ta == "string" or ta == "number" then return a < b end
+  return tostring(a) < tostring(b)
+end
+
+local encode
+local function encode_string(s, out)
+  if not utf8_len(s) then return bad(out, "a string that is not valid UTF-8") end
+  out[#out + 1] = '"' .. s:gsub('[%c"\\]', escape) .. '"'
+end
+
+encode = function(v, out, depth)
+  local t = type(v)
+  if t == "string" then
+    encode_string(v, out)
+  elseif t == "number" then
+    if math_type(v) == "integer" then out[#out + 1] = format("%d", v)
+    elseif v ~= v then out[#out + 1] = "NaN"
+    elseif v == huge then out[#out + 1] = "1e999"
+    elseif v == -huge then out[#out + 1] = "-1e999"
+    else out[#out + 1] = format("%.17g", v) end
+  elseif t == "boolean" then
+    out[#out + 1] = v and "true" or "false"
+  elseif t == "nil" then
+    out[#out + 1] = "null"
+  elseif t == "function" then
+    functions[#functions + 1] = v
+    out[#out + 1] = format('{"\\u0000fn":%d}', #functions)
+  elseif t == "table" then
+    if depth > 32 then return bad(out, "a table nested too deeply (or containing itself)") end
+    local n, count = #v, 0
+    for _ in next, v do count = count + 1 end
+    if count == n then
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        encode(v[i], out, depth + 1)
+      end
+      out[#out + 1] = "]"
+    else
+      local keys = {}
+      for k in next, v do keys[#keys + 1] = k end
+      sort(keys, key_order)
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        if type(k) == "string" and utf8_len(k) then encode_string(k, out)
+        else encode_string("[" .. (type(k) == "string" and "?" or tostring(k)) .. "]", out) end
+        out[#out + 1] = ":"
+        encode(v[k], out, depth + 1)
+      end
+      out[#out + 1] = "}"
+    end
+  else
+    bad(out, "a " .. t .. " value")
+  end
+end
+
+local function encode_value(v)
+  local out = {}
+  encode(v, out, 0)
+  return concat(out)
+end
+
+local function export_kind(kind, out)
+  local registry = registries[kind]
+  out[#out + 1] = '"' .. kind .. 's":['
+  for i, name in ipairs(orders[kind]) do
+    local obj = registry[name]
+    local m = info[obj]
+    if i > 1 then out[#out + 1] = "," end
+    out[#out + 1] = "{"
+    out[#out + 1] = '"name":'; encode(name, out, 0)
+    out[#out + 1] = ',"file":'; encode(m.file, out, 0)
+    out[#out + 1] = ',"line":'; encode(m.line, out, 0)
+    if m.group_keys then
+      out[#out + 1] = ',"group":'
+      encode({file = m.group_file, line = m.group_line, keys = m.group_keys}, out, 0)
+    end
+    out[#out + 1] = ',"fields":'
+    local fields = {}
+    for k, v in next, obj do fields[k] = v end
+    if next(fields) == nil then out[#out + 1] = "{}" else encode(fields, out, 0) end
+    out[#out + 1] = "}"
+  end
+  out[#out + 1] = "]"
+end
+
+local api = {}
+local running    -- the coroutine of the file being run
+
+function api.start(src, path, dir)
+  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
+  local fn, err = raw_load(src, "@" .. path, "t")
+  if not fn then return false, err end
+  running = co_create(fn)
+  return true
+end
+
+local function message(err)
+  if type(err) == "string" then return err end
+  local mt = getmetatable(err)
+  if mt and mt.__tostring then return tostring(err) end
+  return "error object is a " .. type(err) .. " value"
+end
+
+function api.resume(reply)
+  local ok, kind, arg = co_resume(running, reply)
+  if not ok then return "error", message(kind) end
+  if co_status(running) == "dead" then return "done" end
+  return kind, arg
+end
+
+function api.export()
+  local out = {"{"}
+  export_kind("host", out); out[#out + 1] = ","
+  export_kind("task", out); out[#out + 1] = ","
+  export_kind("driver", out); out[#out + 1] = ',"notices":'
+  encode(notices, out, 0)
+  out[#out + 1] = "}"
+  return concat(out)
+end
+
+-- Call an exported function with one table argument; the argument (which it
+-- may have changed) and the result come back as JSON.
+function api.call(id, arg)
+  local ok, result = xpcall(functions[id], message, arg)
+  if not ok then return false, result end
+  return true, encode_value(result), encode_value(arg)
+end
+
+return api
+"""

@@ -1,0 +1,83 @@
+"""One sandboxed Lua 5.4 state (lupa) that runs configuration files and calls their functions.
+
+The state is made with `register_builtins=False` and the prelude then removes
+lupa's `python` table, `debug`, native module loading and binary chunks, so
+configuration code reaches no Python object. Lua errors become `ConfigError`
+with the file:line Lua reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import lupa.lua54 as lua54
+
+from .lua_prelude import PRELUDE
+from .model import ConfigError, Source
+
+# "path:line: message" as Lua prefixes errors raised with a position.
+_POSITION = re.compile(r"(?P<file>[^\n]+?):(?P<line>\d+): (?P<message>.*)", re.DOTALL)
+
+
+def lua_error(message: str, fallback: Source) -> ConfigError:
+    """A Lua error message as a ConfigError: the position Lua put in front, else `fallback`."""
+    match = _POSITION.fullmatch(message.strip())
+    if match:
+        return ConfigError(match["message"].strip(), Source(match["file"], int(match["line"])))
+    return ConfigError(message.strip(), fallback)
+
+
+class LuaState:
+    """A fresh sandboxed Lua state with the essh DSL loaded.
+
+    `read_module(path)` is asked for the source of every `require`d file, so the
+    caller can translate and record it.
+    """
+
+    def __init__(self, read_module: Callable[[str], str]) -> None:
+        self._runtime = lua54.LuaRuntime(register_builtins=False, unpack_returned_tuples=True)
+        self._api = self._runtime.execute(PRELUDE)
+        self._read_module = read_module
+        self.version: str = str(self._runtime.eval("_VERSION"))
+
+    def run_file(self, path: str, source: str) -> None:
+        """Run one configuration file (chunk name `@path`, so errors name it)."""
+        where = Source(path)
+        folder = path.rsplit("/", 1)[0] or "/"
+        started = self._api.start(source, path, folder)
+        if isinstance(started, tuple):
+            raise lua_error(str(started[1]), where)
+        reply = None
+        while True:
+            answer = self._api.resume(reply)
+            kind, arg = (answer[0], answer[1]) if isinstance(answer, tuple) else (answer, None)
+            if kind == "done":
+                return
+            if kind == "error":
+                raise lua_error(str(arg), where)
+            if kind == "read":
+                reply = self._read_module(str(arg))
+                continue
+            # A configuration called coroutine.yield at its top level.
+            raise ConfigError("coroutine.yield outside a coroutine is not allowed in a configuration", where)
+
+    def export(self) -> dict[str, Any]:
+        """Everything defined so far, as plain JSON values (see `lua_prelude`)."""
+        return json.loads(self._api.export())
+
+    def call(self, function_id: int, arg: dict[str, Any], where: Source) -> tuple[Any, dict[str, Any]]:
+        """Call an exported Lua function with a table made from `arg`.
+
+        Returns the function's result and the argument as the function left it,
+        both as plain values. A Lua error becomes a ConfigError at the Lua
+        position, else at `where`.
+        """
+        table = self._runtime.table_from(arg, recursive=True)
+        answer = self._api.call(function_id, table)
+        if not answer[0]:
+            raise lua_error(str(answer[1]), where)
+        after = json.loads(answer[2])
+        return json.loads(answer[1]), (after if isinstance(after, dict) else {})

@@ -1,0 +1,129 @@
+"""Checking and converting the plain values a Lua table exported (see `lua_prelude`).
+
+Every checker takes the value, a label saying which property it is
+("task 'deploy': timeout") and the Source to blame, and raises a one-line
+ConfigError saying what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from typing import Any
+
+from .model import ConfigError, Source
+
+FUNCTION = "\u0000fn"
+BAD = "\u0000bad"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_PROP_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
+
+
+def describe(value: Any) -> str:
+    """How a Lua user would call this value: 'a string', 'a table', 'a function'."""
+    if isinstance(value, dict):
+        if FUNCTION in value:
+            return "a function"
+        if BAD in value:
+            return str(value[BAD])
+        return "a table"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list" if value else "an empty table"
+    return "nil"
+
+
+def fail(label: str, expected: str, value: Any, where: Source) -> ConfigError:
+    return ConfigError(f"{label} must be {expected}, got {describe(value)}", where)
+
+
+def is_function(value: Any) -> bool:
+    return isinstance(value, dict) and FUNCTION in value
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def string(value: Any, label: str, where: Source) -> str:
+    if not isinstance(value, str):
+        raise fail(label, "a string", value, where)
+    return value
+
+
+def boolean(value: Any, label: str, where: Source) -> bool:
+    if not isinstance(value, bool):
+        raise fail(label, "true or false", value, where)
+    return value
+
+
+def string_list(value: Any, label: str, where: Source) -> list[str]:
+    """A string or a list of strings, as a list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise fail(label, "a string or a list of strings", value, where)
+
+
+def scalar_text(value: Any) -> str | None:
+    """A string, number or boolean as text (Lua's tostring); None for anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def text_map(value: Any, label: str, where: Source, *, env: bool = False) -> dict[str, str]:
+    """A table of name = string/number/boolean, sorted by name.
+
+    Names must fit in an environment variable: a whole name when `env`, else a
+    suffix (ESSH_..._PROPS_<NAME>).
+    """
+    pattern = _ENV_NAME if env else _PROP_NAME
+    if value == []:
+        return {}
+    if not isinstance(value, dict) or FUNCTION in value or BAD in value:
+        raise fail(label, "a table of name = value", value, where)
+    result: dict[str, str] = {}
+    for key in sorted(value):
+        if not pattern.match(key):
+            raise ConfigError(f"{label}: {key!r} is not a valid name (letters, digits and _)", where)
+        text = scalar_text(value[key])
+        if text is None:
+            raise fail(f"{label}.{key}", "a string, number or boolean", value[key], where)
+        result[key] = text
+    return result
+
+
+def positive_number(value: Any, label: str, where: Source) -> float:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
+        raise fail(label, "a positive number", value, where)
+    return float(value)
+
+
+def whole_number(value: Any, label: str, where: Source, *, minimum: int) -> int:
+    if is_number(value) and math.isfinite(value) and float(value).is_integer() and value >= minimum:
+        return int(value)
+    words = "a positive whole number" if minimum > 0 else "a whole number >= 0"
+    raise fail(label, words, value, where)
+
+
+def unknown_key(label: str, key: str, known: list[str], where: Source, *, list_known: bool = False) -> ConfigError:
+    """An unknown property, with the closest known one (and, if asked, all of them)."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if list_known:
+        hint += f" (known: {', '.join(known)})"
+    return ConfigError(f"{label}: unknown property {key!r}{hint}", where)
