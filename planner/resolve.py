@@ -198,13 +198,14 @@ def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[st
                 dropped[p.task.name] = p.after
                 warnings.append(f"task {p.task.name}: left out, its prepare function returned false")
                 continue
-            p.task = _apply_prepare_changes(p.task, ctx["task"])
+            p.task = _apply_prepare_changes(_apply_prepare_changes(p.task, ctx["task"]), ctx)
         kept.append(p)
     return kept
 
 
 def _apply_prepare_changes(task: TaskDef, seen: Mapping[str, Any]) -> TaskDef:
-    """The task with the targets/filters/description/props a prepare function set."""
+    """The task with the targets/filters/description/props a prepare function set,
+    in `ctx.task` or, as ESSH's documentation writes `t.targets = "web"`, in `ctx`."""
     changes: dict[str, Any] = {}
     for key in ("targets", "filters"):
         value = seen.get(key)

@@ -277,3 +277,37 @@ def test_exec_plans_a_one_off_task():
     assert [(s.host, s.prefix) for s in local.steps] == [(None, None)]
     with pytest.raises(ConfigError, match="needs --target"):
         make_exec_plan(config(WEB), "date", targets=[], created_at=0, essh_version="t")
+
+
+def test_the_environment_template_renders_to_nothing_honouring_trims():
+    from essh.planner.drivers import drop_environment
+
+    assert drop_environment('{{template "environment" .}}\nset -e\n') == "\nset -e\n"
+    assert drop_environment('  {{- template "environment" . -}}\n\nset -e') == "set -e"
+    assert drop_environment('a\n{{template "environment" . -}}\n  b') == "a\nb"
+
+
+def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
+    pytest.importorskip("essh.planner.gotemplate")
+    from resolve_build import driver
+
+    per_task = driver("plain", '{{template "environment" .}}{{range .Scripts}}run {{.code}}\n{{end}}')
+    per_host = driver("hosty", "{{range .Scripts}}{{.code}} # {{$.Host.Name}} {{$.Task.Name}}\n{{end}}")
+    tasks = [task("a", ["x", "y"], targets=["web"], driver="plain"), task("b", "z", targets=["web"], driver="hosty")]
+    plan = plan_of(tasks, ["a", "b"], drivers=[per_task, per_host])
+    assert plan.scripts == ("run x\nrun y\n", "z # web-1 b\n", "z # web-2 b\n")
+    assert [s.script for s in plan.steps] == [0, 0, 1, 2]
+
+
+def test_driver_default_replaces_the_built_in_one():
+    pytest.importorskip("essh.planner.gotemplate")
+    from resolve_build import driver
+
+    plan = plan_of([task("a", "x")], ["a"], drivers=[driver("default", "{{range .Scripts}}>{{.code}}\n{{end}}")])
+    assert plan.scripts == (">x\n",)
+
+
+def test_a_prefix_template_is_rendered_per_host():
+    pytest.importorskip("essh.planner.gotemplate")
+    plan = plan_of([task("a", targets=["web"], prefix="{{.Host.Name}} |")], ["a"])
+    assert [s.prefix for s in plan.steps] == ["web-1 |", "web-2 |"]

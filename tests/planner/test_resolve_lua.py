@@ -1,0 +1,142 @@
+"""Resolution from real Lua: the seed's examples, ESSH's documented forms,
+prepare functions and driver engines written in Lua (loader + resolve)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from resolve_build import round_trip
+
+from essh.planner import load_config, make_plan
+from essh.schema import encode_plan, step_script
+
+CONFIG = """\
+host "web-1" { HostName = "10.0.0.1", tags = ["web", "production"] }
+host "web-prod" { tags = {"web", "production"} }
+host "db-1" { tags = {"db"}, props = { role = "primary" } }
+task "build" { script = "make" }
+task "backup" { script = "tar cf /tmp/b.tar /srv" }
+
+-- the seed's three examples, as written
+task "update" {
+    description = "Update system packages",
+    targets = ["web-*"],
+    script = [[
+        sudo apt update
+        sudo apt upgrade -y
+    ]]
+}
+task "deploy" {
+    description = "Deploy application",
+    depends = ["build", "backup"],
+    targets = ["production"],
+    parallel = false
+}
+task "check-status" {
+    description = "Check service status across all servers",
+    targets = ["all"],
+    parallel = true,
+    script = "systemctl status nginx"
+}
+
+task "narrow" {
+    prepare = function (ctx) ctx.task.targets = "db" end,
+    targets = "web",
+    script = "echo $ESSH_HOSTNAME",
+}
+task "essh-style" {
+    prepare = function (t) t.targets = "db-1" end,
+    targets = "web",
+    script = "echo $ESSH_HOSTNAME",
+}
+task "skip" {
+    prepare = function (ctx) return #ctx.args > 0 end,
+    script = "echo only with arguments",
+}
+task "uses-skip" { depends = {"build", "skip"}, script = "echo after" }
+
+driver "steps" {
+    engine = function (driver) return [=[{{template "environment" .}}
+set -e
+{{range $i, $script := .Scripts}}echo '==> step {{$i}} on {{$.Host.Name}}'
+{{$script.code}}
+{{end}}]=] end,
+}
+task "driven" { driver = "steps", targets = "web", script = {"echo a", "echo b"} }
+"""
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lua") / "esshconfig.lua"
+    path.write_text(CONFIG)
+    return load_config([str(path)])
+
+
+def plan(cfg, *tasks, args=()):
+    return round_trip(make_plan(cfg, list(tasks), args, created_at=0, essh_version="t"))
+
+
+def steps(p):
+    return [(p.tasks[s.task].name, None if s.host is None else p.hosts[s.host].name) for s in p.steps]
+
+
+def test_seed_update_selects_by_glob(cfg):
+    p = plan(cfg, "update")
+    assert steps(p) == [("update", "web-1"), ("update", "web-prod")]
+    assert p.scripts == ("        sudo apt update\n        sudo apt upgrade -y\n    \n",)
+    assert str(p.tasks[0].defined_at).endswith("esshconfig.lua:8")
+
+
+def test_seed_deploy_is_a_composite_running_its_depends_in_order(cfg):
+    p = plan(cfg, "deploy")
+    assert [(t.name, t.role, t.after) for t in p.tasks] == [
+        ("build", "task", ()),
+        ("backup", "task", (0,)),
+        ("deploy", "composite", (1,)),
+    ]
+
+
+def test_seed_check_status_runs_everywhere_in_parallel(cfg):
+    p = plan(cfg, "check-status")
+    assert p.tasks[0].parallel == 0
+    assert steps(p) == [("check-status", "db-1"), ("check-status", "web-1"), ("check-status", "web-prod")]
+    assert [s.prefix for s in p.steps] == ["[remote:db-1]", "[remote:web-1]", "[remote:web-prod]"]
+
+
+def test_prepare_written_in_lua_can_narrow_the_targets_both_ways(cfg):
+    assert steps(plan(cfg, "narrow")) == [("narrow", "db-1")]
+    assert steps(plan(cfg, "essh-style")) == [("essh-style", "db-1")]
+
+
+def test_prepare_returning_false_leaves_the_task_out_and_dependents_keep_their_order(cfg):
+    p = plan(cfg, "uses-skip")
+    assert [(t.name, t.after) for t in p.tasks] == [("build", ()), ("uses-skip", (0,))]
+    assert p.meta.warnings == ("task skip: left out, its prepare function returned false",)
+    p = plan(cfg, "uses-skip", args=["go"])
+    assert [t.name for t in p.tasks] == ["build", "skip", "uses-skip"]
+    assert ("ESSH_TASK_ARGS_1", "go") in p.tasks[1].env
+
+
+def test_the_whole_request_plans_identically_twice(tmp_path):
+    path = tmp_path / "esshconfig.lua"
+    path.write_text(CONFIG)
+    request = ["update", "deploy", "check-status", "uses-skip", "narrow"]
+    first, second = (make_plan(load_config([str(path)]), request, created_at=5, essh_version="t") for _ in range(2))
+    assert encode_plan(first) == encode_plan(second)
+
+
+def test_a_custom_driver_renders_per_host_after_the_environment(cfg):
+    pytest.importorskip("essh.planner.gotemplate")
+    p = plan(cfg, "driven")
+    assert len(p.scripts) == 2  # the template mentions .Host, so one text per host
+    full = step_script(p, p.steps[0])
+    assert full.startswith("export ESSH_HOSTNAME=web-1\n")
+    assert full.endswith(textwrap.dedent("""\
+        set -e
+        echo '==> step 0 on web-1'
+        echo a
+        echo '==> step 1 on web-1'
+        echo b
+        """))
