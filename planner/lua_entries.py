@@ -72,12 +72,23 @@ class LuaFunction:
 
     def __call__(self, ctx: dict[str, Any]) -> Any:
         result, after = self.state.call(self.function_id, ctx, self.defined_at)
-        for key in [key for key in ctx if key not in after]:
-            del ctx[key]
-        for key, value in after.items():
-            if key not in ctx or _normal(ctx[key]) != _normal(value):
-                ctx[key] = value
+        _write_back(ctx, after)
         return result
+
+
+def _write_back(target: dict[str, Any], after: dict[str, Any]) -> None:
+    """Make `target` look like `after` in place, touching only what differs.
+
+    A key Lua does not have is dropped unless it was None (Lua cannot hold nil).
+    """
+    for key in [key for key in target if key not in after and target[key] is not None]:
+        del target[key]
+    for key, value in after.items():
+        old = target.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            _write_back(old, value)
+        elif key not in target or _normal(old) != _normal(value):
+            target[key] = {} if isinstance(old, dict) and value == [] else value
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import lupa.lua54 as lua54
@@ -22,12 +22,19 @@ from .model import ConfigError, Source
 _POSITION = re.compile(r"(?P<file>[^\n]+?):(?P<line>\d+): (?P<message>.*)", re.DOTALL)
 
 
-def lua_error(message: str, fallback: Source) -> ConfigError:
-    """A Lua error message as a ConfigError: the position Lua put in front, else `fallback`."""
+def lua_error(message: str, fallback: Source, paths: Iterable[str] = ()) -> ConfigError:
+    """A Lua error message as a ConfigError: the position Lua put in front, else `fallback`.
+
+    Lua shortens long chunk names to "...<end of path>"; `paths` (the files
+    run) give the full name back.
+    """
     match = _POSITION.fullmatch(message.strip())
-    if match:
-        return ConfigError(match["message"].strip(), Source(match["file"], int(match["line"])))
-    return ConfigError(message.strip(), fallback)
+    if not match:
+        return ConfigError(message.strip(), fallback)
+    file = match["file"]
+    if file.startswith("..."):
+        file = next((path for path in paths if path.endswith(file[3:])), file)
+    return ConfigError(match["message"].strip(), Source(file, int(match["line"])))
 
 
 class LuaState:
@@ -41,15 +48,17 @@ class LuaState:
         self._runtime = lua54.LuaRuntime(register_builtins=False, unpack_returned_tuples=True)
         self._api = self._runtime.execute(PRELUDE)
         self._read_module = read_module
+        self._paths: list[str] = []  # every file run or required, to undo Lua's shortening of names
         self.version: str = str(self._runtime.eval("_VERSION"))
 
     def run_file(self, path: str, source: str) -> None:
         """Run one configuration file (chunk name `@path`, so errors name it)."""
         where = Source(path)
+        self._paths.append(path)
         folder = path.rsplit("/", 1)[0] or "/"
         started = self._api.start(source, path, folder)
         if isinstance(started, tuple):
-            raise lua_error(str(started[1]), where)
+            raise lua_error(str(started[1]), where, self._paths)
         reply = None
         while True:
             answer = self._api.resume(reply)
@@ -57,8 +66,9 @@ class LuaState:
             if kind == "done":
                 return
             if kind == "error":
-                raise lua_error(str(arg), where)
+                raise lua_error(str(arg), where, self._paths)
             if kind == "read":
+                self._paths.append(str(arg))
                 reply = self._read_module(str(arg))
                 continue
             # A configuration called coroutine.yield at its top level.
@@ -78,6 +88,6 @@ class LuaState:
         table = self._runtime.table_from(arg, recursive=True)
         answer = self._api.call(function_id, table)
         if not answer[0]:
-            raise lua_error(str(answer[1]), where)
+            raise lua_error(str(answer[1]), where, self._paths)
         after = json.loads(answer[2])
         return json.loads(answer[1]), (after if isinstance(after, dict) else {})
