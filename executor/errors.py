@@ -1,0 +1,24 @@
+"""The executor's transport errors, typed by whose fault they are.
+
+asyncssh's and the OS's exceptions are turned into these at the transport
+boundary (`ssh.py`, `local.py`) and never travel further. Messages are one
+line, say what is wrong and what to do, and never carry a secret.
+"""
+
+from __future__ import annotations
+
+
+class HostUnreachable(Exception):
+    """The host could not be reached or logged into: refused, DNS, timeout, auth, host key.
+
+    The host's fault (or the network's), not the command's: a step that meets
+    it is `unreachable`, distinct from `failed`.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SshOptionError(ValueError):
+    """The plan gives a host an SSH option essh's client cannot honour: the configuration's fault."""

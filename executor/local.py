@@ -1,0 +1,99 @@
+"""The local transport: a step's argv run on this machine with trio's process support.
+
+The process starts in its own session (so its own process group); its output
+streams into the step's `StepOutput`. Cancelling the caller ends the whole
+group: TERM, then KILL after a grace period, before Cancelled propagates.
+With `pty=True` the process gets a terminal as stdin, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+
+import trio
+
+from .output import StepOutput
+
+KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled process group
+_READ_SIZE = 64 * 1024
+
+
+async def run_local(argv: list[str], *, pty: bool, out: StepOutput) -> int:
+    """Run `argv` here and return its exit status (128+n if killed by signal n)."""
+    if pty:
+        return await _run_pty(argv, out)
+    process = await trio.lowlevel.open_process(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_pump, process.stdout, "stdout", out)
+            nursery.start_soon(_pump, process.stderr, "stderr", out)
+        return _status(await process.wait())
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _end_group(process)
+        raise
+
+
+async def _run_pty(argv: list[str], out: StepOutput) -> int:
+    leader, follower = os.openpty()
+    try:
+        process = await trio.lowlevel.open_process(
+            argv, stdin=follower, stdout=follower, stderr=follower, start_new_session=True
+        )
+    except BaseException:
+        os.close(leader)
+        raise
+    finally:
+        os.close(follower)
+    terminal = trio.lowlevel.FdStream(leader)
+    try:
+        await _pump(terminal, "stdout", out)
+        return _status(await process.wait())
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _end_group(process)
+        raise
+    finally:
+        await terminal.aclose()
+
+
+async def _pump(stream: trio.abc.ReceiveStream | None, name: str, out: StepOutput) -> None:
+    if stream is None:
+        return
+    while True:
+        try:
+            data = await stream.receive_some(_READ_SIZE)
+        except (trio.BrokenResourceError, OSError) as exc:
+            # A terminal whose other side has closed reads as EIO: that is the end of output.
+            if isinstance(exc.__cause__ or exc, OSError) and getattr(exc.__cause__ or exc, "errno", None) == errno.EIO:
+                return
+            raise
+        if not data:
+            return
+        out.feed(name, data)  # type: ignore[arg-type]
+
+
+async def _end_group(process: trio.Process) -> None:
+    # The group, not only the leader: a shell's children outlive it otherwise.
+    _signal_group(process.pid, signal.SIGTERM)
+    with trio.move_on_after(KILL_GRACE):
+        await process.wait()
+    _signal_group(process.pid, signal.SIGKILL)  # members that ignored TERM or outlived the leader
+    await process.wait()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _status(returncode: int) -> int:
+    # subprocess reports death by signal n as -n; a shell says 128+n.
+    return 128 - returncode if returncode < 0 else returncode

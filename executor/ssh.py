@@ -1,0 +1,338 @@
+"""The SSH transport: one asyncssh connection per host, one channel per step.
+
+`SshPool` is used from trio; everything asyncssh does runs natively on the
+asyncio host loop and is reached through `bridge.aio`, once to open a
+connection and once per step (the step's bytes go straight from asyncssh's
+callbacks into its `StepOutput`, never through trio).
+
+Connections open on a host's first step and are reused by its later steps; at
+most `max_connections` are open at once (when full, the least recently used
+idle one is closed first). asyncssh's exceptions become `HostUnreachable` here.
+
+Ending a remote process: sshd makes each session's shell a session and
+process-group leader. The command therefore first reports that shell's pid
+(`$$`) on stderr, in a line this module removes from the output; when the step
+is cancelled, a second channel kills that whole process group (TERM, then KILL
+after a grace period) before the step's channel is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+import socket
+from collections.abc import Sequence
+from types import TracebackType
+
+import asyncssh
+import trio
+
+from essh.schema import Host
+
+from .bridge import aio
+from .errors import HostUnreachable
+from .output import StepOutput
+from .ssh_options import ConnectSpec, connect_spec
+
+PID_MARK = b"ESSH-PID "
+# POSIX sh: report the session leader's pid, then become the step's command.
+_PID_PRELUDE = "printf 'ESSH-PID %d\\n' \"$$\" >&2; exec "
+KILL_GRACE = 2  # seconds between TERM and KILL of a cancelled remote process group
+_CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
+
+
+class SshPool:
+    """SSH connections to a plan's hosts, opened on demand; use `async with` inside trio."""
+
+    def __init__(self, hosts: Sequence[Host], *, max_connections: int) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        self._hosts = list(hosts)
+        # Checked now, so a bad option is reported before anything runs.
+        self._specs = [connect_spec(host) for host in self._hosts]
+        self._max = max_connections
+        self._conns: dict[int, asyncssh.SSHClientConnection] = {}
+        self._active: dict[int, int] = {}
+        self._last_used: dict[int, int] = {}
+        self._clock = 0
+        self._opening = 0
+        self._locks: dict[int, trio.Lock] = {}
+        self._capacity = trio.Event()
+        self._released: set[int] = set()
+        self.opened = 0  # connections opened so far (for tests and benchmarks)
+
+    async def __aenter__(self) -> SshPool:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with trio.CancelScope(shield=True):
+            for host in sorted(self._conns):
+                await self._close(host)
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._conns)
+
+    async def run(self, host: int, argv: list[str], *, pty: bool, out: StepOutput) -> int:
+        """Run `argv` on host number `host` and return its exit status (128+n if killed by signal n).
+
+        Raises `HostUnreachable` when the host cannot be reached or logged into.
+        When cancelled, the remote process group is ended before Cancelled propagates.
+        """
+        conn = await self._acquire(host)
+        try:
+            return await aio(_run_channel(conn, shlex.join(argv), pty, out, self._hosts[host].name))
+        except HostUnreachable:
+            await self._forget(host, conn)
+            raise
+        finally:
+            self._active[host] -= 1
+            self._clock += 1
+            self._last_used[host] = self._clock
+            self._signal_capacity()
+            if host in self._released and self._active[host] == 0:
+                with trio.CancelScope(shield=True):
+                    await self._close(host)
+
+    async def release(self, host: int) -> None:
+        """No more steps will run on `host`: close its connection once its running steps end."""
+        self._released.add(host)
+        if self._active.get(host, 0) == 0 and host in self._conns:
+            with trio.CancelScope(shield=True):
+                await self._close(host)
+
+    async def _acquire(self, host: int) -> asyncssh.SSHClientConnection:
+        lock = self._locks.setdefault(host, trio.Lock())
+        async with lock:
+            conn = self._conns.get(host)
+            if conn is None:
+                await self._make_room()
+                self._opening += 1
+                try:
+                    conn = await aio(_connect(self._specs[host], self._hosts[host].name))
+                finally:
+                    self._opening -= 1
+                    self._signal_capacity()
+                self._conns[host] = conn
+                self.opened += 1
+            self._active[host] = self._active.get(host, 0) + 1
+            return conn
+
+    async def _make_room(self) -> None:
+        while len(self._conns) + self._opening >= self._max:
+            idle = [h for h in self._conns if self._active.get(h, 0) == 0]
+            if idle:
+                await self._close(min(idle, key=lambda h: self._last_used.get(h, 0)))
+                continue
+            event = self._capacity
+            await event.wait()
+
+    def _signal_capacity(self) -> None:
+        self._capacity.set()
+        self._capacity = trio.Event()
+
+    async def _forget(self, host: int, conn: asyncssh.SSHClientConnection) -> None:
+        # A connection that broke is dropped; the host's next step reconnects.
+        if self._conns.get(host) is conn and conn.is_closed():
+            del self._conns[host]
+            self._signal_capacity()
+
+    async def _close(self, host: int) -> None:
+        conn = self._conns.pop(host, None)
+        if conn is not None:
+            self._signal_capacity()
+            conn.close()
+            await aio(_wait_closed(conn))
+
+
+async def _wait_closed(conn: asyncssh.SSHClientConnection) -> None:
+    try:
+        await asyncio.wait_for(conn.wait_closed(), _CLEANUP_TIMEOUT)
+    except (asyncio.TimeoutError, OSError, asyncssh.Error):
+        conn.abort()
+
+
+async def _connect(spec: ConnectSpec, name: str) -> asyncssh.SSHClientConnection:
+    """Open and authenticate a connection (asyncio side); failures become `HostUnreachable`."""
+    kwargs = dict(spec.kwargs)
+    try:
+        try:
+            return await asyncssh.connect(spec.host, **kwargs)
+        except asyncssh.HostKeyNotVerifiable:
+            if spec.strict != "accept-new" or _has_known_key(spec, kwargs):
+                raise
+        # accept-new: a host never seen before is trusted and recorded; a changed key is not.
+        kwargs["known_hosts"] = None
+        conn = await asyncssh.connect(spec.host, **kwargs)
+        _record_host_key(spec, kwargs, conn)
+        return conn
+    except asyncssh.HostKeyNotVerifiable as exc:
+        if _has_known_key(spec, kwargs):
+            reason = "host key does not match known_hosts (possible man-in-the-middle, or the host was reinstalled)"
+        else:
+            reason = "host key is not in known_hosts; add it with ssh-keyscan, or set StrictHostKeyChecking accept-new"
+        raise HostUnreachable(f"{name}: {reason}") from exc
+    except asyncssh.PermissionDenied as exc:
+        user = kwargs.get("username", "the default user")
+        raise HostUnreachable(f"{name}: authentication failed for {user}: no key was accepted") from exc
+    except socket.gaierror as exc:
+        raise HostUnreachable(f"{name}: host name {spec.host} does not resolve ({exc.strerror})") from exc
+    except ConnectionRefusedError as exc:
+        raise HostUnreachable(f"{name}: connection refused by {spec.host} port {kwargs.get('port', 22)}") from exc
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise HostUnreachable(f"{name}: connection to {spec.host} timed out") from exc
+    except asyncssh.Error as exc:
+        raise HostUnreachable(f"{name}: SSH error: {exc.reason}") from exc
+    except OSError as exc:
+        raise HostUnreachable(f"{name}: cannot connect to {spec.host}: {exc.strerror or exc}") from exc
+
+
+def _known_hosts_paths(spec: ConnectSpec) -> list[str]:
+    return [path for path in spec.known_hosts_files if os.path.exists(path)]
+
+
+def _lookup_names(spec: ConnectSpec, kwargs: dict) -> list[str]:
+    name = kwargs.get("host_key_alias") or spec.host
+    port = kwargs.get("port", 22)
+    return [name if port == 22 else f"[{name}]:{port}"]
+
+
+def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
+    """Whether some known_hosts file already names this host (so a failed check means a changed key)."""
+    wanted = set(_lookup_names(spec, kwargs))
+    for path in _known_hosts_paths(spec):
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                fields = line.split()
+                if len(fields) >= 3 and not line.startswith("#") and wanted & set(fields[0].split(",")):
+                    return True
+    return False
+
+
+def _record_host_key(spec: ConnectSpec, kwargs: dict, conn: asyncssh.SSHClientConnection) -> None:
+    key = conn.get_server_host_key()
+    if key is None:
+        return
+    path = spec.known_hosts_files[0]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    entry = key.export_public_key("openssh").decode().split()
+    with open(path, "a", encoding="utf-8") as known:
+        known.write(f"{_lookup_names(spec, kwargs)[0]} {entry[0]} {entry[1]}\n")
+
+
+class _Session(asyncssh.SSHClientSession[bytes]):
+    """One step's channel: bytes into the StepOutput, exit status out."""
+
+    def __init__(self, out: StepOutput, pid_stream: str) -> None:
+        self.out = out
+        self.pid_stream = pid_stream
+        self.pid_buffer: bytearray | None = bytearray()
+        self.pid: int | None = None
+        self.exit_code: int | None = None
+        loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.pid_seen: asyncio.Future[None] = loop.create_future()  # the pid line arrived, or never will
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
+        if stream == self.pid_stream and self.pid_buffer is not None:
+            data = self._take_pid(data)
+        if data:
+            self.out.feed(stream, data)
+
+    def _take_pid(self, data: bytes) -> bytes:
+        buffer = self.pid_buffer
+        assert buffer is not None
+        buffer += data
+        end = buffer.find(b"\n")
+        if end < 0 and len(buffer) < 64 and PID_MARK.startswith(bytes(buffer[: len(PID_MARK)])):
+            return b""
+        self.pid_buffer = None
+        self.pid_seen.set_result(None)
+        line = bytes(buffer[: end + 1]) if end >= 0 else b""
+        if line.startswith(PID_MARK) and line[len(PID_MARK) :].strip().isdigit():
+            self.pid = int(line[len(PID_MARK) :])
+            return bytes(buffer[end + 1 :])
+        # Not our line (a login shell that is not POSIX sh): pass everything through.
+        return bytes(buffer)
+
+    def exit_status_received(self, status: int) -> None:
+        self.exit_code = status
+
+    def exit_signal_received(self, signal_name: str, core_dumped: bool, msg: str, lang: str) -> None:
+        try:
+            self.exit_code = 128 + signal.Signals["SIG" + signal_name].value
+        except KeyError:
+            self.exit_code = 255
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.pid_buffer:  # the command ended before a full line: give back what was held
+            held, self.pid_buffer = bytes(self.pid_buffer), None
+            self.out.feed(self.pid_stream, held)  # type: ignore[arg-type]
+        if not self.pid_seen.done():
+            self.pid_seen.set_result(None)
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+
+
+async def _run_channel(conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, name: str) -> int:
+    """Run `command` on a new channel of `conn` (asyncio side); returns its exit status."""
+    opening = asyncio.ensure_future(
+        conn.create_session(
+            lambda: _Session(out, "stdout" if pty else "stderr"),
+            _PID_PRELUDE + command,
+            encoding=None,
+            request_pty="force" if pty else False,
+            term_type="xterm" if pty else None,
+        )
+    )
+    try:
+        try:
+            channel, session = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The command may start all the same: let the channel open, then end it.
+            channel, session = await asyncio.wait_for(opening, _CLEANUP_TIMEOUT)
+            await _end_remote(conn, channel, session)
+            raise
+    except asyncssh.ChannelOpenError as exc:
+        raise HostUnreachable(f"{name}: the server refused a new session: {exc.reason}") from exc
+    except (asyncssh.Error, OSError) as exc:
+        raise HostUnreachable(f"{name}: connection lost: {exc}") from exc
+    except asyncio.TimeoutError:
+        raise asyncio.CancelledError from None
+    try:
+        channel.write_eof()
+        await asyncio.shield(session.done)
+    except asyncio.CancelledError:
+        await _end_remote(conn, channel, session)
+        raise
+    except (asyncssh.Error, OSError) as exc:
+        raise HostUnreachable(f"{name}: connection lost while the step ran: {exc}") from exc
+    # A channel that closed without an exit status: what OpenSSH's client reports.
+    return 255 if session.exit_code is None else session.exit_code
+
+
+async def _end_remote(conn: asyncssh.SSHClientConnection, channel: asyncssh.SSHClientChannel, session: _Session) -> None:
+    """End the step's remote process group, then its channel; bounded in time, never raises."""
+    try:
+        if not session.done.done():
+            # The pid line may still be on its way when a step is cancelled right away.
+            await asyncio.wait_for(asyncio.shield(session.pid_seen), _CLEANUP_TIMEOUT)
+        if session.pid is not None and not session.done.done():
+            group = f"-{session.pid}"
+            kill = (
+                f"kill -TERM -- {group} 2>/dev/null;"
+                f" (sleep {KILL_GRACE}; kill -KILL -- {group}) >/dev/null 2>&1 </dev/null &"
+            )
+            await asyncio.wait_for(conn.run(kill, check=False, stdin=asyncssh.DEVNULL), _CLEANUP_TIMEOUT)
+        channel.close()
+        await asyncio.wait_for(asyncio.shield(session.done), _CLEANUP_TIMEOUT)
+    except Exception:  # clean-up is best effort: the connection may be gone already
+        channel.abort()

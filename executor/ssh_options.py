@@ -1,0 +1,180 @@
+"""A plan host's ssh_config options turned into asyncssh connection arguments.
+
+Each supported keyword maps onto one asyncssh argument; keywords that do not
+matter to an in-process client (LogLevel, BatchMode, ControlMaster, ...) are
+accepted and ignored; any other keyword is refused with `SshOptionError`, never
+dropped silently. Options the plan leaves out fall back to the user's
+~/.ssh/config, ssh-agent and ~/.ssh/known_hosts, as asyncssh reads them.
+
+`StrictHostKeyChecking` is not an asyncssh setting: it comes back separately as
+`ConnectSpec.strict` ("yes", "no" or "accept-new") for `ssh.py` to apply.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from essh.schema import Host
+
+from .errors import SshOptionError
+
+# Keywords that change nothing for a client living in this process.
+IGNORED = frozenset(
+    {
+        "batchmode",  # never prompts anyway
+        "controlmaster",  # one connection per host is already shared
+        "controlpath",
+        "controlpersist",
+        "loglevel",
+        "visualhostkey",
+        "updatehostkeys",
+        "hashknownhosts",
+        "checkhostip",
+    }
+)
+
+_TRUE = {"yes", "true", "on"}
+_FALSE = {"no", "false", "off"}
+
+
+@dataclass
+class ConnectSpec:
+    """How to connect to one host: asyncssh.connect's host, port and keyword arguments."""
+
+    host: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    strict: str = "yes"  # StrictHostKeyChecking: yes, no or accept-new
+    known_hosts_files: list[str] = field(default_factory=list)  # where accept-new records keys
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("must be yes or no")
+
+
+def _optional(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
+def _optional_path(value: str) -> str | None:
+    return None if value.lower() == "none" else os.path.expanduser(value)
+
+
+def _algs(value: str) -> list[str]:
+    if value[:1] in "+-^":
+        raise ValueError("must be a plain comma-separated list (essh's SSH client takes no +/-/^ edits)")
+    return [alg.strip() for alg in value.split(",") if alg.strip()]
+
+
+def _family(value: str) -> int:
+    families = {"any": socket.AF_UNSPEC, "inet": socket.AF_INET, "inet6": socket.AF_INET6}
+    if value.lower() not in families:
+        raise ValueError("must be any, inet or inet6")
+    return families[value.lower()]
+
+
+def _compression(value: str) -> list[str]:
+    return ["zlib@openssh.com", "zlib", "none"] if _bool(value) else ["none"]
+
+
+class _Unsupported(Exception):
+    pass
+
+
+# keyword (lower case) -> (asyncssh argument, conversion of the value)
+_PLAIN: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "port": ("port", int),
+    "user": ("username", str),
+    "identityagent": ("agent_path", _optional_path),
+    "proxyjump": ("tunnel", _optional),
+    "proxycommand": ("proxy_command", _optional),
+    "connecttimeout": ("connect_timeout", float),
+    "serveraliveinterval": ("keepalive_interval", float),
+    "serveralivecountmax": ("keepalive_count_max", int),
+    "tcpkeepalive": ("tcp_keepalive", _bool),
+    "hostkeyalias": ("host_key_alias", str),
+    "forwardagent": ("agent_forwarding", _bool),
+    "compression": ("compression_algs", _compression),
+    "ciphers": ("encryption_algs", _algs),
+    "macs": ("mac_algs", _algs),
+    "kexalgorithms": ("kex_algs", _algs),
+    "hostkeyalgorithms": ("server_host_key_algs", _algs),
+    "preferredauthentications": ("preferred_auth", str),
+    "pubkeyauthentication": ("public_key_auth", _bool),
+    "passwordauthentication": ("password_auth", _bool),
+    "kbdinteractiveauthentication": ("kbdint_auth", _bool),
+    "addressfamily": ("family", _family),
+    "bindaddress": ("local_addr", lambda value: (value, 0)),
+}
+_STRICT = {"yes": "yes", "ask": "yes", "true": "yes", "on": "yes", "no": "no", "false": "no", "off": "no", "accept-new": "accept-new"}
+
+
+def connect_spec(host: Host) -> ConnectSpec:
+    """The connection settings of `host`; raises `SshOptionError` for an option that cannot be honoured."""
+    spec = ConnectSpec(host=host.name)
+    for keyword, value in host.ssh_options:
+        try:
+            _apply(spec, keyword, value)
+        except _Unsupported:
+            raise SshOptionError(
+                f"host {host.name}: ssh option {keyword} is not supported by essh's SSH client;"
+                " remove it from the host, or set it in ~/.ssh/config if asyncssh reads it there"
+            ) from None
+        except (ValueError, KeyError) as exc:
+            reason = "is not a valid value" if isinstance(exc, KeyError) else str(exc)
+            raise SshOptionError(f"host {host.name}: ssh option {keyword} {value!r} {reason}; fix the host definition") from None
+    kw = spec.kwargs
+    keys = kw.pop("_keys", [])
+    if keys:
+        kw["client_keys"] = keys
+    if kw.pop("_identities_only", False):
+        # Only the named keys, from files or from the agent: OpenSSH's IdentitiesOnly.
+        kw["agent_identities"] = keys
+    known = kw.pop("_known", [])
+    if known:
+        kw["known_hosts"] = known
+        spec.known_hosts_files = known
+    else:
+        spec.known_hosts_files = [os.path.expanduser("~/.ssh/known_hosts")]
+    if spec.strict == "no":
+        kw["known_hosts"] = None
+    return spec
+
+
+def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:
+    key = keyword.lower()
+    kw = spec.kwargs
+    if key in _PLAIN:
+        argument, convert = _PLAIN[key]
+        try:
+            kw[argument] = convert(value)
+        except ValueError as exc:
+            detail = str(exc) if convert in (_bool, _algs, _family, _compression) else "must be a number"
+            raise ValueError(detail) from None
+    elif key == "hostname":
+        spec.host = value
+    elif key == "identityfile":
+        kw.setdefault("_keys", []).append(os.path.expanduser(value))
+    elif key == "identitiesonly":
+        kw["_identities_only"] = _bool(value)
+    elif key == "certificatefile":
+        kw.setdefault("client_certs", []).append(os.path.expanduser(value))
+    elif key in ("userknownhostsfile", "globalknownhostsfile"):
+        kw.setdefault("_known", []).extend(os.path.expanduser(p) for p in value.split() if p.lower() != "none")
+    elif key == "stricthostkeychecking":
+        spec.strict = _STRICT[value.lower()]
+    elif key == "sendenv":
+        kw.setdefault("send_env", []).extend(value.split())
+    elif key == "setenv":
+        env_name, _, env_value = value.partition("=")
+        kw.setdefault("env", {})[env_name] = env_value
+    elif key not in IGNORED:
+        raise _Unsupported(keyword)

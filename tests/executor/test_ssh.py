@@ -1,0 +1,287 @@
+"""The SSH transport against real OpenSSH servers: connections, output, pty, sudo, failures, cancellation."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import resource
+import shutil
+import subprocess
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from essh.executor.bridge import run
+from essh.executor.errors import HostUnreachable, SshOptionError
+from essh.executor.output import StepOutput
+from essh.executor.ssh import SshPool
+from essh.schema import TAIL_BYTES, Host
+
+pytestmark = pytest.mark.sshd
+
+
+def sink_output(prefix: str | None = None, width: int = 0, log_path: str | None = None) -> tuple[StepOutput, io.BytesIO, io.BytesIO]:
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    out = StepOutput(prefix=prefix, width=width, stdout=stdout, stderr=stderr, log_path=log_path, passthrough=prefix is None)
+    return out, stdout, stderr
+
+
+def run_one(host: Host, argv: list[str], *, pty: bool = False) -> tuple[int, bytes, bytes]:
+    async def main() -> tuple[int, bytes, bytes]:
+        out, stdout, stderr = sink_output()
+        async with SshPool([host], max_connections=4) as pool:
+            code = await pool.run(0, argv, pty=pty, out=out)
+        out.close()
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    return run(main)
+
+
+def unreachable_reason(host: Host) -> str:
+    with pytest.raises(HostUnreachable) as caught:
+        run_one(host, ["true"])
+    return caught.value.reason
+
+
+def remote_processes(pattern: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-a", "-f", pattern], capture_output=True, text=True)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+def wait_gone(pattern: str, seconds: float = 3.0) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while (left := remote_processes(pattern)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_exit_status_stdout_stderr_and_host_env(sshd):
+    host = sshd.schema_host("web-1")
+    code, out, err = run_one(host, ["bash", "-c", "echo out; echo err >&2; exit 7"])
+    assert (code, out, err) == (7, b"out\n", b"err\n")
+    code, _, _ = run_one(host, ["bash", "-c", "kill -TERM $$"])
+    assert code == 143
+
+
+def test_one_connection_per_host_many_channels(sshd):
+    names = [name for name, _ in sshd.hosts]
+    before = {name: sshd.servers[name].accepted_logins() for name in names}
+    outputs: dict[tuple[str, int], bytes] = {}
+
+    async def main() -> int:
+        async with SshPool([sshd.schema_host(n) for n in names], max_connections=10) as pool:
+
+            async def step(index: int, number: int) -> None:
+                out, stdout, _ = sink_output()
+                assert await pool.run(index, ["bash", "-c", f"sleep 0.2; echo step {number}"], pty=False, out=out) == 0
+                outputs[names[index], number] = stdout.getvalue()
+
+            for _round in range(2):  # several at once per host, then again on the same connections
+                async with trio.open_nursery() as nursery:
+                    for index in range(len(names)):
+                        for number in range(3):
+                            nursery.start_soon(step, index, number)
+            return pool.opened
+
+    started = time.monotonic()
+    opened = run(main)
+    assert time.monotonic() - started < 3  # the three channels of a host overlapped
+    assert opened == len(names)
+    assert {k: v for k, v in outputs.items() if v != f"step {k[1]}\n".encode()} == {}
+    time.sleep(0.2)  # sshd writes its log line asynchronously
+    assert {n: sshd.servers[n].accepted_logins() - before[n] for n in names} == {n: 1 for n in names}
+
+
+def test_connection_limit_closes_idle_connections(sshd):
+    names = [name for name, _ in sshd.hosts]
+    peak = 0
+
+    async def main() -> int:
+        nonlocal peak
+        async with SshPool([sshd.schema_host(n) for n in names], max_connections=2) as pool:
+
+            async def step(index: int) -> None:
+                nonlocal peak
+                out, _, _ = sink_output()
+                assert await pool.run(index, ["true"], pty=False, out=out) == 0
+                peak = max(peak, pool.open_connections)
+
+            async with trio.open_nursery() as nursery:
+                for index in range(len(names)):
+                    nursery.start_soon(step, index)
+            await pool.release(0)
+            assert 0 not in pool._conns
+            return pool.opened
+
+    assert run(main) == len(names)
+    assert peak <= 2
+
+
+def test_prefixed_lines_never_mix_under_load(sshd):
+    names = [name for name, _ in sshd.hosts]
+    prefixes = [f"[remote:{n}]" for n in names]
+    width = max(map(len, prefixes))
+    shared = io.BytesIO()
+    lines = 5000
+
+    async def main() -> None:
+        async with SshPool([sshd.schema_host(n) for n in names], max_connections=10) as pool:
+
+            async def step(index: int) -> None:
+                out = StepOutput(prefix=prefixes[index], width=width, stdout=shared, stderr=shared, log_path=None, passthrough=False)
+                script = f'for i in $(seq 1 {lines}); do echo "{names[index]} line $i of many words to make it long"; done'
+                assert await pool.run(index, ["bash", "-c", script], pty=False, out=out) == 0
+                out.close()
+
+            async with trio.open_nursery() as nursery:
+                for index in range(len(names)):
+                    nursery.start_soon(step, index)
+
+    run(main)
+    seen = {name: 0 for name in names}
+    pattern = re.compile(rb"(\[remote:([\w-]+)\]) +(\S+) line (\d+) of many words to make it long")
+    for line in shared.getvalue().splitlines():
+        match = pattern.fullmatch(line)
+        assert match, line
+        assert match.group(2) == match.group(3)  # the line came from the host its prefix names
+        assert line.index(b" line ") == width + 1 + len(match.group(3))  # aligned column
+        name = match.group(2).decode()
+        seen[name] += 1
+        assert int(match.group(4)) == seen[name]  # in order, none lost
+    assert seen == {name: lines for name in names}
+
+
+def test_fifty_megabytes_bounded_memory_exact_log(sshd, tmp_path):
+    data_file = Path(sshd.workdir) / "fifty.bin"
+    # Random bytes (short lines) then 25 MB with no newline at all (one huge line),
+    # made outside this process so its peak memory says only what streaming cost.
+    subprocess.run(
+        ["bash", "-c", f"head -c 25000000 /dev/urandom > {data_file}; head -c 25000000 /dev/zero | tr '\\0' x >> {data_file}"],
+        check=True,
+    )
+    data_file.chmod(0o644)
+    log_path = tmp_path / "step.log"
+    with open(os.devnull, "wb") as devnull:
+
+        async def main() -> tuple[int, StepOutput]:
+            out = StepOutput(prefix="[remote:web-1]", width=14, stdout=devnull, stderr=devnull, log_path=str(log_path), passthrough=False)
+            async with SshPool([sshd.schema_host("web-1")], max_connections=1) as pool:
+                code = await pool.run(0, ["cat", str(data_file)], pty=False, out=out)
+            out.close()
+            return code, out
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        code, out = run(main)
+        grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert code == 0
+    assert data_file.stat().st_size == 50_000_000
+    with open(data_file, "rb") as sent, open(log_path, "rb") as logged:
+        assert hashlib.file_digest(logged, "sha256").digest() == hashlib.file_digest(sent, "sha256").digest()
+    assert out.tail("stdout") == "x" * TAIL_BYTES
+    assert grown_kib < 20 * 1024, f"peak RSS grew by {grown_kib} KiB while streaming 50 MB"
+    data_file.unlink()
+
+
+def test_pty_gets_a_terminal(sshd):
+    host = sshd.schema_host("web-2")
+    code, out, _ = run_one(host, ["bash", "-c", "tty; test -t 1 && echo terminal; echo to-stderr >&2"], pty=True)
+    assert code == 0
+    assert re.match(rb"/dev/pts/\d+\r?\nterminal\r?\nto-stderr\r?\n\Z", out), out
+    code, out, _ = run_one(host, ["bash", "-c", "test -t 1 || echo no-terminal"], pty=False)
+    assert out == b"no-terminal\n"
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed (apt-get install -y sudo)")
+def test_sudo_runs_as_root(sshd):
+    host = sshd.schema_host("db-1")
+    argv = ["sudo", "-n", "-u", "root", "-H", "--", "bash", "-c", "id -un; echo $HOME"]
+    assert run_one(host, argv)[:2] == (0, b"root\n/root\n")
+
+
+def test_refused_port(sshd):
+    assert "connection refused" in unreachable_reason(sshd.closed_port_host())
+
+
+def test_unresolvable_name(sshd):
+    reason = unreachable_reason(sshd.schema_host("web-1", HostName="no-such-host.invalid"))
+    assert "does not resolve" in reason
+
+
+def test_wrong_key_is_auth_failure(sshd):
+    reason = unreachable_reason(sshd.schema_host("web-1", IdentityFile=str(sshd.other_key_path)))
+    assert "authentication failed" in reason
+    assert "BEGIN" not in reason and str(sshd.other_key_path) not in reason
+
+
+def test_changed_host_key_is_refused(sshd, tmp_path):
+    impostor = sshd.new_key("impostor_host_key")
+    known = tmp_path / "known_hosts"
+    known.write_text(sshd.known_hosts_line("web-1", impostor))
+    reason = unreachable_reason(sshd.schema_host("web-1", UserKnownHostsFile=str(known)))
+    assert "host key does not match" in reason
+    # accept-new trusts only unknown hosts, never a changed key
+    reason = unreachable_reason(
+        sshd.schema_host("web-1", UserKnownHostsFile=str(known), StrictHostKeyChecking="accept-new")
+    )
+    assert "host key does not match" in reason
+
+
+def test_unknown_host_key_refused_by_default(sshd, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts, no ~/.ssh/config
+    default = Host(
+        name="web-1",
+        ssh_options=tuple(
+            (k, v) for k, v in sshd.schema_host("web-1").ssh_options if k != "UserKnownHostsFile"
+        ),
+    )
+    assert "not in known_hosts" in unreachable_reason(default)
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    assert "not in known_hosts" in unreachable_reason(sshd.schema_host("web-1", UserKnownHostsFile=str(empty)))
+
+
+def test_strict_host_key_checking_no_and_accept_new(sshd, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    lax = sshd.schema_host("web-2", UserKnownHostsFile=str(empty), StrictHostKeyChecking="no")
+    assert run_one(lax, ["echo", "ok"])[:2] == (0, b"ok\n")
+    assert empty.read_text() == ""  # "no" trusts but records nothing
+    new = sshd.schema_host("web-2", UserKnownHostsFile=str(empty), StrictHostKeyChecking="accept-new")
+    assert run_one(new, ["echo", "ok"])[:2] == (0, b"ok\n")
+    assert empty.read_text() == sshd.known_hosts_line("web-2")
+    assert run_one(sshd.schema_host("web-2", UserKnownHostsFile=str(empty)), ["true"])[0] == 0
+
+
+def test_unsupported_option_refused_before_connecting(sshd):
+    with pytest.raises(SshOptionError, match="RequestTTY is not supported"):
+        SshPool([sshd.schema_host("web-1", RequestTTY="yes")], max_connections=1)
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["no-pty", "pty"])
+def test_cancel_ends_remote_process_group(sshd, pty):
+    marker = f"{3000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
+    argv = ["bash", "-c", f"echo started; sleep {marker}; echo never"]
+    stdout = io.BytesIO()
+
+    async def main() -> list[str]:
+        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
+        async with SshPool([sshd.schema_host("db-2")], max_connections=1) as pool:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(pool.run, 0, argv, pty=pty, out=out))
+                with trio.fail_after(10):
+                    while b"started" not in stdout.getvalue():
+                        await trio.sleep(0.02)
+                await trio.sleep(0.1)
+                running = remote_processes(f"sleep {marker}")
+                nursery.cancel_scope.cancel()
+        return running
+
+    assert len(run(main)) == 2  # the shell and its sleep were running before the cancel
+    assert stdout.getvalue().strip() == b"started"
+    assert wait_gone(f"sleep {marker}") == []
