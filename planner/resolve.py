@@ -28,6 +28,7 @@ from .env import task_env
 from .hosts import plan_host, unapplied_options
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from .targets import HostIndex
+from .targets import select_hosts as targets_select_hosts
 
 _ON_ERROR_MODES = ("stop", "continue")
 
@@ -93,9 +94,7 @@ def make_exec_plan(
 
 def select_hosts(config: Config, patterns: Sequence[str], filters: Sequence[str] = ()) -> list[HostDef]:
     """Hosts matching `patterns` (every host when empty) narrowed by `filters`, by name."""
-    from .targets import select_hosts as select
-
-    return select(config.hosts, patterns, filters)
+    return targets_select_hosts(config.hosts, patterns, filters)
 
 
 def _default_task(config: Config) -> str:

@@ -122,18 +122,44 @@ def test_random_dags_plan_in_a_valid_order(dag):
             todo.extend(defs[name].depends)
     assert set(names) == reach
     for name, i in where.items():
-        d = defs[name]
-        for dep in d.depends:
+        for dep in defs[name].depends:
             assert where[dep] in before[i], f"{dep} finishes before {name}"
-        if d.parallel and not d.script:
-            continue
-        # Listed order holds, unless a later-listed dependency had already run earlier.
-        for first, second in zip(d.depends, d.depends[1:]):
-            if where[first] < where[second]:
-                assert where[first] in before[where[second]]
     for first, second in zip(requested, requested[1:]):
-        if where[first] < where[second]:
+        if where[first] < where[second]:  # else `second` already ran as a dependency of `first`
             assert where[first] in before[where[second]]
+    if not any(d.parallel and not d.script for d in tasks):
+        # Without parallel composites everything runs one after another.
+        assert all(before[i] == set(range(i)) for i in range(len(names)))
+
+
+@st.composite
+def trees(draw):
+    """Tasks where each one is a dependency of at most one other: no shared paths."""
+    n = draw(st.integers(1, 12))
+    names = [f"t{i}" for i in range(n)]
+    parent_of = {name: draw(st.sampled_from(names[:i])) for i, name in enumerate(names) if i}
+    tasks = []
+    for name in names:
+        deps = [child for child in names if parent_of.get(child) == name]
+        deps = draw(st.permutations(deps))
+        composite = bool(deps) and draw(st.booleans())
+        tasks.append(task(name, None if composite else "echo", depends=list(deps), parallel=composite and draw(st.booleans())))
+    return tasks
+
+
+@settings(max_examples=300, deadline=None)
+@given(trees())
+def test_listed_depends_keep_their_order_and_parallel_members_do_not_wait(tasks):
+    plan = round_trip(make_plan(config(tasks=tasks), ["t0"], created_at=0, essh_version="t"))
+    where = {t.name: i for i, t in enumerate(plan.tasks)}
+    before = happens_before(plan)
+    assert len(where) == len(tasks)
+    for d in tasks:
+        pairs = list(zip(d.depends, d.depends[1:]))
+        if d.parallel:
+            assert all(where[a] not in before[where[b]] for a, b in pairs)
+        else:
+            assert all(where[a] < where[b] and where[a] in before[where[b]] for a, b in pairs)
 
 
 @settings(max_examples=100, deadline=None)

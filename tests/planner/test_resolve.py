@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from resolve_build import FILE, config, host, round_trip, task
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from resolve_build import FILE, config, driver, host, round_trip, task
 
 from essh.planner import ConfigError, make_exec_plan, make_plan
 from essh.planner.hosts import SUPPORTED_SSH_OPTIONS
@@ -190,8 +192,6 @@ def test_script_file_is_read_at_plan_time(tmp_path):
 
 
 def test_unknown_driver_names_the_closest():
-    from resolve_build import driver
-
     with pytest.raises(ConfigError, match='uses driver "mydriver", which is not defined; did you mean "my_driver"'):
         plan_of([task("a", driver="mydriver")], ["a"], drivers=[driver("my_driver", "x")])
 
@@ -289,8 +289,6 @@ def test_the_environment_template_renders_to_nothing_honouring_trims():
 
 def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
     pytest.importorskip("essh.planner.gotemplate")
-    from resolve_build import driver
-
     per_task = driver("plain", '{{template "environment" .}}{{range .Scripts}}run {{.code}}\n{{end}}')
     per_host = driver("hosty", "{{range .Scripts}}{{.code}} # {{$.Host.Name}} {{$.Task.Name}}\n{{end}}")
     tasks = [task("a", ["x", "y"], targets=["web"], driver="plain"), task("b", "z", targets=["web"], driver="hosty")]
@@ -301,8 +299,6 @@ def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
 
 def test_driver_default_replaces_the_built_in_one():
     pytest.importorskip("essh.planner.gotemplate")
-    from resolve_build import driver
-
     plan = plan_of([task("a", "x")], ["a"], drivers=[driver("default", "{{range .Scripts}}>{{.code}}\n{{end}}")])
     assert plan.scripts == (">x\n",)
 
@@ -311,3 +307,51 @@ def test_a_prefix_template_is_rendered_per_host():
     pytest.importorskip("essh.planner.gotemplate")
     plan = plan_of([task("a", targets=["web"], prefix="{{.Host.Name}} |")], ["a"])
     assert [s.prefix for s in plan.steps] == ["web-1 |", "web-2 |"]
+
+
+# Property: any configuration that plans gives a valid, ordered, reproducible plan.
+
+_HOST_NAMES = ["a-1", "a-2", "b-1", "b-2", "c"]
+_TAGS = ["red", "blue"]
+
+
+@st.composite
+def configs(draw):
+    hosts = [host(n, *draw(st.lists(st.sampled_from(_TAGS), unique=True))) for n in _HOST_NAMES]
+    names = [f"t{i}" for i in range(draw(st.integers(1, 6)))]
+    tasks = []
+    for i, name in enumerate(names):
+        tasks.append(
+            task(
+                name,
+                draw(st.sampled_from(["echo x", "echo y", None])) if i else "echo x",
+                depends=draw(st.lists(st.sampled_from(names[:i]), unique=True, max_size=2)) if i else [],
+                targets=draw(st.lists(st.sampled_from(["all", "a-*", "red", "blue", "c", "?-2"]), max_size=2)),
+                parallel=draw(st.sampled_from([False, True, 2])),
+                on_error=draw(st.sampled_from(["stop", "continue", "h"])),
+                prefix=draw(st.sampled_from([None, True, False])),
+            )
+        )
+    tasks.append(task("h", "echo failed", backend=draw(st.sampled_from(["local", "remote"]))))
+    return config(hosts, tasks), draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs(), st.lists(st.sampled_from(["1", "two"]), max_size=2))
+def test_every_plannable_config_gives_a_valid_ordered_reproducible_plan(cfg_request, args):
+    cfg, request = cfg_request
+    try:
+        plan = make_plan(cfg, request, args, created_at=3, essh_version="t")
+    except ConfigError as exc:
+        assert "select no host" in str(exc) or "runs on none" in str(exc)
+        return
+    round_trip(plan)
+    assert encode_plan(plan) == encode_plan(make_plan(cfg, request, args, created_at=3, essh_version="t"))
+    keys = [(s.task, -1 if s.host is None else s.host) for s in plan.steps]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert [h.name for h in plan.hosts] == sorted({plan.hosts[s.host].name for s in plan.steps if s.host is not None})
+    roles = [t.role for t in plan.tasks]
+    assert roles == sorted(roles, key=lambda r: r == "handler"), "handlers come last"
+    for i, t in enumerate(plan.tasks):
+        has_steps = any(s.task == i for s in plan.steps)
+        assert has_steps == (t.role != "composite")
