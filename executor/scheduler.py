@@ -1,0 +1,376 @@
+"""The executor's scheduler: a pure state machine saying which steps may start now.
+
+Feed it events (`started`, `finished`, `interrupt`); ask it what may start
+(`startable`), what must be cancelled (`to_cancel`), which hosts have no step left
+(`hosts_done`), whether the run is over (`done`) and how every step ended
+(`results`). It knows nothing of trio, clocks, SSH or retries: apply.py carries
+out its answers and reports each step's final status once.
+
+The rules it keeps:
+- A task's steps start only once every task in its `after` has finished (all of
+  its steps ended, whatever their status). A composite (no steps) finishes as
+  soon as its `after` have. `after` entries naming handler tasks are ignored.
+- At most `Task.parallel` steps of a task run at once (0: no limit), started in
+  step order; 1 is one host after another.
+- failed, timed_out and unreachable are failures; `on_error` decides what a
+  failure of its task does. "stop": nothing new starts, running steps finish,
+  the rest is skipped. "continue": recorded, the run goes on, dependents too.
+  "handler": as "stop", then, once no ordinary step is running, the handler
+  task's steps run for the hosts where the task failed (its host-less step
+  whenever the task failed), with ESSH_FAILED_TASK and ESSH_FAILED_HOSTS set,
+  and the run ends. With `fail_fast`, any failure stops the run as "stop" does
+  and running ordinary steps are to be cancelled (handlers still run).
+- Once a host was unreachable, its later steps end `unreachable` with the same
+  reason when their turn comes, without a new connection attempt.
+- `interrupt()` (Ctrl-C): the first stops new starts (handlers included), the
+  second asks for every running step to be cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from essh.schema import Plan, StepStatus
+
+Pair = tuple[str, str]
+
+_PENDING, _RUNNING, _DONE = 0, 1, 2
+_FAILURES = frozenset({"failed", "timed_out", "unreachable"})
+_FINISHED = frozenset({"succeeded", "failed", "unreachable", "timed_out", "cancelled"})
+_DESCRIBE = {"failed": "failed on", "timed_out": "timed out on", "unreachable": "could not reach"}
+
+
+class SchedulerMisuse(Exception):
+    """The caller broke the scheduler's protocol (a bug in essh, not in the plan)."""
+
+
+class Outcome(NamedTuple):
+    """How a step ended: its status and, unless it succeeded, why."""
+
+    status: StepStatus
+    error: str | None = None
+
+
+class Scheduler:
+    """What may run now, for one apply of `plan`."""
+
+    def __init__(self, plan: Plan, *, fail_fast: bool = False) -> None:
+        self._plan = plan
+        self._fail_fast = fail_fast
+        tasks, steps = plan.tasks, plan.steps
+        n_tasks, n_hosts = len(tasks), len(plan.hosts)
+        self._is_handler = [t.role == "handler" for t in tasks]
+        self._handler_of = [t.handler if t.on_error == "handler" else None for t in tasks]
+        self._task_steps: list[list[int]] = [[] for _ in tasks]
+        self._handler_steps_on: dict[tuple[int, int | None], list[int]] = {}
+        self._pending_ordinary = [0] * n_hosts
+        self._pending_handler = [0] * n_hosts
+        self._running_on = [0] * n_hosts
+        for i, step in enumerate(steps):
+            self._task_steps[step.task].append(i)
+            if self._is_handler[step.task]:
+                self._handler_steps_on.setdefault((step.task, step.host), []).append(i)
+                if step.host is not None:
+                    self._pending_handler[step.host] += 1
+            elif step.host is not None:
+                self._pending_ordinary[step.host] += 1
+        self._phase = bytearray(len(steps))
+        self._outcome: list[Outcome | None] = [None] * len(steps)
+        self._next = [0] * n_tasks  # first step of the task that may still be pending
+        self._running_in = [0] * n_tasks
+        self._unresolved = [len(s) for s in self._task_steps]
+        self._failed_hosts: list[list[int | None]] = [[] for _ in tasks]
+        self._dependents: list[list[int]] = [[] for _ in tasks]
+        self._waiting = [0] * n_tasks
+        for t, task in enumerate(tasks):
+            for dep in sorted(set(task.after)):
+                if not self._is_handler[dep] and not self._is_handler[t]:
+                    self._dependents[dep].append(t)
+                    self._waiting[t] += 1
+        self._active: set[int] = set()  # ordinary tasks whose `after` have finished, with steps left
+        self._running: set[int] = set()
+        self._running_ordinary = 0
+        self._running_handlers = 0
+        self._unreachable: dict[int, str] = {}
+        self._stop_reason: str | None = None
+        self._triggered: list[int] = []  # handler tasks to run, in the order their tasks failed
+        self._settled = False
+        self._interrupts = 0
+        self._fail_fast_tripped = False
+        self._used: set[int] = set()  # hosts that had a step started
+        self._released: set[int] = set()
+        self._dirty_hosts: set[int] = set()
+        self._offered: list[int] | None = None
+        for t in range(n_tasks):
+            if not self._is_handler[t] and self._waiting[t] == 0:
+                self._make_ready(t)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def startable(self) -> list[int]:
+        """Step ids that may start now, in plan order. Start each with `started()`."""
+        if self._offered is None:
+            self._offered = self._compute_startable()
+        return list(self._offered)
+
+    def to_cancel(self) -> set[int]:
+        """Running steps that must be cancelled now (fail-fast, or a second interrupt)."""
+        if self._interrupts >= 2:
+            return set(self._running)
+        if self._fail_fast_tripped:
+            return {i for i in self._running if not self._is_handler[self._plan.steps[i].task]}
+        return set()
+
+    def cancel_reason(self) -> str:
+        """Why running steps are being cancelled, for their results."""
+        if self._interrupts >= 2:
+            return "cancelled: interrupted"
+        return f"cancelled: {self._stop_reason.removeprefix('not run: ')}" if self._stop_reason else "cancelled"
+
+    def hosts_done(self) -> list[int]:
+        """Hosts that ran a step and will run no more, each reported once, so their connection can close."""
+        self.startable()  # settles what can no longer run
+        winding = self._stop_reason is not None
+        done = []
+        for h in sorted(self._dirty_hosts):
+            if (
+                h in self._used
+                and h not in self._released
+                and self._running_on[h] == 0
+                and (winding or self._pending_ordinary[h] == 0)
+                and self._pending_handler[h] == 0
+            ):
+                self._released.add(h)
+                done.append(h)
+        self._dirty_hosts.clear()
+        return done
+
+    def done(self) -> bool:
+        """True when no step is running and none can start: the run is over."""
+        return self._running_ordinary == 0 and self._running_handlers == 0 and not self.startable()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupts > 0
+
+    def extra_env(self, step: int) -> tuple[Pair, ...]:
+        """Environment known only at apply time: for a handler's step, what failed where."""
+        task = self._plan.tasks[self._plan.steps[step].task]
+        if task.role != "handler" or task.handles is None:
+            return ()
+        names = [self._plan.hosts[h].name for h in sorted(h for h in self._failed_hosts[task.handles] if h is not None)]
+        return (("ESSH_FAILED_TASK", self._plan.tasks[task.handles].name), ("ESSH_FAILED_HOSTS", " ".join(names)))
+
+    def outcome(self, step: int) -> Outcome | None:
+        """How `step` ended, or None while it has not."""
+        return self._outcome[step]
+
+    def results(self) -> list[Outcome | None]:
+        """Every step's outcome, in step order: steps never started are `skipped` with
+        the reason; steps still running (only if asked before `done()`) are None."""
+        out: list[Outcome | None] = []
+        for i, outcome in enumerate(self._outcome):
+            if outcome is None and self._phase[i] == _PENDING:
+                outcome = Outcome("skipped", self._skip_reason(i))
+            out.append(outcome)
+        return out
+
+    # -- events ----------------------------------------------------------------------------
+
+    def started(self, step: int) -> None:
+        """`step`, offered by `startable()`, has been started."""
+        offered = self.startable()
+        if step not in offered:
+            raise SchedulerMisuse(f"step {step} is not startable now; start only what startable() returns")
+        self._offered = [s for s in offered if s != step]
+        self._phase[step] = _RUNNING
+        self._running.add(step)
+        task, host = self._plan.steps[step].task, self._plan.steps[step].host
+        self._running_in[task] += 1
+        if self._is_handler[task]:
+            self._running_handlers += 1
+        else:
+            self._running_ordinary += 1
+        if host is not None:
+            self._running_on[host] += 1
+            self._used.add(host)
+            self._dirty_hosts.add(host)
+
+    def finished(self, step: int, status: StepStatus, error: str | None = None) -> None:
+        """`step` has ended with `status` (its final attempt's), `error` saying why if it failed."""
+        if status not in _FINISHED:
+            raise SchedulerMisuse(f"finished({step}, {status!r}): status must be one of {sorted(_FINISHED)}")
+        if self._phase[step] != _RUNNING:
+            raise SchedulerMisuse(f"finished({step}) for a step that is not running; call started() first")
+        self._running.discard(step)
+        task, host = self._plan.steps[step].task, self._plan.steps[step].host
+        self._running_in[task] -= 1
+        if self._is_handler[task]:
+            self._running_handlers -= 1
+        else:
+            self._running_ordinary -= 1
+        if host is not None:
+            self._running_on[host] -= 1
+        if status == "unreachable" and host is not None:
+            self._unreachable.setdefault(host, error or "unreachable")
+        self._end(step, Outcome(status, error))
+
+    def interrupt(self) -> bool:
+        """Ctrl-C: the first stops new starts; returns True (from the second on) when
+        the running steps must now be cancelled (see `to_cancel`)."""
+        self._interrupts += 1
+        self._stop("not run: interrupted")
+        self._offered = None
+        return self._interrupts >= 2
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _compute_startable(self) -> list[int]:
+        if self._interrupts:
+            return []
+        if self._stop_reason is None:
+            return self._startable_ordinary()
+        if self._running_ordinary:
+            return []
+        self._settle()
+        return self._startable_handlers()
+
+    def _startable_ordinary(self) -> list[int]:
+        steps, tasks = self._plan.steps, self._plan.tasks
+        offered: list[int] = []
+        for t in sorted(self._active):
+            if self._stop_reason is not None:
+                return []  # resolving an unreachable step below stopped the run
+            ids, limit = self._task_steps[t], tasks[t].parallel or len(self._task_steps[t])
+            room = limit - self._running_in[t]
+            k = self._next[t]
+            while k < len(ids) and self._phase[ids[k]] != _PENDING:
+                k += 1
+            self._next[t] = k
+            while k < len(ids) and room > 0 and self._stop_reason is None:
+                s = ids[k]
+                k += 1
+                if self._phase[s] != _PENDING:
+                    continue
+                host = steps[s].host
+                if host is not None and host in self._unreachable:
+                    self._end(s, Outcome("unreachable", self._unreachable[host]))
+                    continue
+                offered.append(s)
+                room -= 1
+        return [] if self._stop_reason is not None else sorted(offered)
+
+    def _startable_handlers(self) -> list[int]:
+        steps, tasks = self._plan.steps, self._plan.tasks
+        offered: list[int] = []
+        for ht in self._triggered:
+            ids = self._task_steps[ht]
+            room = (tasks[ht].parallel or len(ids)) - self._running_in[ht]
+            for s in ids:
+                if room <= 0:
+                    break
+                if self._phase[s] != _PENDING:
+                    continue
+                host = steps[s].host
+                if host is not None and host in self._unreachable:
+                    self._end(s, Outcome("unreachable", self._unreachable[host]))
+                    continue
+                offered.append(s)
+                room -= 1
+        return sorted(offered)
+
+    def _settle(self) -> None:
+        """The run is stopping and no ordinary step runs: decide every handler step."""
+        if self._settled:
+            return
+        self._settled = True
+        self._dirty_hosts.update(self._used)
+        for ht, task in enumerate(self._plan.tasks):
+            if not self._is_handler[ht]:
+                continue
+            failed = set(self._failed_hosts[task.handles]) if ht in self._triggered else set()
+            for s in self._task_steps[ht]:
+                host = self._plan.steps[s].host
+                if self._phase[s] == _PENDING and not (failed and (host is None or host in failed or None in failed)):
+                    self._end(s, Outcome("skipped", "handler not needed"))
+
+    def _make_ready(self, t: int) -> None:
+        work = [t]
+        while work:
+            t = work.pop()
+            if self._unresolved[t]:
+                self._active.add(t)
+                continue
+            for d in self._dependents[t]:
+                self._waiting[d] -= 1
+                if self._waiting[d] == 0:
+                    work.append(d)
+
+    def _end(self, step: int, outcome: Outcome) -> None:
+        """Record `step`'s outcome and apply what follows from it."""
+        self._offered = None
+        self._phase[step] = _DONE
+        self._outcome[step] = outcome
+        s = self._plan.steps[step]
+        task, host = s.task, s.host
+        if host is not None:
+            self._dirty_hosts.add(host)
+            if self._is_handler[task]:
+                self._pending_handler[host] -= 1
+            else:
+                self._pending_ordinary[host] -= 1
+        self._unresolved[task] -= 1
+        if self._is_handler[task] or outcome.status == "skipped":
+            return
+        handler = self._handler_of[task]
+        if outcome.status in _FAILURES:
+            self._failed_hosts[task].append(host)
+            self._on_failure(task, host, outcome.status)
+        elif handler is not None:
+            self._handler_not_needed(handler, host)
+        if self._unresolved[task] == 0:
+            self._active.discard(task)
+            if handler is not None and not self._failed_hosts[task]:
+                for h_step in self._task_steps[handler]:
+                    if self._phase[h_step] == _PENDING:
+                        self._end(h_step, Outcome("skipped", "handler not needed"))
+            self._make_ready_dependents(task)
+
+    def _make_ready_dependents(self, task: int) -> None:
+        for d in self._dependents[task]:
+            self._waiting[d] -= 1
+            if self._waiting[d] == 0:
+                self._make_ready(d)
+
+    def _handler_not_needed(self, handler: int, host: int | None) -> None:
+        if host is None:
+            return
+        for h_step in self._handler_steps_on.get((handler, host), ()):
+            if self._phase[h_step] == _PENDING:
+                self._end(h_step, Outcome("skipped", "handler not needed"))
+
+    def _on_failure(self, task: int, host: int | None, status: str) -> None:
+        t = self._plan.tasks[task]
+        where = "locally" if host is None else self._plan.hosts[host].name
+        what = f"{_DESCRIBE[status]} {where}" if host is not None else f"{status.replace('_', ' ')} locally"
+        if self._fail_fast:
+            self._fail_fast_tripped = True
+            self._stop(f"not run: task '{t.name}' {what} (--fail-fast)")
+        elif t.on_error != "continue":
+            self._stop(f"not run: task '{t.name}' {what} (on_error={t.on_error})")
+        handler = self._handler_of[task]
+        if handler is not None and handler not in self._triggered and self._stop_reason is not None:
+            self._triggered.append(handler)
+
+    def _stop(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+            self._dirty_hosts.update(self._used)
+
+    def _skip_reason(self, step: int) -> str:
+        s = self._plan.steps[step]
+        if s.host is not None and s.host in self._unreachable:
+            return f"not run: host {self._plan.hosts[s.host].name} was unreachable: {self._unreachable[s.host]}"
+        if self._is_handler[s.task]:
+            return "not run: interrupted" if s.task in self._triggered and self._interrupts else "handler not needed"
+        return self._stop_reason or "not run: the run ended before its turn"
