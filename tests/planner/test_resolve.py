@@ -355,3 +355,22 @@ def test_every_plannable_config_gives_a_valid_ordered_reproducible_plan(cfg_requ
     for i, t in enumerate(plan.tasks):
         has_steps = any(s.task == i for s in plan.steps)
         assert has_steps == (t.role != "composite")
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ([task("a", on_error="h"), task("h", on_error="g"), task("g")], "cannot have a handler of its own"),
+        ([task("a", on_error="h"), task("h", None)], "is an on_error handler and needs a script"),
+        ([task("a", on_error="h"), task("h", targets=["web"])], "handles failures on hosts but task a runs on none"),
+    ],
+)
+def test_handler_mistakes_are_config_errors(tasks, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_of(tasks, ["a"])
+
+
+def test_a_numeric_parallel_on_a_composite_is_warned_about():
+    plan = plan_of([task("a"), task("b"), task("g", None, depends=["a", "b"], parallel=2)], ["g"])
+    assert [t.after for t in plan.tasks] == [(), (), (0, 1)]
+    assert plan.meta.warnings == ("task g: parallel = 2 runs its depends together without a limit",)
