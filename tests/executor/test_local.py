@@ -1,0 +1,91 @@
+"""The local transport: the plan's script and environment, exit codes, pty, and cancellation."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import time
+import uuid
+
+import trio
+
+from essh.executor.bridge import run
+from essh.executor.local import run_local
+from essh.executor.output import StepOutput
+from essh.schema import step_argv
+
+from plans import PlanBuilder
+
+
+def capture(argv: list[str], *, pty: bool = False) -> tuple[int, bytes, bytes]:
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=stderr, log_path=None, passthrough=True)
+
+    async def main() -> int:
+        return await run_local(argv, pty=pty, out=out)
+
+    code = run(main)
+    out.close()
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def processes(pattern: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_step_script_runs_with_its_environment():
+    builder = PlanBuilder()
+    builder.task("build", 'echo "$GREETING from $ESSH_TASK_NAME"; echo warn >&2; exit 4', env=(("ESSH_TASK_NAME", "build"), ("GREETING", "it's me")))
+    plan = builder.build()
+    assert capture(step_argv(plan, plan.steps[0])) == (4, b"it's me from build\n", b"warn\n")
+
+
+def test_signal_death_is_128_plus_n():
+    assert capture(["bash", "-c", "kill -KILL $$"])[0] == 137
+
+
+def test_pty_gives_a_terminal_and_merges_streams():
+    code, out, err = capture(["bash", "-c", "test -t 0 && test -t 1 && echo terminal; echo e >&2"], pty=True)
+    assert (code, err) == (0, b"")
+    assert out.replace(b"\r\n", b"\n") == b"terminal\ne\n"
+    assert capture(["bash", "-c", "test -t 1 || echo plain"])[1] == b"plain\n"
+
+
+def test_cancel_kills_the_whole_process_group():
+    marker = f"{4000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
+    stdout = io.BytesIO()
+    # A shell with a background and a foreground child: killing only the shell would leave both.
+    argv = ["bash", "-c", f"sleep {marker} & echo started; sleep {marker}; wait"]
+
+    async def main() -> list[str]:
+        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: run_local(argv, pty=False, out=out))
+            with trio.fail_after(5):
+                while b"started" not in stdout.getvalue():
+                    await trio.sleep(0.01)
+            await trio.sleep(0.1)
+            running = processes(f"sleep {marker}")
+            nursery.cancel_scope.cancel()
+        return running
+
+    started = time.monotonic()
+    assert len(run(main)) == 3  # the shell and its two sleeps
+    assert time.monotonic() - started < 3
+    assert processes(f"sleep {marker}") == []
+
+
+def test_cancel_of_a_process_ignoring_term_ends_with_kill():
+    stdout = io.BytesIO()
+
+    async def main() -> float:
+        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
+        with trio.move_on_after(0.3):
+            await run_local(["bash", "-c", "trap '' TERM; echo armed; while :; do sleep 0.05; done"], pty=False, out=out)
+        return trio.current_time()
+
+    started = time.monotonic()
+    run(main)
+    assert stdout.getvalue() == b"armed\n"
+    assert time.monotonic() - started < 4
