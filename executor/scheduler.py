@@ -101,16 +101,20 @@ class Scheduler:
         self._released: set[int] = set()
         self._dirty_hosts: set[int] = set()
         self._offered: list[int] | None = None
-        for t in range(n_tasks):
-            if not self._is_handler[t] and self._waiting[t] == 0:
-                self._make_ready(t)
+        self._resolved = 0  # how many steps have ended so far
+        for t in [t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0]:
+            self._make_ready(t)
 
     # -- queries ---------------------------------------------------------------------------
 
     def startable(self) -> list[int]:
         """Step ids that may start now, in plan order. Start each with `started()`."""
-        if self._offered is None:
-            self._offered = self._compute_startable()
+        while self._offered is None:
+            # resolving steps on unreachable hosts may finish tasks and free others: repeat
+            seen = self._resolved
+            offered = self._compute_startable()
+            if self._resolved == seen:
+                self._offered = offered
         return list(self._offered)
 
     def to_cancel(self) -> set[int]:
@@ -236,48 +240,41 @@ class Scheduler:
         return self._startable_handlers()
 
     def _startable_ordinary(self) -> list[int]:
-        steps, tasks = self._plan.steps, self._plan.tasks
         offered: list[int] = []
         for t in sorted(self._active):
-            if self._stop_reason is not None:
-                return []  # resolving an unreachable step below stopped the run
-            ids, limit = self._task_steps[t], tasks[t].parallel or len(self._task_steps[t])
-            room = limit - self._running_in[t]
+            ids = self._task_steps[t]
             k = self._next[t]
             while k < len(ids) and self._phase[ids[k]] != _PENDING:
                 k += 1
             self._next[t] = k
-            while k < len(ids) and room > 0 and self._stop_reason is None:
-                s = ids[k]
-                k += 1
-                if self._phase[s] != _PENDING:
-                    continue
-                host = steps[s].host
-                if host is not None and host in self._unreachable:
-                    self._end(s, Outcome("unreachable", self._unreachable[host]))
-                    continue
-                offered.append(s)
-                room -= 1
-        return [] if self._stop_reason is not None else sorted(offered)
+            offered += self._offer(t, k)
+            if self._stop_reason is not None:
+                return []  # an unreachable step resolved by _offer stopped the run
+        return sorted(offered)
 
     def _startable_handlers(self) -> list[int]:
-        steps, tasks = self._plan.steps, self._plan.tasks
-        offered: list[int] = []
-        for ht in self._triggered:
-            ids = self._task_steps[ht]
-            room = (tasks[ht].parallel or len(ids)) - self._running_in[ht]
-            for s in ids:
-                if room <= 0:
+        return sorted(s for ht in self._triggered for s in self._offer(ht, 0))
+
+    def _offer(self, task: int, k: int) -> list[int]:
+        """Pending steps of `task` from its k-th on, as many as its parallel limit allows;
+        steps on an unreachable host met on the way end `unreachable` at once."""
+        ids = self._task_steps[task]
+        room = (self._plan.tasks[task].parallel or len(ids)) - self._running_in[task]
+        offered = []
+        while k < len(ids) and room > 0:
+            s = ids[k]
+            k += 1
+            if self._phase[s] != _PENDING:
+                continue
+            host = self._plan.steps[s].host
+            if host is not None and host in self._unreachable:
+                self._end(s, Outcome("unreachable", self._unreachable[host]))
+                if self._stop_reason is not None and not self._is_handler[task]:
                     break
-                if self._phase[s] != _PENDING:
-                    continue
-                host = steps[s].host
-                if host is not None and host in self._unreachable:
-                    self._end(s, Outcome("unreachable", self._unreachable[host]))
-                    continue
-                offered.append(s)
-                room -= 1
-        return sorted(offered)
+                continue
+            offered.append(s)
+            room -= 1
+        return offered
 
     def _settle(self) -> None:
         """The run is stopping and no ordinary step runs: decide every handler step."""
@@ -309,6 +306,7 @@ class Scheduler:
     def _end(self, step: int, outcome: Outcome) -> None:
         """Record `step`'s outcome and apply what follows from it."""
         self._offered = None
+        self._resolved += 1
         self._phase[step] = _DONE
         self._outcome[step] = outcome
         s = self._plan.steps[step]

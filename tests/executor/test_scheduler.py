@@ -155,6 +155,18 @@ def test_unreachable_host_resolves_its_later_steps_at_their_turn():
     assert s.outcome(2) == Outcome("unreachable", "connection refused")
 
 
+def test_steps_resolved_unreachable_finish_their_task_and_free_its_dependents():
+    b = builder()
+    b.task("a", "x", hosts=["web-1"], on_error="continue")
+    b.task("b", "x", hosts=["web-1"], on_error="continue", after=(0,))
+    b.task("c", "x", hosts=["web-2"], after=(1,))
+    s = Scheduler(b.build())
+    s.started(0)
+    s.finished(0, "unreachable", "timeout")
+    assert s.startable() == [2]
+    assert s.outcome(1) == Outcome("unreachable", "timeout")
+
+
 def test_unreachable_host_under_stop_skips_with_the_host_reason():
     b = builder()
     b.task("a", "x", hosts=["web-1", "web-2"], parallel=0)

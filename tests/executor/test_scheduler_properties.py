@@ -108,3 +108,5 @@ def test_invariants_hold_for_random_runs(plan: Plan, fail_fast: bool, data) -> N
         elif outcome.status != "unreachable":
             assert outcome.status == "skipped" and outcome.error
     assert not s.startable() and not s.to_cancel()
+    if not stopping:  # nothing stopped the run: every ordinary step had its turn
+        assert all(r.status != "skipped" for r, st_ in zip(results, steps) if tasks[st_.task].role != "handler")
