@@ -85,7 +85,8 @@ class SshPool:
         """
         conn = await self._acquire(host)
         try:
-            return await aio(_run_channel(conn, shlex.join(argv), pty, out, self._hosts[host].name))
+            killer = _kill_command_prefix(argv)
+            return await aio(_run_channel(conn, shlex.join(argv), pty, out, self._hosts[host].name, killer))
         except HostUnreachable:
             await self._forget(host, conn)
             raise
@@ -224,6 +225,16 @@ def _record_host_key(spec: ConnectSpec, kwargs: dict, conn: asyncssh.SSHClientCo
         known.write(f"{_lookup_names(spec, kwargs)[0]} {entry[0]} {entry[1]}\n")
 
 
+def _kill_script(pid: int, killer: list[str]) -> str:
+    """Shell commands that TERM process group `pid`, then KILL it after a grace period, in the background."""
+    wrappers = [""] + ([shlex.join(killer) + " "] if killer else [])
+
+    def kill(signal_name: str) -> str:
+        return "; ".join(f"{wrapper}kill -{signal_name} -- -{pid} 2>/dev/null" for wrapper in wrappers)
+
+    return f"{kill('TERM')}; (sleep {KILL_GRACE}; {kill('KILL')}) >/dev/null 2>&1 </dev/null &"
+
+
 class _Session(asyncssh.SSHClientSession[bytes]):
     """One step's channel: bytes into the StepOutput, exit status out."""
 
@@ -282,7 +293,20 @@ class _Session(asyncssh.SSHClientSession[bytes]):
                 self.done.set_exception(exc)
 
 
-async def _run_channel(conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, name: str) -> int:
+def _kill_command_prefix(argv: list[str]) -> list[str]:
+    """How to run `kill` with the step's rights: the step's own sudo wrapping, when it has one.
+
+    A privileged step's processes belong to root (or its user), whom the login
+    user cannot signal; the plan's wrapping is `sudo [options] -- shell -c script`.
+    """
+    if argv[:1] == ["sudo"] and "--" in argv:
+        return argv[: argv.index("--") + 1]
+    return []
+
+
+async def _run_channel(
+    conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, name: str, killer: list[str]
+) -> int:
     """Run `command` on a new channel of `conn` (asyncio side); returns its exit status."""
     opening = asyncio.ensure_future(
         conn.create_session(
@@ -299,7 +323,7 @@ async def _run_channel(conn: asyncssh.SSHClientConnection, command: str, pty: bo
         except asyncio.CancelledError:
             # The command may start all the same: let the channel open, then end it.
             channel, session = await asyncio.wait_for(opening, _CLEANUP_TIMEOUT)
-            await _end_remote(conn, channel, session)
+            await _end_remote(conn, channel, session, killer)
             raise
     except asyncssh.ChannelOpenError as exc:
         raise HostUnreachable(f"{name}: the server refused a new session: {exc.reason}") from exc
@@ -311,7 +335,7 @@ async def _run_channel(conn: asyncssh.SSHClientConnection, command: str, pty: bo
         channel.write_eof()
         await asyncio.shield(session.done)
     except asyncio.CancelledError:
-        await _end_remote(conn, channel, session)
+        await _end_remote(conn, channel, session, killer)
         raise
     except (asyncssh.Error, OSError) as exc:
         raise HostUnreachable(f"{name}: connection lost while the step ran: {exc}") from exc
@@ -319,18 +343,16 @@ async def _run_channel(conn: asyncssh.SSHClientConnection, command: str, pty: bo
     return 255 if session.exit_code is None else session.exit_code
 
 
-async def _end_remote(conn: asyncssh.SSHClientConnection, channel: asyncssh.SSHClientChannel, session: _Session) -> None:
+async def _end_remote(
+    conn: asyncssh.SSHClientConnection, channel: asyncssh.SSHClientChannel, session: _Session, killer: list[str]
+) -> None:
     """End the step's remote process group, then its channel; bounded in time, never raises."""
     try:
         if not session.done.done():
             # The pid line may still be on its way when a step is cancelled right away.
             await asyncio.wait_for(asyncio.shield(session.pid_seen), _CLEANUP_TIMEOUT)
         if session.pid is not None and not session.done.done():
-            group = f"-{session.pid}"
-            kill = (
-                f"kill -TERM -- {group} 2>/dev/null;"
-                f" (sleep {KILL_GRACE}; kill -KILL -- {group}) >/dev/null 2>&1 </dev/null &"
-            )
+            kill = _kill_script(session.pid, killer)
             await asyncio.wait_for(conn.run(kill, check=False, stdin=asyncssh.DEVNULL), _CLEANUP_TIMEOUT)
         channel.close()
         await asyncio.wait_for(asyncio.shield(session.done), _CLEANUP_TIMEOUT)

@@ -263,10 +263,14 @@ def test_unsupported_option_refused_before_connecting(sshd):
         SshPool([sshd.schema_host("web-1", RequestTTY="yes")], max_connections=1)
 
 
-@pytest.mark.parametrize("pty", [False, True], ids=["no-pty", "pty"])
-def test_cancel_ends_remote_process_group(sshd, pty):
+@pytest.mark.parametrize(
+    ("pty", "sudo"), [(False, False), (True, False), (False, True), (True, True)], ids=["plain", "pty", "sudo", "sudo-pty"]
+)
+def test_cancel_ends_remote_process_group(sshd, pty, sudo):
     marker = f"{3000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
     argv = ["bash", "-c", f"echo started; sleep {marker}; echo never"]
+    if sudo:
+        argv = ["sudo", "-n", "-u", "root", "-H", "--", *argv]
     stdout = io.BytesIO()
 
     async def main() -> list[str]:
@@ -282,6 +286,22 @@ def test_cancel_ends_remote_process_group(sshd, pty):
                 nursery.cancel_scope.cancel()
         return running
 
-    assert len(run(main)) == 2  # the shell and its sleep were running before the cancel
+    assert len(run(main)) >= 2 + sudo  # (sudo,) the shell and its sleep were running before the cancel
     assert stdout.getvalue().strip() == b"started"
     assert wait_gone(f"sleep {marker}") == []
+
+
+def test_connection_lost_mid_step_is_unreachable_and_next_step_reconnects(sshd):
+    async def main() -> tuple[str, int, int]:
+        async with SshPool([sshd.schema_host("web-1")], max_connections=1) as pool:
+            out, _, _ = sink_output()
+            with pytest.raises(HostUnreachable) as caught:
+                # $PPID is the sshd process serving this connection: the connection dies.
+                await pool.run(0, ["bash", "-c", "kill -KILL $PPID; sleep 5"], pty=False, out=out)
+            out, _, _ = sink_output()
+            code = await pool.run(0, ["true"], pty=False, out=out)
+            return caught.value.reason, code, pool.opened
+
+    reason, code, opened = run(main)
+    assert "connection lost" in reason
+    assert (code, opened) == (0, 2)
