@@ -43,9 +43,13 @@ def closest_hint(name: str, known: Sequence[str]) -> str:
     return f'; did you mean "{match[0]}"?' if match else ""
 
 
-def unknown_task(name: str, tasks: Mapping[str, TaskDef], what: str, source: Source | None) -> ConfigError:
-    """The error for a reference to a task that is not defined."""
-    return ConfigError(f'{what} "{name}" is not defined{closest_hint(name, sorted(tasks))}', source)
+def unknown_task(name: str, tasks: Mapping[str, TaskDef], referrer: str | None, source: Source | None) -> ConfigError:
+    """The error for a reference to a task that is not defined; `referrer` says
+    who refers to it (`task deploy depends on`), None for the command line."""
+    hint = closest_hint(name, sorted(tasks))
+    if referrer is None:
+        return ConfigError(f'task "{name}" is not defined{hint}', source)
+    return ConfigError(f'{referrer} "{name}", which is not defined{hint}', source)
 
 
 def is_composite(task: TaskDef) -> bool:
@@ -87,8 +91,9 @@ def order_tasks(tasks: Mapping[str, TaskDef], requested: Sequence[str]) -> list[
     def enter(name: str, frontier: frozenset[str], referrer: TaskDef | None) -> _Visit | frozenset[str]:
         """A generator to run for a new task, or the frontier at once."""
         if name not in tasks:
-            what = f"task {referrer.name} depends on task" if referrer else "task"
-            raise unknown_task(name, tasks, what, referrer.defined_at if referrer else None)
+            if referrer is None:
+                raise unknown_task(name, tasks, None, None)
+            raise unknown_task(name, tasks, f"task {referrer.name} depends on", referrer.defined_at)
         if name in after:
             return frontier | {name}
         if name in path:

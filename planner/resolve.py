@@ -257,7 +257,7 @@ def _handlers(config: Config, planned: list[_Planned], args: Sequence[str]) -> l
             continue
         handler = config.tasks.get(mode)
         if handler is None:
-            raise unknown_task(mode, config.tasks, f"task {p.task.name} names as its on_error handler task", p.task.defined_at)
+            raise unknown_task(mode, config.tasks, f"task {p.task.name} has on_error", p.task.defined_at)
         if handler.on_error not in _ON_ERROR_MODES:
             raise ConfigError(
                 f"task {handler.name} is an on_error handler and cannot have a handler of its own", handler.defined_at

@@ -60,7 +60,7 @@ def test_an_unknown_dependency_names_the_closest_task_and_where():
     tasks = [task("deploy", depends=["biuld"], line=7), task("build")]
     with pytest.raises(ConfigError) as err:
         order(tasks, ["deploy"])
-    assert str(err.value) == '/cfg/esshconfig.lua:7: task deploy depends on task "biuld" is not defined; did you mean "build"?'
+    assert str(err.value) == '/cfg/esshconfig.lua:7: task deploy depends on "biuld", which is not defined; did you mean "build"?'
 
 
 def test_an_unknown_requested_task_names_the_closest_task():

@@ -216,7 +216,7 @@ def test_handler_tasks_follow_the_tasks_and_run_on_the_failing_hosts():
 
 
 def test_an_unknown_handler_names_the_closest_task():
-    with pytest.raises(ConfigError, match='on_error handler task "rolback" is not defined; did you mean "rollback"'):
+    with pytest.raises(ConfigError, match='task a has on_error "rolback", which is not defined; did you mean "rollback"'):
         plan_of([task("a", on_error="rolback"), task("rollback")], ["a"])
 
 
