@@ -159,10 +159,38 @@ end
 
 -- Host selection (essh.select_hosts) ----------------------------------------
 
+-- A glob (fnmatch rules: *, ?, [abc], [!a-z]) as an anchored Lua pattern.
 local function glob_pattern(glob)
-  local p = glob:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
-  p = p:gsub("%*", ".*"):gsub("%?", ".")
-  return "^" .. p .. "$"
+  local out, i, n = {"^"}, 1, #glob
+  while i <= n do
+    local c = glob:sub(i, i)
+    local close
+    if c == "[" then
+      local j = i + 1
+      if glob:sub(j, j) == "!" then j = j + 1 end
+      if glob:sub(j, j) == "]" then j = j + 1 end
+      close = glob:find("]", j, true)
+    end
+    if c == "*" then
+      out[#out + 1] = ".*"
+    elseif c == "?" then
+      out[#out + 1] = "."
+    elseif close then
+      local body = glob:sub(i + 1, close - 1)
+      local negate = body:sub(1, 1) == "!"
+      if negate then body = body:sub(2) end
+      body = body:gsub("[%%%]%^]", "%%%0")
+      out[#out + 1] = "[" .. (negate and "^" or "") .. body .. "]"
+      i = close
+    elseif c:find("^%w") then
+      out[#out + 1] = c
+    else
+      out[#out + 1] = "%" .. c
+    end
+    i = i + 1
+  end
+  out[#out + 1] = "$"
+  return concat(out)
 end
 
 local function query(q, what)

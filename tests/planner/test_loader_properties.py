@@ -1,0 +1,117 @@
+"""Properties of the loader over many generated configurations (hypothesis).
+
+- `essh.select_hosts(q):filter(f)` picks the hosts Python's fnmatch rules pick
+  (a name or tag matching an entry; `all` matches every host), sorted by name.
+- SSH options come out sorted by keyword, lists keeping their order, and the
+  same configuration always loads to the same values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from essh.planner.loader import load_config
+
+# Host names start with h, tags with t: ESSH forbids a tag named like a host.
+NAMES = st.text(alphabet="ab-1.", max_size=3).map(lambda rest: "h" + rest)
+TAGS = st.text(alphabet="ab-1.", max_size=3).map(lambda rest: "t" + rest)
+CLASS = st.builds(
+    lambda negate, chars: "[" + ("!" if negate else "") + chars + "]",
+    st.booleans(),
+    st.sampled_from(["a", "ab", "a-c", "h1", "-a", "0-9", ".b", "ht", "s-u"]),
+)
+PATTERN = st.lists(st.one_of(st.sampled_from(list("htab-1.")), st.just("*"), st.just("?"), CLASS),
+                   min_size=1, max_size=4).map("".join)
+QUERY = st.one_of(PATTERN, st.just("all"), st.lists(PATTERN, min_size=1, max_size=3))
+HOSTS = st.dictionaries(NAMES, st.lists(TAGS, max_size=3), max_size=8)
+
+
+def _lua(value: str | list[str]) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return "{" + ", ".join(f'"{item}"' for item in value) + "}"
+
+
+def _selects(hosts: dict[str, list[str]], query: str | list[str]) -> set[str]:
+    entries = [query] if isinstance(query, str) else query
+    return {
+        name
+        for name, tags in hosts.items()
+        for entry in entries
+        if entry == "all" or fnmatch.fnmatchcase(name, entry) or any(fnmatch.fnmatchcase(t, entry) for t in tags)
+    }
+
+
+def _load(tmp_path: Path, text: str):
+    path = tmp_path / "config.lua"
+    path.write_text(text)
+    return load_config([str(path)])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hosts=HOSTS, query=QUERY, narrow=st.one_of(st.none(), QUERY))
+def test_select_hosts_matches_fnmatch(tmp_path, hosts, query, narrow):
+    lines = [f'host "{name}" {{ tags = {_lua(tags)} }}' for name, tags in hosts.items()]
+    selection = f"essh.select_hosts({_lua(query)})"
+    if narrow is not None:
+        selection += f":filter({_lua(narrow)})"
+    lines += [
+        "local names = {}",
+        f"for _, h in ipairs({selection}:get()) do names[#names + 1] = h.name end",
+        'essh.debug(table.concat(names, " "))',
+        f"local first = {selection}:first()",
+        'essh.debug(first and first.name or "")',
+    ]
+    config = _load(tmp_path, "\n".join(lines) + "\n")
+    expected = _selects(hosts, query)
+    if narrow is not None:
+        expected &= _selects(hosts, narrow)
+    assert config.notices[0].split() == sorted(expected)
+    assert config.notices[1] == (min(expected) if expected else "")
+
+
+OPTION_VALUE = st.one_of(
+    st.text(alphabet="abc 19:/", max_size=6),
+    st.integers(min_value=0, max_value=70000),
+    st.booleans(),
+)
+OPTIONS = st.dictionaries(
+    st.sampled_from(["HostName", "Port", "User", "IdentityFile", "ForwardAgent", "LocalForward", "SendEnv"]),
+    st.one_of(OPTION_VALUE, st.lists(OPTION_VALUE, min_size=1, max_size=3)),
+    max_size=7,
+)
+
+
+def _lua_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua_value(item) for item in value) + "}"
+    return f'"{value}"'
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(options=OPTIONS)
+def test_ssh_options_sorted_stringified_and_stable(tmp_path, options):
+    body = ", ".join(f"{key} = {_lua_value(value)}" for key, value in options.items())
+    text = f'host "h" {{ {body} }}\n'
+    first = _load(tmp_path, text).hosts["h"].ssh_options
+    expected = [
+        (key, _text(item))
+        for key in sorted(options)
+        for item in (options[key] if isinstance(options[key], list) else [options[key]])
+    ]
+    assert first == expected
+    assert _load(tmp_path, text).hosts["h"].ssh_options == first
