@@ -119,7 +119,7 @@ def _build(
         _place(p, index, config.hosts)
         if runs_members_concurrently(p.task) and p.task.parallel is not True:
             warnings.append(f"task {p.task.name}: parallel = {p.task.parallel} runs its depends together without a limit")
-    planned += _handlers(config, planned, args)
+    planned += _handlers(config, planned)
 
     used = sorted({h.name for p in planned for h in p.hosts if h is not None})
     host_index = {name: i for i, name in enumerate(used)}
@@ -248,7 +248,7 @@ def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
     p.hosts = [hosts[name] for name in names]
 
 
-def _handlers(config: Config, planned: list[_Planned], args: Sequence[str]) -> list[_Planned]:
+def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
     """One handler task per task whose on_error names one, on that task's hosts."""
     out: list[_Planned] = []
     for p in planned:
