@@ -140,3 +140,56 @@ def test_a_custom_driver_renders_per_host_after_the_environment(cfg):
         echo '==> step 1 on web-1'
         echo b
         """))
+
+
+ESSH_DOCS = '''\
+host "web-1" { HostName = "192.168.0.11", tags = { "web", "production" } }
+host "web-2" { HostName = "192.168.0.12", tags = { "web", "staging" } }
+
+-- tasks.md
+task "example" {
+    description = "example task",
+    targets = { "web" },
+    filters = { "production" },
+    backend = "local",
+    parallel = true,
+    prefix = true,
+    script = { "echo foo", "echo bar" },
+}
+
+-- drivers.md
+driver "my_driver" {
+    engine = [=[
+        {{template "environment" .}}
+
+        set -e
+        {{range $i, $script := .Scripts -}}
+        echo '==> step {{$i}}:{{if $script.description}} {{$script.description}}{{end}}'
+        {
+            {{$script.code}}
+        } | indent; __essh_exit_status=${PIPESTATUS[0]}
+        {{end}}
+    ]=],
+}
+
+task "driven" {
+    driver = "my_driver",
+    script = {
+        { description = "output aaa", code = "echo aaa" },
+        { description = "output bbb", code = "echo bbb" },
+    },
+}
+'''
+
+
+def test_essh_documented_examples_plan(tmp_path):
+    path = tmp_path / "esshconfig.lua"
+    path.write_text(ESSH_DOCS)
+    p = round_trip(make_plan(load_config([str(path)]), ["example", "driven"], created_at=0, essh_version="t"))
+    assert steps(p) == [("example", "web-1"), ("driven", None)]
+    assert (p.tasks[0].backend, p.tasks[0].parallel, p.steps[0].prefix) == ("local", 0, "[local:web-1]")
+    assert p.scripts[0] == "echo foo\necho bar\n"
+    driven = p.scripts[1]
+    assert "{{" not in driven and "export" not in driven
+    assert "echo '==> step 0: output aaa'" in driven and "echo '==> step 1: output bbb'" in driven
+    assert driven.index("echo aaa") < driven.index("echo bbb")
