@@ -54,6 +54,8 @@ async def _host(loop: asyncio.AbstractEventLoop, async_fn: Callable[..., Awaitab
             run_sync_soon_threadsafe=loop.call_soon_threadsafe,
             run_sync_soon_not_threadsafe=loop.call_soon,
             done_callback=finished,
+            # Ctrl-C is delivered at trio checkpoints, never inside asyncssh's code.
+            restrict_keyboard_interrupt_to_checkpoints=True,
         )
 
     if signals or threading.current_thread() is not threading.main_thread():

@@ -69,9 +69,11 @@ class SshPool:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        conns = [self._conns.pop(host) for host in sorted(self._conns)]
+        for conn in conns:
+            conn.close()
         with trio.CancelScope(shield=True):
-            for host in sorted(self._conns):
-                await self._close(host)
+            await aio(asyncio.gather(*(_wait_closed(conn) for conn in conns)))
 
     @property
     def open_connections(self) -> int:
@@ -192,26 +194,25 @@ async def _connect(spec: ConnectSpec, name: str) -> asyncssh.SSHClientConnection
         raise HostUnreachable(f"{name}: cannot connect to {spec.host}: {exc.strerror or exc}") from exc
 
 
-def _known_hosts_paths(spec: ConnectSpec) -> list[str]:
-    return [path for path in spec.known_hosts_files if os.path.exists(path)]
-
-
-def _lookup_names(spec: ConnectSpec, kwargs: dict) -> list[str]:
+def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
+    """Whether some known_hosts file already has a key for this host (so a failed check means a changed key)."""
     name = kwargs.get("host_key_alias") or spec.host
     port = kwargs.get("port", 22)
-    return [name if port == 22 else f"[{name}]:{port}"]
-
-
-def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
-    """Whether some known_hosts file already names this host (so a failed check means a changed key)."""
-    wanted = set(_lookup_names(spec, kwargs))
-    for path in _known_hosts_paths(spec):
-        with open(path, encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                fields = line.split()
-                if len(fields) >= 3 and not line.startswith("#") and wanted & set(fields[0].split(",")):
-                    return True
+    for path in spec.known_hosts_files:
+        try:
+            known = asyncssh.read_known_hosts(path)
+        except (OSError, ValueError):
+            continue
+        keys, authorities = known.match(name, "", port)[:2]
+        if keys or authorities:
+            return True
     return False
+
+
+def _lookup_name(spec: ConnectSpec, kwargs: dict) -> str:
+    name = kwargs.get("host_key_alias") or spec.host
+    port = kwargs.get("port", 22)
+    return name if port == 22 else f"[{name}]:{port}"
 
 
 def _record_host_key(spec: ConnectSpec, kwargs: dict, conn: asyncssh.SSHClientConnection) -> None:
@@ -222,7 +223,7 @@ def _record_host_key(spec: ConnectSpec, kwargs: dict, conn: asyncssh.SSHClientCo
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     entry = key.export_public_key("openssh").decode().split()
     with open(path, "a", encoding="utf-8") as known:
-        known.write(f"{_lookup_names(spec, kwargs)[0]} {entry[0]} {entry[1]}\n")
+        known.write(f"{_lookup_name(spec, kwargs)} {entry[0]} {entry[1]}\n")
 
 
 def _kill_script(pid: int, killer: list[str]) -> str:
@@ -315,6 +316,7 @@ async def _run_channel(
             encoding=None,
             request_pty="force" if pty else False,
             term_type="xterm" if pty else None,
+            term_size=(80, 24) if pty else None,
         )
     )
     try:

@@ -225,6 +225,9 @@ def test_changed_host_key_is_refused(sshd, tmp_path):
     known.write_text(sshd.known_hosts_line("web-1", impostor))
     reason = unreachable_reason(sshd.schema_host("web-1", UserKnownHostsFile=str(known)))
     assert "host key does not match" in reason
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
+    assert "|1|" in known.read_text()  # hashed host names are recognised too
+    assert "host key does not match" in unreachable_reason(sshd.schema_host("web-1", UserKnownHostsFile=str(known)))
     # accept-new trusts only unknown hosts, never a changed key
     reason = unreachable_reason(
         sshd.schema_host("web-1", UserKnownHostsFile=str(known), StrictHostKeyChecking="accept-new")
