@@ -39,13 +39,15 @@ class Entry:
         self.name: str = raw["name"]
         self.fields: dict[str, Any] = raw["fields"] if isinstance(raw["fields"], dict) else {}
         self.source = Source(raw["file"], raw["line"])
+        self.label = f"{kind} '{self.name}'"
+        positional = raw["fields"] if isinstance(raw["fields"], list) else [k for k in self.fields if k.startswith("[")]
+        if positional:
+            raise ConfigError(
+                f"{self.label}: every property needs a name (name = value); found a value without one", self.source
+            )
         group = raw.get("group")
         self._group_keys = frozenset(group["keys"]) if group else frozenset()
         self._group_source = Source(group["file"], group["line"]) if group else self.source
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} '{self.name}'"
 
     def where(self, key: str) -> Source:
         """Where `key` was set: the group's line for a group default, else the definition's."""
@@ -145,7 +147,10 @@ def host_def(entry: Entry) -> HostDef:
         if key[:1].isupper():
             if not _SSH_KEYWORD.match(key):
                 raise ConfigError(f"{entry.label}: {key!r} is not an ssh_config keyword", where)
-            options.extend((key, text) for text in _ssh_values(value, label, where))
+            if type(value) is str:  # the common case, without the general path's cost
+                options.append((key, value))
+            else:
+                options.extend((key, text) for text in _ssh_values(value, label, where))
         elif key == "description":
             host.description = v.string(value, label, where)
         elif key == "hidden":

@@ -307,97 +307,107 @@ end
 local functions = {}
 local escapes = {['"'] = '\\"', ["\\"] = "\\\\"}
 local function escape(c) return escapes[c] or format("\\u%04x", byte(c)) end
+local function bad(what) return '{"\\u0000bad":"' .. what .. '"}' end
+local BAD_UTF8 = bad("a string that is not valid UTF-8")
+local TOO_DEEP = bad("a table nested too deeply (or containing itself)")
 
-local function bad(out, what) out[#out + 1] = '{"\\u0000bad":"' .. what .. '"}' end
+-- The JSON being built: a buffer and its length (cheaper than #buf).
+local buf, n = {}, 0
 
-local function key_order(a, b)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then return ta < tb end
-  if ta == "string" or ta == "number" then return a < b end
-  return tostring(a) < tostring(b)
+local function put_string(s)
+  if s:find('[%c"\\\128-\255]') then
+    if s:find("[\128-\255]") and not utf8_len(s) then n = n + 1; buf[n] = BAD_UTF8; return end
+    s = s:gsub('[%c"\\]', escape)
+  end
+  n = n + 1; buf[n] = '"' .. s .. '"'
 end
 
-local encode
-local function encode_string(s, out)
-  if not utf8_len(s) then return bad(out, "a string that is not valid UTF-8") end
-  out[#out + 1] = '"' .. s:gsub('[%c"\\]', escape) .. '"'
+-- Object keys: strings as they are; others (a table mixing a list and names) as "[key]".
+local function put_key(k)
+  if type(k) == "string" and utf8_len(k) then put_string(k)
+  else put_string("[" .. (type(k) == "string" and "?" or tostring(k)) .. "]") end
 end
 
-encode = function(v, out, depth)
+local function encode(v, depth)
   local t = type(v)
   if t == "string" then
-    encode_string(v, out)
+    put_string(v)
+  elseif t == "table" then
+    if depth > 32 then n = n + 1; buf[n] = TOO_DEEP; return end
+    local length, count = #v, 0
+    for _ in next, v do count = count + 1 end
+    if count == length then
+      n = n + 1; buf[n] = "["
+      for i = 1, length do
+        if i > 1 then n = n + 1; buf[n] = "," end
+        encode(v[i], depth + 1)
+      end
+      n = n + 1; buf[n] = "]"
+    else
+      n = n + 1; buf[n] = "{"
+      local first = true
+      for k, x in next, v do
+        if not first then n = n + 1; buf[n] = "," end
+        first = false
+        put_key(k)
+        n = n + 1; buf[n] = ":"
+        encode(x, depth + 1)
+      end
+      n = n + 1; buf[n] = "}"
+    end
   elseif t == "number" then
-    if math_type(v) == "integer" then out[#out + 1] = format("%d", v)
-    elseif v ~= v then out[#out + 1] = "NaN"
-    elseif v == huge then out[#out + 1] = "1e999"
-    elseif v == -huge then out[#out + 1] = "-1e999"
-    else out[#out + 1] = format("%.17g", v) end
+    n = n + 1
+    if math_type(v) == "integer" then buf[n] = format("%d", v)
+    elseif v ~= v then buf[n] = "NaN"
+    elseif v == huge then buf[n] = "1e999"
+    elseif v == -huge then buf[n] = "-1e999"
+    else buf[n] = format("%.17g", v) end
   elseif t == "boolean" then
-    out[#out + 1] = v and "true" or "false"
+    n = n + 1; buf[n] = v and "true" or "false"
   elseif t == "nil" then
-    out[#out + 1] = "null"
+    n = n + 1; buf[n] = "null"
   elseif t == "function" then
     functions[#functions + 1] = v
-    out[#out + 1] = format('{"\\u0000fn":%d}', #functions)
-  elseif t == "table" then
-    if depth > 32 then return bad(out, "a table nested too deeply (or containing itself)") end
-    local n, count = #v, 0
-    for _ in next, v do count = count + 1 end
-    if count == n then
-      out[#out + 1] = "["
-      for i = 1, n do
-        if i > 1 then out[#out + 1] = "," end
-        encode(v[i], out, depth + 1)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in next, v do keys[#keys + 1] = k end
-      sort(keys, key_order)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        if type(k) == "string" and utf8_len(k) then encode_string(k, out)
-        else encode_string("[" .. (type(k) == "string" and "?" or tostring(k)) .. "]", out) end
-        out[#out + 1] = ":"
-        encode(v[k], out, depth + 1)
-      end
-      out[#out + 1] = "}"
-    end
+    n = n + 1; buf[n] = format('{"\\u0000fn":%d}', #functions)
   else
-    bad(out, "a " .. t .. " value")
+    n = n + 1; buf[n] = bad("a " .. t .. " value")
   end
+end
+
+local function put(s) n = n + 1; buf[n] = s end
+
+local function take()
+  local text = concat(buf, "", 1, n)
+  buf, n = {}, 0
+  return text
 end
 
 local function encode_value(v)
-  local out = {}
-  encode(v, out, 0)
-  return concat(out)
+  encode(v, 0)
+  return take()
 end
 
-local function export_kind(kind, out)
+-- Objects of one kind, in definition order. Field order is left to Python,
+-- which sorts wherever order matters.
+local function export_kind(kind)
   local registry = registries[kind]
-  out[#out + 1] = '"' .. kind .. 's":['
+  put('"' .. kind .. 's":[')
   for i, name in ipairs(orders[kind]) do
     local obj = registry[name]
     local m = info[obj]
-    if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = "{"
-    out[#out + 1] = '"name":'; encode(name, out, 0)
-    out[#out + 1] = ',"file":'; encode(m.file, out, 0)
-    out[#out + 1] = ',"line":'; encode(m.line, out, 0)
+    if i > 1 then put(",") end
+    put('{"name":'); put_string(name)
+    put(',"file":'); put_string(m.file)
+    put(',"line":' .. format("%d", m.line))
     if m.group_keys then
-      out[#out + 1] = ',"group":'
-      encode({file = m.group_file, line = m.group_line, keys = m.group_keys}, out, 0)
+      put(',"group":')
+      encode({file = m.group_file, line = m.group_line, keys = m.group_keys}, 0)
     end
-    out[#out + 1] = ',"fields":'
-    local fields = {}
-    for k, v in next, obj do fields[k] = v end
-    if next(fields) == nil then out[#out + 1] = "{}" else encode(fields, out, 0) end
-    out[#out + 1] = "}"
+    put(',"fields":')
+    if next(obj) == nil then put("{}") else encode(obj, 0) end
+    put("}")
   end
-  out[#out + 1] = "]"
+  put("]")
 end
 
 local api = {}
@@ -426,13 +436,13 @@ function api.resume(reply)
 end
 
 function api.export()
-  local out = {"{"}
-  export_kind("host", out); out[#out + 1] = ","
-  export_kind("task", out); out[#out + 1] = ","
-  export_kind("driver", out); out[#out + 1] = ',"notices":'
-  encode(notices, out, 0)
-  out[#out + 1] = "}"
-  return concat(out)
+  put("{")
+  export_kind("host"); put(",")
+  export_kind("task"); put(",")
+  export_kind("driver"); put(',"notices":')
+  encode(notices, 0)
+  put("}")
+  return take()
 end
 
 -- Call an exported function with one table argument; the argument (which it

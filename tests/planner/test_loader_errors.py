@@ -173,3 +173,9 @@ def test_missing_file(tmp_path):
 
 def test_top_level_yield_is_refused(load_error):
     assert "coroutine.yield" in load_error("coroutine.yield(1)").message
+
+
+@pytest.mark.parametrize("body", ['"web"', '"web", HostName = "x"'])
+def test_a_value_without_a_name(load_error, body):
+    error = load_error(f'host "h" {{ {body} }}')
+    assert error.message == "host 'h': every property needs a name (name = value); found a value without one"
