@@ -1,0 +1,54 @@
+"""Timing a whole child process: wall time and the CPU it used, Python start-up included.
+
+`measure(argv)` runs `argv` with stdout to /dev/null and stderr kept (shown when
+the command fails), reaps it with `os.wait4` so its own rusage is exact (user +
+sys of the child and of anything it reaped), and also reports the CPU the
+benchmark's sshd spent meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+from _fleet import Server
+
+
+class RunFailed(RuntimeError):
+    """A benchmarked command exited non-zero: the benchmark's figures would mean nothing."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run of one client."""
+
+    wall: float  # seconds, from spawn to reaped
+    cpu: float  # the client's user+sys seconds
+    server_cpu: float  # sshd's user+sys seconds (listener and connection processes)
+    logins: int  # connections the server authenticated
+
+
+def measure(argv: list[str], server: Server, label: str) -> Sample:
+    """Run `argv` once; raise `RunFailed` with its stderr's last lines when it fails."""
+    server.settle()
+    cpu_before, logins_before = server.server_cpu(), server.logins()
+    with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as devnull:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=devnull, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
+            raise RunFailed(f"{label} exited {process.returncode}: " + " | ".join(tail))
+    server.settle()
+    return Sample(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        server_cpu=server.server_cpu() - cpu_before,
+        logins=server.logins() - logins_before,
+    )

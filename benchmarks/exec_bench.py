@@ -1,0 +1,227 @@
+"""Executor benchmark: `essh apply` against plain asyncssh on asyncio (the floor), in the same run.
+
+Not a test: prints figures. Run as root (it starts a loopback sshd and a test user):
+
+    python benchmarks/exec_bench.py [--rounds 3] [--json FILE] [--floor-only]
+
+Cases (many host names on one loopback sshd; `echo hi`, output to /dev/null):
+  fanout  one task on 200 hosts, at most 100 connections at once;
+  tasks   10 tasks one after another on 100 hosts, one connection per host
+          reused by its 10 steps; the floor does the same, and also opens a new
+          connection per step (what connection reuse is measured against).
+
+Each client runs as a whole process (`python -m essh apply plan.bin --report ...
+--max-connections 100`, `python benchmarks/floor_asyncssh.py ...`), Python
+start-up included; wall time and the client's CPU (user+sys, os.wait4) are the
+medians of --rounds runs, interleaved (floor, essh, floor, essh, ...) so both
+share the machine's noise. The sshd's CPU is shown too: on one machine the
+server, not the client, dominates the wall time.
+
+Targets: fanout wall <= 1.15x the floor and client CPU <= 1.25x; tasks: a new
+connection per step >= 3x slower (wall) than essh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from _fleet import Server, Target
+from _measure import RunFailed, Sample, measure
+from _plans import write_bench_plan
+from essh.schema import decode_report_json
+
+HERE = Path(__file__).resolve().parent
+FLOOR = str(HERE / "floor_asyncssh.py")
+
+FANOUT_WALL, FANOUT_CPU, REUSE_SPEEDUP = 1.15, 1.25, 3.0
+
+
+@dataclass(frozen=True)
+class Client:
+    """One way of doing a case's work: a name and how to start it."""
+
+    name: str
+    argv: list[str]
+    report: str | None = None  # essh's report file, checked after each run
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    hosts: int
+    tasks: int
+    clients: list[Client]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every client (medians are shown)")
+    parser.add_argument("--fanout-hosts", type=int, default=200)
+    parser.add_argument("--tasks-hosts", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=10)
+    parser.add_argument("--max-connections", type=int, default=100)
+    parser.add_argument("--only", choices=("fanout", "tasks"), help="run one case only")
+    parser.add_argument("--floor-only", action="store_true", help="measure the floor clients only")
+    parser.add_argument("--json", metavar="FILE", help="also write every sample and median as JSON")
+    return parser.parse_args()
+
+
+def floor_client(name: str, target: Target, mode: str, hosts: int, commands: int, limit: int) -> Client:
+    argv = [sys.executable, FLOOR, "--mode", mode, "--hosts", str(hosts), "--commands", str(commands)]
+    return Client(name, [*argv, "--limit", str(limit), *target.floor_args()])
+
+
+def essh_client(workdir: Path, case: str, target: Target, hosts: int, tasks: int, limit: int) -> Client:
+    plan_path = str(workdir / f"{case}.plan.bin")
+    write_bench_plan(plan_path, target, hosts, tasks)
+    report = str(workdir / f"{case}.report.json")
+    argv = [sys.executable, "-m", "essh", "apply", plan_path, "--report", report, "--max-connections", str(limit)]
+    return Client("essh apply", argv, report=report, steps=hosts * tasks)
+
+
+def build_cases(args: argparse.Namespace, workdir: Path, target: Target) -> list[Case]:
+    limit = args.max_connections
+    cases = []
+    if args.only in (None, "fanout"):
+        n = args.fanout_hosts
+        clients = [floor_client("floor (asyncssh)", target, "fanout", n, 1, limit)]
+        if not args.floor_only:
+            clients.append(essh_client(workdir, "fanout", target, n, 1, limit))
+        cases.append(Case("fanout", n, 1, clients))
+    if args.only in (None, "tasks"):
+        n, k = args.tasks_hosts, args.tasks
+        clients = [
+            floor_client("floor, reused connection", target, "reuse", n, k, limit),
+            floor_client("floor, new connection per step", target, "new", n, k, limit),
+        ]
+        if not args.floor_only:
+            clients.append(essh_client(workdir, "tasks", target, n, k, limit))
+        cases.append(Case("tasks", n, k, clients))
+    return cases
+
+
+def check_report(client: Client) -> None:
+    """essh exited 0; make sure every planned step really ran and succeeded."""
+    if client.report is None:
+        return
+    report = decode_report_json(Path(client.report).read_bytes())
+    if report.totals.succeeded != client.steps:
+        raise RunFailed(f"essh report: {report.totals.succeeded} of {client.steps} steps succeeded ({report.totals})")
+
+
+def run(cases: list[Case], server: Server, rounds: int) -> dict[tuple[str, str], list[Sample]]:
+    samples: dict[tuple[str, str], list[Sample]] = {(c.name, cl.name): [] for c in cases for cl in c.clients}
+    for number in range(1, rounds + 1):
+        for case in cases:
+            for client in case.clients:
+                sample = measure(client.argv, server, f"{case.name}: {client.name}")
+                check_report(client)
+                samples[(case.name, client.name)].append(sample)
+                print(
+                    f"  round {number} {case.name:6} {client.name:31} wall {sample.wall:6.2f} s"
+                    f"  cpu {sample.cpu:6.2f} s  sshd {sample.server_cpu:6.2f} s  logins {sample.logins}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return samples
+
+
+def warm_up(cases: list[Case], server: Server) -> None:
+    """One small untimed run of every client kind, so byte-code caches and page cache are warm."""
+    for case in cases:
+        for client in case.clients:
+            argv = list(client.argv)
+            if client.report is None:
+                argv[argv.index("--hosts") + 1] = "2"
+                argv[argv.index("--commands") + 1] = "1"
+                measure(argv, server, f"warm-up {client.name}")
+                break
+    essh = next((cl for case in cases for cl in case.clients if cl.report), None)
+    if essh is not None:
+        measure(essh.argv, server, "warm-up essh apply")
+
+
+def median(samples: list[Sample], field: str) -> float:
+    return statistics.median(getattr(s, field) for s in samples)
+
+
+def table(cases: list[Case], samples: dict[tuple[str, str], list[Sample]]) -> tuple[list[str], dict]:
+    lines = [
+        "| case | client | wall s | client CPU s | sshd CPU s | connections | wall / floor | CPU / floor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    medians: dict = {}
+    for case in cases:
+        floor = samples[(case.name, case.clients[0].name)]
+        floor_wall, floor_cpu = median(floor, "wall"), median(floor, "cpu")
+        title = f"{case.name} ({case.tasks} task{'s' if case.tasks > 1 else ''} x {case.hosts} hosts)"
+        for client in case.clients:
+            got = samples[(case.name, client.name)]
+            wall, cpu, sshd = median(got, "wall"), median(got, "cpu"), median(got, "server_cpu")
+            logins = int(median(got, "logins"))
+            medians[f"{case.name}/{client.name}"] = {"wall": wall, "cpu": cpu, "sshd_cpu": sshd, "connections": logins}
+            lines.append(
+                f"| {title} | {client.name} | {wall:.2f} | {cpu:.2f} | {sshd:.2f} | {logins} "
+                f"| {wall / floor_wall:.2f} | {cpu / floor_cpu:.2f} |"
+            )
+    return lines, medians
+
+
+def verdicts(medians: dict) -> list[str]:
+    out = []
+    essh = medians.get("fanout/essh apply")
+    floor = medians.get("fanout/floor (asyncssh)")
+    if essh and floor:
+        wall, cpu = essh["wall"] / floor["wall"], essh["cpu"] / floor["cpu"]
+        out.append(f"fanout wall {wall:.2f}x the floor (target <= {FANOUT_WALL}): {'met' if wall <= FANOUT_WALL else 'MISSED'}")
+        out.append(f"fanout client CPU {cpu:.2f}x the floor (target <= {FANOUT_CPU}): {'met' if cpu <= FANOUT_CPU else 'MISSED'}")
+    essh = medians.get("tasks/essh apply")
+    new = medians.get("tasks/floor, new connection per step")
+    if essh and new:
+        speedup = new["wall"] / essh["wall"]
+        verdict = "met" if speedup >= REUSE_SPEEDUP else "MISSED"
+        out.append(f"tasks: new connection per step / essh wall = {speedup:.2f}x (target >= {REUSE_SPEEDUP}): {verdict}")
+    return out
+
+
+def main() -> int:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="essh-exec-bench-") as tmp:
+        Path(tmp).chmod(0o755)  # sshd reads the authorized keys inside as the test user
+        return bench(args, Path(tmp))
+
+
+def bench(args: argparse.Namespace, tmp: Path) -> int:
+    with Server(tmp / "sshd") as server:
+        cases = build_cases(args, tmp, server.target)
+        try:
+            warm_up(cases, server)
+            samples = run(cases, server, args.rounds)
+        except RunFailed as exc:
+            print(f"benchmark aborted: {exc}", file=sys.stderr)
+            return 1
+    lines, medians = table(cases, samples)
+    print(f"medians of {args.rounds} interleaved runs, whole processes, max connections {args.max_connections}")
+    print("\n".join(lines))
+    results = verdicts(medians)
+    print("\n".join(results))
+    if args.json:
+        data = {
+            "rounds": args.rounds,
+            "medians": medians,
+            "samples": {f"{c}/{n}": [asdict(s) for s in got] for (c, n), got in samples.items()},
+            "verdicts": results,
+        }
+        Path(args.json).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return 1 if any("MISSED" in line for line in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
