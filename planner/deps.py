@@ -126,3 +126,28 @@ def order_tasks(tasks: Mapping[str, TaskDef], requested: Sequence[str]) -> list[
                 reply = None
         frontier = reply  # type: ignore[assignment]
     return out
+
+
+def reduce_after(after: Sequence[frozenset[int]]) -> list[tuple[int, ...]]:
+    """Each task's `after` without the tasks already implied through another one
+    (fetch is dropped from {fetch, checks} when checks waits for fetch), sorted.
+
+    `after[i]` holds indices below i. Reachability is unchanged, so the order is
+    the same; the plan only reads simpler. A walk back from the other entries
+    stops below the smallest entry, as nothing there can be an entry.
+    """
+    out: list[tuple[int, ...]] = []
+    for direct in after:
+        if len(direct) < 2:
+            out.append(tuple(direct))
+            continue
+        low = min(direct)
+        implied: set[int] = set()
+        todo = list(direct)
+        while todo:
+            for earlier in out[todo.pop()]:
+                if earlier >= low and earlier not in implied:
+                    implied.add(earlier)
+                    todo.append(earlier)
+        out.append(tuple(sorted(direct - implied)))
+    return out

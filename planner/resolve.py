@@ -22,7 +22,7 @@ from typing import Any
 
 from essh.schema import ConfigFile, Location, Plan, PlanMeta, Step, Task
 
-from .deps import is_composite, order_tasks, runs_members_concurrently, unknown_task
+from .deps import is_composite, order_tasks, reduce_after, runs_members_concurrently, unknown_task
 from .drivers import Drivers, ScriptTable, load_render, prefixes, shell_for
 from .env import task_env
 from .hosts import plan_host, unapplied_options
@@ -128,12 +128,13 @@ def _build(
 
     position = {p.task.name: i for i, p in enumerate(planned) if p.role != "handler"}
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
+    after = reduce_after([frozenset(position[name] for name in p.after) for p in planned])
     scripts = ScriptTable()
     drivers = Drivers(config, scripts, _read_script_file)
     tasks: list[Task] = []
     steps: list[Step] = []
     for i, p in enumerate(planned):
-        tasks.append(_plan_task(p, i, position, handler_of, args))
+        tasks.append(_plan_task(p, i, after[i], handler_of, position, args))
         if p.role == "composite":
             continue
         script_ids = drivers.script_ids(p.task, p.hosts, args)
@@ -300,7 +301,12 @@ def _parallel(task: TaskDef) -> int:
 
 
 def _plan_task(
-    p: _Planned, i: int, position: Mapping[str, int], handler_of: Mapping[int, int], args: Sequence[str]
+    p: _Planned,
+    i: int,
+    after: tuple[int, ...],
+    handler_of: Mapping[int, int],
+    position: Mapping[str, int],
+    args: Sequence[str],
 ) -> Task:
     task = p.task
     if task.timeout is not None and task.timeout <= 0:
@@ -316,7 +322,7 @@ def _plan_task(
         defined_at=Location(file=task.defined_at.file, line=task.defined_at.line),
         role=p.role,  # type: ignore[arg-type]
         backend=p.backend,  # type: ignore[arg-type]
-        after=tuple(sorted(position[name] for name in p.after)) if p.role != "handler" else (),
+        after=after,
         parallel=_parallel(task),
         on_error=on_error,  # type: ignore[arg-type]
         handler=handler_of.get(i) if on_error == "handler" else None,

@@ -170,3 +170,23 @@ def test_members_of_a_parallel_composite_do_not_wait_for_each_other(members):
     assert [t.after for t in plan.tasks[:-1]] == [()] * len(members)
     assert plan.tasks[-1].after == tuple(range(len(members)))
     assert plan.tasks[-1].role == "composite"
+
+
+def test_reduce_after_drops_what_another_entry_implies():
+    from essh.planner.deps import reduce_after
+
+    after = [frozenset(), frozenset({0}), frozenset({0}), frozenset({1, 2}), frozenset({0, 3}), frozenset({2, 1, 0})]
+    assert reduce_after(after) == [(), (0,), (0,), (1, 2), (3,), (1, 2)]
+
+
+def test_plans_list_only_the_direct_waits():
+    tasks = [task("fetch"), task("a", depends=["fetch"]), task("b", depends=["fetch"])]
+    tasks += [task("checks", None, depends=["a", "b"], parallel=True), task("release", depends=["checks", "fetch"])]
+    plan = round_trip(make_plan(config(tasks=tasks), ["release"], created_at=0, essh_version="t"))
+    assert [(t.name, t.after) for t in plan.tasks] == [
+        ("fetch", ()),
+        ("a", (0,)),
+        ("b", (0,)),
+        ("checks", (1, 2)),
+        ("release", (3,)),
+    ]
