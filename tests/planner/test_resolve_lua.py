@@ -1,9 +1,10 @@
-"""Resolution from real Lua: the seed's examples, ESSH's documented forms,
+"""Resolution from real Lua: the seed's examples (golden/seed.lua), ESSH's documented forms,
 prepare functions and driver engines written in Lua (loader + resolve)."""
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from resolve_build import round_trip
@@ -17,28 +18,6 @@ host "web-prod" { tags = {"web", "production"} }
 host "db-1" { tags = {"db"}, props = { role = "primary" } }
 task "build" { script = "make" }
 task "backup" { script = "tar cf /tmp/b.tar /srv" }
-
--- the seed's three examples, as written
-task "update" {
-    description = "Update system packages",
-    targets = ["web-*"],
-    script = [[
-        sudo apt update
-        sudo apt upgrade -y
-    ]]
-}
-task "deploy" {
-    description = "Deploy application",
-    depends = ["build", "backup"],
-    targets = ["production"],
-    parallel = false
-}
-task "check-status" {
-    description = "Check service status across all servers",
-    targets = ["all"],
-    parallel = true,
-    script = "systemctl status nginx"
-}
 
 task "narrow" {
     prepare = function (ctx) ctx.task.targets = "db" end,
@@ -67,6 +46,14 @@ task "driven" { driver = "steps", targets = "web", script = {"echo a", "echo b"}
 """
 
 
+SEED = Path(__file__).parent / "golden" / "seed.lua"  # the seed's examples as written
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return load_config([str(SEED)])
+
+
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory):
     path = tmp_path_factory.mktemp("lua") / "esshconfig.lua"
@@ -82,15 +69,15 @@ def steps(p):
     return [(p.tasks[s.task].name, None if s.host is None else p.hosts[s.host].name) for s in p.steps]
 
 
-def test_seed_update_selects_by_glob(cfg):
-    p = plan(cfg, "update")
+def test_seed_update_selects_by_glob(seed):
+    p = plan(seed, "update")
     assert steps(p) == [("update", "web-1"), ("update", "web-prod")]
     assert p.scripts == ("        sudo apt update\n        sudo apt upgrade -y\n    \n",)
-    assert str(p.tasks[0].defined_at).endswith("esshconfig.lua:8")
+    assert str(p.tasks[0].defined_at).endswith("seed.lua:10")
 
 
-def test_seed_deploy_is_a_composite_running_its_depends_in_order(cfg):
-    p = plan(cfg, "deploy")
+def test_seed_deploy_is_a_composite_running_its_depends_in_order(seed):
+    p = plan(seed, "deploy")
     assert [(t.name, t.role, t.after) for t in p.tasks] == [
         ("build", "task", ()),
         ("backup", "task", (0,)),
@@ -98,8 +85,8 @@ def test_seed_deploy_is_a_composite_running_its_depends_in_order(cfg):
     ]
 
 
-def test_seed_check_status_runs_everywhere_in_parallel(cfg):
-    p = plan(cfg, "check-status")
+def test_seed_check_status_runs_everywhere_in_parallel(seed):
+    p = plan(seed, "check-status")
     assert p.tasks[0].parallel == 0
     assert steps(p) == [("check-status", "db-1"), ("check-status", "web-1"), ("check-status", "web-prod")]
     assert [s.prefix for s in p.steps] == ["[remote:db-1]", "[remote:web-1]", "[remote:web-prod]"]
@@ -122,7 +109,7 @@ def test_prepare_returning_false_leaves_the_task_out_and_dependents_keep_their_o
 def test_the_whole_request_plans_identically_twice(tmp_path):
     path = tmp_path / "esshconfig.lua"
     path.write_text(CONFIG)
-    request = ["update", "deploy", "check-status", "uses-skip", "narrow"]
+    request = ["uses-skip", "narrow", "essh-style", "driven"]
     first, second = (make_plan(load_config([str(path)]), request, created_at=5, essh_version="t") for _ in range(2))
     assert encode_plan(first) == encode_plan(second)
 
