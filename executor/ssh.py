@@ -90,7 +90,7 @@ class SshPool:
             killer = _kill_command_prefix(argv)
             return await aio(_run_channel(conn, shlex.join(argv), pty, out, self._hosts[host].name, killer))
         except HostUnreachable:
-            await self._forget(host, conn)
+            self._forget_if_closed(host)
             raise
         finally:
             self._active[host] -= 1
@@ -111,6 +111,7 @@ class SshPool:
     async def _acquire(self, host: int) -> asyncssh.SSHClientConnection:
         lock = self._locks.setdefault(host, trio.Lock())
         async with lock:
+            self._forget_if_closed(host)  # the server may have closed it while it sat idle
             conn = self._conns.get(host)
             if conn is None:
                 await self._make_room()
@@ -138,9 +139,10 @@ class SshPool:
         self._capacity.set()
         self._capacity = trio.Event()
 
-    async def _forget(self, host: int, conn: asyncssh.SSHClientConnection) -> None:
+    def _forget_if_closed(self, host: int) -> None:
         # A connection that broke is dropped; the host's next step reconnects.
-        if self._conns.get(host) is conn and conn.is_closed():
+        conn = self._conns.get(host)
+        if conn is not None and conn.is_closed():
             del self._conns[host]
             self._signal_capacity()
 

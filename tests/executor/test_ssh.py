@@ -8,6 +8,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -337,3 +338,18 @@ def test_silent_server_times_out():
         started = time.monotonic()
         assert "timed out" in unreachable_reason(host)
         assert time.monotonic() - started < 3
+
+
+def test_connection_closed_while_idle_is_reopened(sshd):
+    async def main() -> tuple[int, int]:
+        async with SshPool([sshd.schema_host("db-1")], max_connections=1) as pool:
+            out, stdout, _ = sink_output()
+            # $PPID: the sshd process serving this one connection.
+            assert await pool.run(0, ["bash", "-c", "echo $PPID"], pty=False, out=out) == 0
+            # The server side goes away between two steps (sshd restarted, idle timeout...).
+            os.kill(int(stdout.getvalue()), signal.SIGKILL)
+            await trio.sleep(0.3)
+            code = await pool.run(0, ["true"], pty=False, out=out)
+            return code, pool.opened
+
+    assert run(main) == (0, 2)
