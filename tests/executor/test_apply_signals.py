@@ -1,0 +1,72 @@
+"""Ctrl-C and SIGTERM sent to a process running apply_plan against the real sshd fleet."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from essh.schema import decode_report_json, write_plan
+
+from plans import PlanBuilder, digest
+from test_apply import gone, shared  # noqa: F401 - shared is a fixture
+
+pytestmark = pytest.mark.sshd
+
+ALL = ["db-1", "db-2", "web-1", "web-2"]
+RUNNER = """
+import sys
+from essh.executor.apply import ApplyOptions, apply_plan
+from essh.schema import read_plan
+plan_path, digest, report_path = sys.argv[1:]
+report = apply_plan(read_plan(plan_path), digest, ApplyOptions(report_path=report_path))
+sys.exit(report.exit_code)
+"""
+
+
+def start_apply(sshd, shared: Path, sleep: str) -> subprocess.Popen[bytes]:
+    b = PlanBuilder([sshd.schema_host(name) for name, _ in sshd.hosts])
+    first = b.task("long", f"touch {shared}/started-$ESSH_HOSTNAME; sleep {sleep}", hosts=ALL, parallel=0)
+    b.task("next", "true", hosts=ALL, after=(first,))
+    plan = b.build()
+    write_plan(str(shared / "plan.bin"), plan)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(shared / "plan.bin"), digest(plan), str(shared / "report.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while len(list(shared.glob("started-*"))) < len(ALL):
+        assert time.monotonic() < deadline and process.poll() is None, "the steps never started"
+        time.sleep(0.05)
+    return process
+
+
+def test_second_sigint_cancels_running_steps_and_ends_remote_processes(sshd, shared):
+    marker = "41.4213"
+    process = start_apply(sshd, shared, marker)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert process.poll() is None  # the first only stops new starts
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert b"interrupt again to cancel" in err and b"cancelling the running steps" in err
+    report = decode_report_json((shared / "report.json").read_bytes())
+    assert report.interrupted and report.exit_code == 130
+    assert [r.status for r in report.steps] == ["cancelled"] * 4 + ["skipped"] * 4
+    assert {r.error for r in report.steps} == {"cancelled: interrupted", "not run: interrupted"}
+    assert gone(f"sleep {marker}")
+
+def test_first_sigterm_lets_running_steps_finish(sshd, shared):
+    process = start_apply(sshd, shared, "1")
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    report = decode_report_json((shared / "report.json").read_bytes())
+    assert [r.status for r in report.steps] == ["succeeded"] * 4 + ["skipped"] * 4
+    assert report.steps[4].error == "not run: interrupted"
