@@ -250,13 +250,17 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = loop.create_future()
         self.pid_seen: asyncio.Future[None] = loop.create_future()  # the pid line arrived, or never will
+        self.output_failed: asyncio.Future[None] = loop.create_future()  # writing the output raised
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
         if stream == self.pid_stream and self.pid_buffer is not None:
             data = self._take_pid(data)
-        if data:
-            self.out.feed(stream, data)
+        if data and not self.output_failed.done():
+            try:
+                self.out.feed(stream, data)
+            except Exception as exc:  # our side failed (terminal, log file), not the host
+                self.output_failed.set_exception(exc)
 
     def _take_pid(self, data: bytes) -> bytes:
         buffer = self.pid_buffer
@@ -337,10 +341,16 @@ async def _run_channel(
         raise asyncio.CancelledError from None
     try:
         channel.write_eof()
-        await asyncio.shield(session.done)
+        await asyncio.wait([session.done, session.output_failed], return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         await _end_remote(conn, channel, session, killer)
         raise
+    if session.output_failed.done():
+        # The step's output cannot be written: end the step, and say why (it is not the host's fault).
+        await _end_remote(conn, channel, session, killer)
+        session.output_failed.result()
+    try:
+        session.done.result()
     except (asyncssh.Error, OSError) as exc:
         raise HostUnreachable(f"{name}: connection lost while the step ran: {exc}") from exc
     # A channel that closed without an exit status: what OpenSSH's client reports.

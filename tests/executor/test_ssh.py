@@ -353,3 +353,41 @@ def test_connection_closed_while_idle_is_reopened(sshd):
             return code, pool.opened
 
     assert run(main) == (0, 2)
+
+
+def test_output_that_cannot_be_written_ends_the_step(sshd):
+    class Full(io.BytesIO):
+        def write(self, data) -> int:  # type: ignore[override]
+            raise OSError(28, "No space left on device")
+
+    marker = f"{5000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
+
+    async def main() -> None:
+        out = StepOutput(prefix=None, width=0, stdout=Full(), stderr=Full(), log_path=None, passthrough=True)
+        async with SshPool([sshd.schema_host("web-2")], max_connections=1) as pool:
+            await pool.run(0, ["bash", "-c", f"echo hello; sleep {marker}"], pty=False, out=out)
+
+    with pytest.raises(OSError, match="No space left"):
+        run(main)
+    assert wait_gone(f"sleep {marker}") == []
+
+
+def test_cancel_while_connecting_returns_promptly():
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        host = Host(name="mute-2", ssh_options=(("HostName", "127.0.0.1"), ("Port", str(silent.getsockname()[1]))))
+
+        async def main() -> bool:
+            out, _, _ = sink_output()
+            async with SshPool([host], max_connections=1) as pool:
+                with trio.move_on_after(0.5) as scope:
+                    await pool.run(0, ["true"], pty=False, out=out)
+                assert pool.open_connections == 0
+            return scope.cancelled_caught
+
+        started = time.monotonic()
+        assert run(main)
+        assert time.monotonic() - started < 2
