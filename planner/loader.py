@@ -65,6 +65,8 @@ def load_config(paths: list[str]) -> Config:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))
     exported = state.export()
+    for path in state.read_by_lua():
+        files.text(path, None)  # recorded like every other file the configuration read
 
     hosts = [host_def(Entry("host", raw)) for raw in exported["hosts"]]
     tasks = [task_def(Entry("task", raw), state, files.text) for raw in exported["tasks"]]

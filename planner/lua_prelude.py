@@ -15,7 +15,7 @@ PRELUDE = r"""
 local G = _G
 local getinfo = debug.getinfo
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
-local co_status, co_isyieldable = coroutine.status, coroutine.isyieldable
+local co_status, co_isyieldable, co_running = coroutine.status, coroutine.isyieldable, coroutine.running
 local sort, concat = table.sort, table.concat
 local type, next, ipairs, rawget, rawset = type, next, ipairs, rawget, rawset
 local setmetatable, getmetatable, tostring, error, select = setmetatable, getmetatable, tostring, error, select
@@ -33,6 +33,9 @@ loaded.debug = nil
 package.loadlib = nil
 package.cpath = ""
 package.searchers = {}
+
+-- os.exit would end essh itself, without a word.
+os.exit = function() error("os.exit is not allowed in a configuration; use error(message) to stop", 2) end
 
 G.load = function(chunk, name, mode, ...)
   if select("#", ...) > 0 then return raw_load(chunk, name, "t", ...) end
@@ -272,11 +275,16 @@ G.essh = setmetatable(essh_members, {
 
 -- require: modules next to the configuration file ---------------------------
 
+local running    -- the coroutine of the file being run (see api.start)
+local read_by_lua = {}   -- modules read here, not by Python (see api.read_by_lua)
+
 local function read_module(path)
-  if co_isyieldable() then
+  if co_running() == running and co_isyieldable() then
     -- Python reads it, so list syntax is translated and the file is recorded.
     return co_yield("read", path)
   end
+  -- Inside a coroutine of the configuration, or at plan time: plain Lua.
+  read_by_lua[#read_by_lua + 1] = path
   local f, err = io_open(path, "rb")
   if not f then return nil, err end
   local src = f:read("a"); f:close()
@@ -411,7 +419,6 @@ local function export_kind(kind)
 end
 
 local api = {}
-local running    -- the coroutine of the file being run
 
 function api.start(src, path, dir)
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
@@ -443,6 +450,11 @@ function api.export()
   encode(notices, 0)
   put("}")
   return take()
+end
+
+-- Paths of the modules Lua read itself, in order.
+function api.read_by_lua()
+  return concat(read_by_lua, "\0")
 end
 
 -- Call an exported function with one table argument; the argument (which it

@@ -31,6 +31,9 @@ def lua_error(message: str, fallback: Source, paths: Iterable[str] = ()) -> Conf
     match = _POSITION.fullmatch(message.strip())
     if not match:
         return ConfigError(message.strip(), fallback)
+    # An error passed on (coroutine.wrap, error(e) with a string) gains an outer position: keep the innermost.
+    while (inner := _POSITION.fullmatch(match["message"].strip())) is not None:
+        match = inner
     file = match["file"]
     if file.startswith("..."):
         file = next((path for path in paths if path.endswith(file[3:])), file)
@@ -58,7 +61,7 @@ class LuaState:
         folder = path.rsplit("/", 1)[0] or "/"
         started = self._api.start(source, path, folder)
         if isinstance(started, tuple):
-            raise lua_error(str(started[1]), where, self._paths)
+            raise self._error(str(started[1]), where)
         reply = None
         while True:
             answer = self._api.resume(reply)
@@ -66,13 +69,21 @@ class LuaState:
             if kind == "done":
                 return
             if kind == "error":
-                raise lua_error(str(arg), where, self._paths)
+                raise self._error(str(arg), where)
             if kind == "read":
                 self._paths.append(str(arg))
                 reply = self._read_module(str(arg))
                 continue
             # A configuration called coroutine.yield at its top level.
             raise ConfigError("coroutine.yield outside a coroutine is not allowed in a configuration", where)
+
+    def read_by_lua(self) -> list[str]:
+        """Modules `require` had to read without Python (inside a configuration's own coroutine)."""
+        text = str(self._api.read_by_lua())
+        return text.split("\0") if text else []
+
+    def _error(self, message: str, where: Source) -> ConfigError:
+        return lua_error(message, where, [*self._paths, *self.read_by_lua()])
 
     def export(self) -> dict[str, Any]:
         """Everything defined so far, as plain JSON values (see `lua_prelude`)."""
@@ -88,6 +99,11 @@ class LuaState:
         table = self._runtime.table_from(arg, recursive=True)
         answer = self._api.call(function_id, table)
         if not answer[0]:
-            raise lua_error(str(answer[1]), where, self._paths)
-        after = json.loads(answer[2])
-        return json.loads(answer[1]), (after if isinstance(after, dict) else {})
+            raise self._error(str(answer[1]), where)
+        after = json.loads(answer[2], object_pairs_hook=_sorted_dict)
+        return json.loads(answer[1], object_pairs_hook=_sorted_dict), (after if isinstance(after, dict) else {})
+
+
+def _sorted_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Tables in name order: Lua's own order changes from run to run."""
+    return dict(sorted(pairs))

@@ -340,3 +340,30 @@ def test_function_engine_gets_ctx_and_returns_template_text(load):
 
 def test_lua_version_is_recorded(load):
     assert load("").lua_version == "Lua 5.4"
+
+
+def test_require_inside_the_configurations_own_coroutine(load, write):
+    # Read by Lua itself there, so without the list syntax (plain Lua only).
+    write("inner.lua", 'return {"from", "inner"}\n')
+    config = load(
+        """
+        local co = coroutine.wrap(function()
+            local inner = require "inner"
+            coroutine.yield(inner[2])
+        end)
+        essh.debug(co())
+        """
+    )
+    assert config.notices == ["inner"]
+
+
+def test_require_from_a_prepare_function_at_plan_time(load, write):
+    write("later.lua", "return 7\n")
+    task = load('task "t" { prepare = function(ctx) return require("later") end }').tasks["t"]
+    assert task.prepare({}) == 7
+
+
+def test_tables_coming_back_from_lua_are_in_name_order(load):
+    task = load('task "t" { prepare = function(ctx) return {c = 1, a = 2, b = 3, d = {z = 1, y = 2}} end }').tasks["t"]
+    result = task.prepare({})
+    assert list(result) == ["a", "b", "c", "d"] and list(result["d"]) == ["y", "z"]

@@ -179,3 +179,9 @@ def test_top_level_yield_is_refused(load_error):
 def test_a_value_without_a_name(load_error, body):
     error = load_error(f'host "h" {{ {body} }}')
     assert error.message == "host 'h': every property needs a name (name = value); found a value without one"
+
+
+def test_an_error_passed_on_keeps_its_first_position(load_error, write):
+    module = write("inner.lua", "\n\nlocal x = nil + 1\n")
+    error = load_error('local co = coroutine.wrap(function() require "inner" end)\nco()\n')
+    assert error.source == Source(module, 3) and error.message.startswith("attempt to perform arithmetic")

@@ -80,3 +80,8 @@ def test_prepare_sees_lua_tables_not_python_objects(load):
         'task "t" { prepare = function(ctx) return type(ctx) .. " " .. type(ctx.list) .. " " .. type(ctx.map) end }'
     ).tasks["t"]
     assert task.prepare({"list": [1, 2], "map": {"a": (1, 2)}}) == "table table table"
+
+
+def test_os_exit_cannot_end_essh(load_error):
+    error = load_error("\nos.exit(3)\n")
+    assert error.source.line == 2 and error.message.startswith("os.exit is not allowed in a configuration")
