@@ -245,3 +245,24 @@ def test_local_steps_run_here_with_the_environment(shared):
     b.task("l", f"echo $FOO > {shared}/local", hosts=None, env=(("FOO", "bar baz"),))
     report, _, _ = apply(b.build())
     assert report.exit_code == 0 and (shared / "local").read_text() == "bar baz\n"
+
+
+def test_one_connection_per_host_for_several_tasks(sshd, shared):
+    before = {name: server.accepted_logins() for name, server in sshd.servers.items()}
+    b = fleet_builder(sshd)
+    one = b.task("one", "true", hosts=ALL, parallel=0)
+    two = b.task("two", "true", hosts=ALL, parallel=0, after=(one,))
+    b.task("three", "true", hosts=ALL, parallel=1, after=(two,))
+    assert apply(b.build())[0].exit_code == 0
+    after = {name: server.accepted_logins() for name, server in sshd.servers.items()}
+    assert {name: after[name] - before[name] for name in ALL} == {name: 1 for name in ALL}
+
+
+def test_a_host_with_no_step_left_is_released_while_others_run(sshd, shared):
+    port = sshd.port("db-1")
+    count = f"ss -Htn state established '( dport = :{port} )' | wc -l"
+    b = fleet_builder(sshd)
+    b.task("quick", "true", hosts=["db-1"])
+    b.task("long", f"sleep 0.5; {count} > {shared}/db1-connections", hosts=["web-1"])
+    assert apply(b.build())[0].exit_code == 0
+    assert (shared / "db1-connections").read_text().strip() == "0"
