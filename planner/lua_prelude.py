@@ -297,7 +297,10 @@ G.require = function(name)
   if value ~= nil then return value end
   local path, err = searchpath(name, package.path)
   if not path then
-    error(format("module '%s' not found next to the configuration file:%s", name, err), 2)
+    local tried = {}
+    for file in err:gmatch("no file '([^']*)'") do tried[#tried + 1] = file end
+    error(format("module '%s' not found next to the configuration file (looked for %s)",
+                 name, concat(tried, ", ")), 2)
   end
   local src, rerr = read_module(path)
   if not src then error(format("module '%s': %s", name, tostring(rerr)), 2) end

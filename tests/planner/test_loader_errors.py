@@ -33,7 +33,11 @@ def test_error_in_a_required_module_names_the_module(load_error, write):
 def test_missing_module(load_error, write):
     error = load_error('\nrequire "nowhere"\n')
     assert error.source == Source(write("config.lua", ""), 2)
-    assert "module 'nowhere' not found next to the configuration file" in error.message
+    folder = write("config.lua", "").rsplit("/", 1)[0]
+    assert error.message == (
+        f"module 'nowhere' not found next to the configuration file"
+        f" (looked for {folder}/nowhere.lua, {folder}/nowhere/init.lua)"
+    )
 
 
 def test_long_paths_are_not_shortened(write):
