@@ -12,7 +12,8 @@ class HostUnreachable(Exception):
     """The host could not be reached or logged into: refused, DNS, timeout, auth, host key.
 
     The host's fault (or the network's), not the command's: a step that meets
-    it is `unreachable`, distinct from `failed`.
+    it is `unreachable`, distinct from `failed`. `reason` does not repeat the
+    host's name (the caller knows which host it asked for).
     """
 
     def __init__(self, reason: str) -> None:

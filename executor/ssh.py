@@ -88,7 +88,7 @@ class SshPool:
         conn = await self._acquire(host)
         try:
             killer = _kill_command_prefix(argv)
-            return await aio(_run_channel(conn, shlex.join(argv), pty, out, self._hosts[host].name, killer))
+            return await aio(_run_channel(conn, shlex.join(argv), pty, out, killer))
         except HostUnreachable:
             self._forget_if_closed(host)
             raise
@@ -117,7 +117,7 @@ class SshPool:
                 await self._make_room()
                 self._opening += 1
                 try:
-                    conn = await aio(_connect(self._specs[host], self._hosts[host].name))
+                    conn = await aio(_connect(self._specs[host]))
                 finally:
                     self._opening -= 1
                     self._signal_capacity()
@@ -161,7 +161,7 @@ async def _wait_closed(conn: asyncssh.SSHClientConnection) -> None:
         conn.abort()
 
 
-async def _connect(spec: ConnectSpec, name: str) -> asyncssh.SSHClientConnection:
+async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
     """Open and authenticate a connection (asyncio side); failures become `HostUnreachable`."""
     kwargs = dict(spec.kwargs)
     try:
@@ -180,20 +180,20 @@ async def _connect(spec: ConnectSpec, name: str) -> asyncssh.SSHClientConnection
             reason = "host key does not match known_hosts (possible man-in-the-middle, or the host was reinstalled)"
         else:
             reason = "host key is not in known_hosts; add it with ssh-keyscan, or set StrictHostKeyChecking accept-new"
-        raise HostUnreachable(f"{name}: {reason}") from exc
+        raise HostUnreachable(f"{reason}") from exc
     except asyncssh.PermissionDenied as exc:
         user = kwargs.get("username", "the default user")
-        raise HostUnreachable(f"{name}: authentication failed for {user}: no key was accepted") from exc
+        raise HostUnreachable(f"authentication failed for {user}: no key was accepted") from exc
     except socket.gaierror as exc:
-        raise HostUnreachable(f"{name}: host name {spec.host} does not resolve ({exc.strerror})") from exc
+        raise HostUnreachable(f"host name {spec.host} does not resolve ({exc.strerror})") from exc
     except ConnectionRefusedError as exc:
-        raise HostUnreachable(f"{name}: connection refused by {spec.host} port {kwargs.get('port', 22)}") from exc
+        raise HostUnreachable(f"connection refused by {spec.host} port {kwargs.get('port', 22)}") from exc
     except (asyncio.TimeoutError, TimeoutError) as exc:
-        raise HostUnreachable(f"{name}: connection to {spec.host} timed out") from exc
+        raise HostUnreachable(f"connection to {spec.host} timed out") from exc
     except asyncssh.Error as exc:
-        raise HostUnreachable(f"{name}: SSH error: {exc.reason}") from exc
+        raise HostUnreachable(f"SSH error: {exc.reason}") from exc
     except OSError as exc:
-        raise HostUnreachable(f"{name}: cannot connect to {spec.host}: {exc.strerror or exc}") from exc
+        raise HostUnreachable(f"cannot connect to {spec.host}: {exc.strerror or exc}") from exc
 
 
 def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
@@ -312,7 +312,7 @@ def _kill_command_prefix(argv: list[str]) -> list[str]:
 
 
 async def _run_channel(
-    conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, name: str, killer: list[str]
+    conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, killer: list[str]
 ) -> int:
     """Run `command` on a new channel of `conn` (asyncio side); returns its exit status."""
     opening = asyncio.ensure_future(
@@ -334,9 +334,9 @@ async def _run_channel(
             await _end_remote(conn, channel, session, killer)
             raise
     except asyncssh.ChannelOpenError as exc:
-        raise HostUnreachable(f"{name}: the server refused a new session: {exc.reason}") from exc
+        raise HostUnreachable(f"the server refused a new session: {exc.reason}") from exc
     except (asyncssh.Error, OSError) as exc:
-        raise HostUnreachable(f"{name}: connection lost: {exc}") from exc
+        raise HostUnreachable(f"connection lost: {exc}") from exc
     except asyncio.TimeoutError:
         raise asyncio.CancelledError from None
     try:
@@ -352,7 +352,7 @@ async def _run_channel(
     try:
         session.done.result()
     except (asyncssh.Error, OSError) as exc:
-        raise HostUnreachable(f"{name}: connection lost while the step ran: {exc}") from exc
+        raise HostUnreachable(f"connection lost while the step ran: {exc}") from exc
     # A channel that closed without an exit status: what OpenSSH's client reports.
     return 255 if session.exit_code is None else session.exit_code
 
