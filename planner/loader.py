@@ -57,10 +57,13 @@ class _Files:
         return self._translate(self.text(path, None))
 
 
-def load_config(paths: list[str]) -> Config:
-    """Evaluate the configuration files in order in one Lua state and return what they defined."""
+def load_config(paths: list[str], *, time_limit: float = 30.0) -> Config:
+    """Evaluate the configuration files in order in one Lua state and return what they defined.
+
+    `time_limit`: CPU seconds each file (and later each prepare/engine call) may take.
+    """
     files = _Files()
-    state = LuaState(files.lua)
+    state = LuaState(files.lua, time_limit=time_limit)
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))

@@ -13,7 +13,8 @@ that cannot leave Lua becomes {"\\u0000bad": "what it is"}.
 
 PRELUDE = r"""
 local G = _G
-local getinfo = debug.getinfo
+local getinfo, sethook = debug.getinfo, debug.sethook
+local clock = os.clock
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_status, co_isyieldable, co_running = coroutine.status, coroutine.isyieldable, coroutine.running
 local sort, concat = table.sort, table.concat
@@ -423,11 +424,27 @@ end
 
 local api = {}
 
+-- A CPU-time limit: Python cannot interrupt Lua (not even Ctrl-C), so an
+-- endless loop in a configuration must end itself.
+local time_limit = 30
+function api.set_time_limit(seconds) time_limit = seconds end
+
+local function arm(co)
+  local deadline = clock() + time_limit
+  local function check()
+    if clock() > deadline then
+      error(format("still running after %g s of CPU time; is there an endless loop?", time_limit), 2)
+    end
+  end
+  if co then sethook(co, check, "", 100000) else sethook(check, "", 100000) end
+end
+
 function api.start(src, path, dir)
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
   local fn, err = raw_load(src, "@" .. path, "t")
   if not fn then return false, err end
   running = co_create(fn)
+  arm(running)
   return true
 end
 
@@ -463,7 +480,9 @@ end
 -- Call an exported function with one table argument; the argument (which it
 -- may have changed) and the result come back as JSON.
 function api.call(id, arg)
+  arm(nil)
   local ok, result = xpcall(functions[id], message, arg)
+  sethook()
   if not ok then return false, result end
   return true, encode_value(result), encode_value(arg)
 end

@@ -44,12 +44,14 @@ class LuaState:
     """A fresh sandboxed Lua state with the essh DSL loaded.
 
     `read_module(path)` is asked for the source of every `require`d file, so the
-    caller can translate and record it.
+    caller can translate and record it. Each file run and each function call
+    may use `time_limit` seconds of CPU time.
     """
 
-    def __init__(self, read_module: Callable[[str], str]) -> None:
+    def __init__(self, read_module: Callable[[str], str], *, time_limit: float = 30.0) -> None:
         self._runtime = lua54.LuaRuntime(register_builtins=False, unpack_returned_tuples=True)
         self._api = self._runtime.execute(PRELUDE)
+        self._api.set_time_limit(time_limit)
         self._read_module = read_module
         self._paths: list[str] = []  # every file run or required, to undo Lua's shortening of names
         self.version: str = str(self._runtime.eval("_VERSION"))

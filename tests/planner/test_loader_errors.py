@@ -189,3 +189,19 @@ def test_an_error_passed_on_keeps_its_first_position(load_error, write):
     module = write("inner.lua", "\n\nlocal x = nil + 1\n")
     error = load_error('local co = coroutine.wrap(function() require "inner" end)\nco()\n')
     assert error.source == Source(module, 3) and error.message.startswith("attempt to perform arithmetic")
+
+
+def test_an_endless_loop_ends_with_an_error(write):
+    path = write("config.lua", "local n = 0\nwhile true do\n  n = n + 1\nend\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config([path], time_limit=0.2)
+    assert caught.value.source.file == path and caught.value.source.line in (2, 3, 4)
+    assert caught.value.message == "still running after 0.2 s of CPU time; is there an endless loop?"
+
+
+def test_an_endless_prepare_ends_with_an_error(write):
+    path = write("config.lua", 'task "t" {\n  prepare = function(ctx)\n    while true do end\n  end,\n}\n')
+    task = load_config([path], time_limit=0.2).tasks["t"]
+    with pytest.raises(ConfigError, match="endless loop") as caught:
+        task.prepare({})
+    assert caught.value.source.line == 3
