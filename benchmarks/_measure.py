@@ -1,7 +1,9 @@
 """Timing a whole child process: wall time and the CPU it used, Python start-up included.
 
 `measure(argv)` runs `argv` with stdout to /dev/null and stderr kept (shown when
-the command fails), reaps it with `os.wait4` so its own rusage is exact (user +
+the command fails), with byte-code caching on (an installed essh has its .pyc
+files; PYTHONDONTWRITEBYTECODE in the caller's environment would make every run
+compile essh from source), reaps it with `os.wait4` so its own rusage is exact (user +
 sys of the child and of anything it reaped), and also reports the CPU the
 benchmark's sshd spent meanwhile.
 """
@@ -37,7 +39,7 @@ def measure(argv: list[str], server: Server, label: str) -> Sample:
     cpu_before, logins_before = server.server_cpu(), server.logins()
     with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as devnull:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=devnull, stderr=err)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=devnull, stderr=err, env=_child_env())
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -52,3 +54,9 @@ def measure(argv: list[str], server: Server, label: str) -> Sample:
         server_cpu=server.server_cpu() - cpu_before,
         logins=server.logins() - logins_before,
     )
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
