@@ -391,3 +391,25 @@ def test_cancel_while_connecting_returns_promptly():
         started = time.monotonic()
         assert run(main)
         assert time.monotonic() - started < 2
+
+
+def test_agent_authentication_and_forwarding(sshd, tmp_path):
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(sshd.key_path)], env=env, check=True, capture_output=True)
+        fingerprint = subprocess.run(["ssh-add", "-l"], env=env, check=True, capture_output=True, text=True).stdout.split()[1]
+        options = {k: v for k, v in sshd.schema_host("web-1").ssh_options if k not in ("IdentityFile", "IdentitiesOnly")}
+        host = Host(
+            name="web-1",
+            ssh_options=tuple(sorted({**options, "IdentityAgent": str(socket_path), "ForwardAgent": "yes"}.items())),
+        )
+        code, out, _ = run_one(host, ["bash", "-c", "ssh-add -l"])
+        assert code == 0 and fingerprint.encode() in out  # logged in with the agent's key, and it was forwarded
+    finally:
+        agent.terminate()
+        agent.wait()
