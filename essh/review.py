@@ -107,7 +107,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
 def render_summary(report: Report) -> Iterator[str]:
     """The table that ends `essh apply`: per task, how its steps ended and how long
     the task took (first start to last end), then one line per step that did not succeed."""
-    columns = ("ok", "failed", "timed out", "unreachable", "skipped", "cancelled")
+    columns = ["ok" if s == "succeeded" else s.replace("_", " ") for s in STEP_STATUSES]
     per_task: dict[str, Counter] = {}
     spans: dict[str, tuple[float, float]] = {}
     for result in report.steps:

@@ -24,6 +24,7 @@ def essh(*args: str, cwd: Path) -> int:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="essh-demo-"))
+    work.chmod(0o755)  # sshd reads the fleet's authorized_keys as the test user
     fleet = start_fleet(work / "fleet")
     try:
         lines = ["return {", f"  user = {fleet.user!r},", f"  key = {str(fleet.key_path)!r},",
