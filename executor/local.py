@@ -9,9 +9,11 @@ With `pty=True` the process gets a terminal as stdin, stdout and stderr.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
 import subprocess
+import termios
 
 import trio
 
@@ -43,7 +45,12 @@ async def _run_pty(argv: list[str], out: StepOutput) -> int:
     leader, follower = os.openpty()
     try:
         process = await trio.lowlevel.open_process(
-            argv, stdin=follower, stdout=follower, stderr=follower, start_new_session=True
+            argv,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            start_new_session=True,
+            preexec_fn=_take_terminal,
         )
     except BaseException:
         os.close(leader)
@@ -60,6 +67,12 @@ async def _run_pty(argv: list[str], out: StepOutput) -> int:
         raise
     finally:
         await terminal.aclose()
+
+
+def _take_terminal() -> None:
+    # In the child, after setsid: the terminal on stdin becomes its controlling
+    # terminal, so /dev/tty works (prompts, `ssh`, job control) as under sshd.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 async def _pump(stream: trio.abc.ReceiveStream | None, name: str, out: StepOutput) -> None:

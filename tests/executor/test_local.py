@@ -46,9 +46,11 @@ def test_signal_death_is_128_plus_n():
 
 
 def test_pty_gives_a_terminal_and_merges_streams():
-    code, out, err = capture(["bash", "-c", "test -t 0 && test -t 1 && echo terminal; echo e >&2"], pty=True)
+    # sh, not bash: bash would take the terminal as its controlling one by itself.
+    script = "test -t 0 && test -t 1 && echo terminal; : </dev/tty && echo controlling; echo e >&2"
+    code, out, err = capture(["sh", "-c", script], pty=True)
     assert (code, err) == (0, b"")
-    assert out.replace(b"\r\n", b"\n") == b"terminal\ne\n"
+    assert out.replace(b"\r\n", b"\n") == b"terminal\ncontrolling\ne\n"
     assert capture(["bash", "-c", "test -t 1 || echo plain"])[1] == b"plain\n"
 
 
