@@ -124,9 +124,10 @@ def test_random_dags_plan_in_a_valid_order(dag):
     for name, i in where.items():
         for dep in defs[name].depends:
             assert where[dep] in before[i], f"{dep} finishes before {name}"
-    for first, second in zip(requested, requested[1:]):
-        if where[first] < where[second]:  # else `second` already ran as a dependency of `first`
-            assert where[first] in before[where[second]]
+    for k in range(1, len(requested)):
+        # A requested task not planned yet when its turn comes waits for every one before it.
+        if where[requested[k]] > max(where[r] for r in requested[:k]):
+            assert all(where[r] in before[where[requested[k]]] for r in requested[:k])
     if not any(d.parallel and not d.script for d in tasks):
         # Without parallel composites everything runs one after another.
         assert all(before[i] == set(range(i)) for i in range(len(names)))
