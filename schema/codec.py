@@ -76,15 +76,20 @@ def decode_plan(data: bytes) -> Plan:
     try:
         plan = _decoder.decode(payload)
     except msgspec.ValidationError as exc:
-        raise PlanFileInvalid(f"plan file does not match format version {version}: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise PlanFileInvalid(f"plan file payload cannot be decoded: {exc}") from None
+        raise PlanFileInvalid(f"plan file does not match format version {version}: {_one_line(exc)}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bad UTF-8 keys
+        raise PlanFileInvalid(f"plan file payload cannot be decoded: {_one_line(exc)}") from None
     if plan.format_version != version:
         raise PlanFileInvalid(
             f"plan file header says format version {version} but its payload says {plan.format_version}"
         )
     check_plan(plan)
     return plan
+
+
+def _one_line(exc: Exception) -> str:
+    """`exc`'s message with control characters escaped (msgspec quotes the file's own field names)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc))
 
 
 def read_plan(path: str) -> Plan:
