@@ -244,5 +244,8 @@ def _ensure_user(user: str) -> None:
         sudoers = Path("/etc/sudoers.d") / user
         rule = f"{user} ALL=(ALL) NOPASSWD: ALL\n"
         if not sudoers.exists() or sudoers.read_text() != rule:
-            sudoers.write_text(rule)
-            sudoers.chmod(0o440)
+            # Atomically: another session's sudo must never read half a file.
+            staged = sudoers.parent / f".{user}.{os.getpid()}"
+            staged.write_text(rule)
+            staged.chmod(0o440)
+            os.replace(staged, sudoers)
