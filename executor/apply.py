@@ -183,7 +183,8 @@ class _Apply:
             with self.scopes[step]:
                 for number in range(1, task.retries + 2):
                     attempt_started = time.time()
-                    status, error, code = await self.attempt(pool, s.host, argv, task.pty, task.timeout, out)
+                    where = None if task.backend == "local" else s.host  # local steps may carry a host for its env
+                    status, error, code = await self.attempt(pool, where, argv, task.pty, task.timeout, out)
                     record.attempts.append(
                         Attempt(number=number, status=status, exit_code=code, started_at=attempt_started,
                                 ended_at=time.time(), error=error)
