@@ -211,10 +211,13 @@ def prefixes(
     template = setting
     renderer = render()
     data = {"Task": task_data(task, args), "Args": list(args)}
-    out: list[str | None] = []
-    for h in hosts:
+
+    def one(h: HostDef | None) -> str:
         try:
-            out.append(renderer(template, {**data, "Host": host_data(h)}))
+            return renderer(template, {**data, "Host": host_data(h)})
         except Exception as exc:
             raise ConfigError(f"task {task.name}: cannot render its prefix {template!r}: {exc}", task.defined_at) from None
-    return out
+
+    if ".Host" not in template:
+        return [one(None)] * len(hosts)
+    return [one(h) for h in hosts]

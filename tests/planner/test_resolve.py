@@ -374,3 +374,11 @@ def test_a_numeric_parallel_on_a_composite_is_warned_about():
     plan = plan_of([task("a"), task("b"), task("g", None, depends=["a", "b"], parallel=2)], ["g"])
     assert [t.after for t in plan.tasks] == [(), (), (0, 1)]
     assert plan.meta.warnings == ("task g: parallel = 2 runs its depends together without a limit",)
+
+
+def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_missing_host_is_an_error():
+    pytest.importorskip("essh.planner.gotemplate")
+    plan = plan_of([task("a", targets=["web"], prefix="{{.Task.Name}}:")], ["a"])
+    assert [s.prefix for s in plan.steps] == ["a:", "a:"]
+    with pytest.raises(ConfigError, match="task a: cannot render its prefix"):
+        plan_of([task("a", prefix="{{.Host.Name}}")], ["a"])
