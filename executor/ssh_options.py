@@ -12,7 +12,9 @@ dropped silently. Options the plan leaves out fall back to the user's
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,6 +134,12 @@ def connect_spec(host: Host) -> ConnectSpec:
             reason = "is not a valid value" if isinstance(exc, KeyError) else str(exc)
             raise SshOptionError(f"host {host.name}: ssh option {keyword} {value!r} {reason}; fix the host definition") from None
     kw = spec.kwargs
+    try:
+        _expand_tokens(spec, host.name)
+    except KeyError as exc:
+        raise SshOptionError(
+            f"host {host.name}: unknown %-token %{exc.args[0]} in an ssh option; use %h %p %r %n %d %u or %%"
+        ) from None
     keys = kw.pop("_keys", [])
     if keys:
         kw["client_keys"] = keys
@@ -147,6 +155,33 @@ def connect_spec(host: Host) -> ConnectSpec:
     if spec.strict == "no":
         kw["known_hosts"] = None
     return spec
+
+
+# Options whose values may hold OpenSSH %-tokens; asyncssh expands them only in config files.
+_TOKEN_OPTIONS = ("proxy_command", "_keys", "client_certs", "agent_path")
+
+
+def _expand_tokens(spec: ConnectSpec, name: str) -> None:
+    kw = spec.kwargs
+    tokens = {
+        "%": "%",
+        "h": spec.host,
+        "p": str(kw.get("port", 22)),
+        "r": kw.get("username") or getpass.getuser(),
+        "n": name,
+        "d": os.path.expanduser("~"),
+        "u": getpass.getuser(),
+    }
+
+    def expand(value: str) -> str:
+        return re.sub(r"%(.)", lambda match: tokens[match.group(1)], value)
+
+    for argument in _TOKEN_OPTIONS:
+        value = kw.get(argument)
+        if isinstance(value, str):
+            kw[argument] = expand(value)
+        elif isinstance(value, list):
+            kw[argument] = [expand(item) for item in value]
 
 
 def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:

@@ -413,3 +413,37 @@ def test_agent_authentication_and_forwarding(sshd, tmp_path):
     finally:
         agent.terminate()
         agent.wait()
+
+
+RELAY = """\
+import os, selectors, socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+with open(sys.argv[3], "a") as log:
+    log.write(f"relay {sys.argv[1]} {sys.argv[2]}\\n")
+sel = selectors.DefaultSelector()
+sel.register(0, selectors.EVENT_READ)
+sel.register(sock, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj == 0:
+            data = os.read(0, 65536)
+            if not data:
+                sock.shutdown(socket.SHUT_WR)
+                sel.unregister(0)
+            else:
+                sock.sendall(data)
+        else:
+            data = sock.recv(65536)
+            if not data:
+                sys.exit(0)
+            os.write(1, data)
+"""
+
+
+def test_proxy_command_with_tokens(sshd, tmp_path):
+    relay = tmp_path / "relay.py"
+    relay.write_text(RELAY)
+    log = tmp_path / "relay.log"
+    host = sshd.schema_host("db-2", ProxyCommand=f"python3 {relay} %h %p {log}")
+    assert run_one(host, ["echo", "through the relay"])[:2] == (0, b"through the relay\n")
+    assert log.read_text() == f"relay 127.0.0.1 {sshd.port('db-2')}\n"

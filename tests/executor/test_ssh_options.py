@@ -93,3 +93,18 @@ def test_bad_options_are_refused_naming_host_and_option(option, message):
         spec_of(option)
     text = str(caught.value)
     assert text.startswith("host web-1: ssh option ") and "\n" not in text
+
+
+def test_percent_tokens_are_expanded_as_openssh_does():
+    spec = spec_of(
+        ("HostName", "10.1.2.3"),
+        ("IdentityFile", "%d/.ssh/id_%n_%r"),
+        ("Port", "2200"),
+        ("ProxyCommand", "connect-via bastion %h %p 100%%"),
+        ("User", "deploy"),
+    )
+    assert spec.kwargs["proxy_command"] == "connect-via bastion 10.1.2.3 2200 100%"
+    assert spec.kwargs["client_keys"][0].endswith("/.ssh/id_web-1_deploy")
+    assert not spec.kwargs["client_keys"][0].startswith("%")
+    with pytest.raises(SshOptionError, match="unknown %-token %Z"):
+        spec_of(("ProxyCommand", "nc %Z"))
