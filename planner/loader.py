@@ -19,7 +19,7 @@ from collections.abc import Callable
 from .discovery import discover_config_files
 from .lua_entries import Entry, driver_def, host_def, task_def
 from .lua_runtime import LuaState
-from .model import Config, ConfigError, ConfigFileRead, DriverDef, HostDef, Source, TaskDef
+from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
 
 
 __all__ = ["discover_config_files", "load_config"]
@@ -81,14 +81,10 @@ def load_config(paths: list[str], *, time_limit: float = 30.0) -> Config:
         files=list(files.read.values()),
         hosts=hosts_by_name,
         tasks=tasks_by_name,
-        drivers=_drivers(drivers),
+        drivers={driver.name: driver for driver in drivers},
         lua_version=state.version,
         notices=[str(notice) for notice in exported["notices"]],
     )
-
-
-def _drivers(drivers: list[DriverDef]) -> dict[str, DriverDef]:
-    return {driver.name: driver for driver in drivers}
 
 
 def _check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:
