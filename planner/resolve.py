@@ -236,14 +236,14 @@ def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
         p.role = "composite"
         return
     if task.filters and not task.targets:
-        raise ConfigError(f"task {task.name}: filters need targets to narrow", task.defined_at)
+        raise ConfigError(f"task {task.name}: has filters but no targets; filters only narrow what targets select", task.defined_at)
     names = index.select(task.targets, task.filters)
     if task.targets and not names:
         wanted = ", ".join(task.targets) + (f" filtered by {', '.join(task.filters)}" if task.filters else "")
         raise ConfigError(f"task {task.name}: targets {wanted} select no host", task.defined_at)
     if not names:
         if p.backend == "remote":
-            raise ConfigError(f"task {task.name}: a remote task needs targets", task.defined_at)
+            raise ConfigError(f'task {task.name}: backend is remote but no targets are set; add targets or use backend = "local"', task.defined_at)
         p.hosts = [None]
         return
     p.hosts = [hosts[name] for name in names]

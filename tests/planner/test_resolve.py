@@ -67,8 +67,13 @@ def test_a_remote_task_selecting_no_host_names_task_patterns_and_place():
 
 
 def test_a_remote_task_without_targets_is_refused():
-    with pytest.raises(ConfigError, match="a remote task needs targets"):
+    with pytest.raises(ConfigError, match="backend is remote but no targets are set"):
         plan_of([task("a", backend="remote")], ["a"])
+
+
+def test_filters_without_targets_are_refused():
+    with pytest.raises(ConfigError, match="has filters but no targets"):
+        plan_of([task("a", filters=["prod"])], ["a"])
 
 
 def test_no_task_named_runs_default_or_lists_the_tasks():
