@@ -91,7 +91,12 @@ async def aio(awaitable: Awaitable[T]) -> T:
     If the trio side is cancelled, the asyncio task is cancelled and awaited
     (its clean-up runs to the end) before trio's Cancelled propagates.
     """
-    loop = asyncio.get_running_loop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        if asyncio.iscoroutine(awaitable):
+            awaitable.close()
+        raise RuntimeError("aio() needs trio running as an asyncio guest: start it with bridge.run(), not trio.run()") from None
     future = asyncio.ensure_future(awaitable, loop=loop)
     if not future.done():
         token = trio.lowlevel.current_trio_token()

@@ -13,7 +13,9 @@ Ending a remote process: sshd makes each session's shell a session and
 process-group leader. The command therefore first reports that shell's pid
 (`$$`) on stderr, in a line this module removes from the output; when the step
 is cancelled, a second channel kills that whole process group (TERM, then KILL
-after a grace period) before the step's channel is closed.
+after a grace period; through the step's own sudo wrapping when it has one)
+before the step's channel is closed. This assumes a POSIX login shell on the
+host, as sending `shlex.join(argv)` already does.
 """
 
 from __future__ import annotations

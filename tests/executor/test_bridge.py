@@ -148,3 +148,11 @@ def test_signal_receiver_works_inside_the_guest_run():
         return sorted(got)
 
     assert run(main, install_signal_handlers=False) == sorted([signal.SIGINT, signal.SIGTERM])
+
+
+def test_aio_outside_the_bridge_says_how_to_start():
+    async def main() -> None:
+        await aio(asyncio.sleep(0))
+
+    with pytest.raises(RuntimeError, match=r"start it with bridge.run\(\)"):
+        trio.run(main)
