@@ -95,6 +95,11 @@ class SshdFleet:
             env=(("ESSH_HOSTNAME", name),),
         )
 
+    def alias_host(self, name: str, server: str, **options: str) -> Host:
+        """A host called `name` that is served by test server `server` (many hosts, one sshd)."""
+        host = self.schema_host(server, **options)
+        return Host(name=name, ssh_options=host.ssh_options, env=(("ESSH_HOSTNAME", name),))
+
     def closed_port_host(self, name: str = "down-1") -> Host:
         """A host whose port has nothing listening (connection refused)."""
         return self.schema_host(name, Port=str(free_port()))
