@@ -256,9 +256,16 @@ local host, task, driver = definer("host"), definer("task"), definer("driver")
 G.host, G.task, G.driver, G.group = host, task, driver, group
 G.private_host = definer("host", {private = true})
 
+-- ESSH features this essh does not have: say so instead of "attempt to call a nil value".
+local function unsupported(name, instead)
+  return function() error(format("%s is not supported by this essh; %s", name, instead), 2) end
+end
+G.job = unsupported("job", "define the hosts and tasks at the top level")
+G.import = unsupported("import", 'use require "name" with name.lua next to the configuration file')
+
 local essh_members = {
   host = host, task = task, driver = driver, group = group,
-  private_host = G.private_host, select_hosts = select_hosts,
+  private_host = G.private_host, select_hosts = select_hosts, job = G.job, import = G.import,
   debug = function(...)
     local parts = {}
     for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end

@@ -205,3 +205,14 @@ def test_an_endless_prepare_ends_with_an_error(write):
     with pytest.raises(ConfigError, match="endless loop") as caught:
         task.prepare({})
     assert caught.value.source.line == 3
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('job "j" {}', "job is not supported by this essh; define the hosts and tasks at the top level"),
+        ('essh.import "x"', 'import is not supported by this essh; use require "name"'),
+    ],
+)
+def test_essh_features_not_supported_say_so(load_error, source, message):
+    assert load_error(source).message.startswith(message)

@@ -115,3 +115,32 @@ def test_ssh_options_sorted_stringified_and_stable(tmp_path, options):
     ]
     assert first == expected
     assert _load(tmp_path, text).hosts["h"].ssh_options == first
+
+
+DETERMINISM = """
+host "web02" { HostName = "b", Port = 22, User = "u", SendEnv = {"A", "B"}, tags = {"web", "prod"}, props = {z = 1, a = 2, m = 3} }
+host "web01" { HostName = "a", ForwardAgent = true, IdentityFile = "k", tags = {"web"}, props = {k = "v", b = "c"} }
+group {
+    User = "grouped", Compression = "yes", tags = {"db"},
+    host "db01" { Port = 5432 },
+    host "db02" {},
+}
+for _, h in pairs(essh.select_hosts("web"):get()) do h.ServerAliveInterval = 30 end
+task "deploy" { targets = "web", env = {B = 1, A = 2, C = 3}, props = {y = 1, x = 2}, script = {"a", "b", "c"} }
+task "backup" { targets = "db", depends = {"deploy"}, parallel = 2, script = "b" }
+"""
+
+
+def test_the_same_configuration_loads_the_same_every_time(tmp_path):
+    path = tmp_path / "config.lua"
+    path.write_text(DETERMINISM)
+    # Each load is a fresh Lua state with its own hash seed, so pairs() orders differ between them.
+    loads = [load_config([str(path)]) for _ in range(8)]
+    for config in loads[1:]:
+        assert config.hosts == loads[0].hosts
+        assert list(config.hosts) == list(loads[0].hosts)
+        assert [list(h.props) for h in config.hosts.values()] == [list(h.props) for h in loads[0].hosts.values()]
+        assert config.tasks == loads[0].tasks
+        assert [(list(t.env), list(t.props)) for t in config.tasks.values()] == [
+            (list(t.env), list(t.props)) for t in loads[0].tasks.values()
+        ]
