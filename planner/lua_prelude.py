@@ -18,7 +18,7 @@ local clock = os.clock
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_status, co_isyieldable, co_running = coroutine.status, coroutine.isyieldable, coroutine.running
 local sort, concat = table.sort, table.concat
-local type, next, ipairs, rawget, rawset = type, next, ipairs, rawget, rawset
+local type, next, ipairs, rawget, rawset, rawlen, pcall = type, next, ipairs, rawget, rawset, rawlen, pcall
 local setmetatable, getmetatable, tostring, error, select = setmetatable, getmetatable, tostring, error, select
 local format, byte = string.format, string.byte
 local math_type, utf8_len, huge = math.type, utf8.len, math.huge
@@ -342,9 +342,12 @@ local function put_string(s)
 end
 
 -- Object keys: strings as they are; others (a table mixing a list and names) as "[key]".
+-- Raw access only: no metamethod of the configuration runs while exporting.
 local function put_key(k)
-  if type(k) == "string" and utf8_len(k) then put_string(k)
-  else put_string("[" .. (type(k) == "string" and "?" or tostring(k)) .. "]") end
+  local t = type(k)
+  if t == "string" and utf8_len(k) then put_string(k)
+  elseif t == "number" then put_string("[" .. format("%.17g", k) .. "]")
+  else put_string("[" .. t .. "]") end
 end
 
 local function encode(v, depth)
@@ -353,13 +356,13 @@ local function encode(v, depth)
     put_string(v)
   elseif t == "table" then
     if depth > 32 then n = n + 1; buf[n] = TOO_DEEP; return end
-    local length, count = #v, 0
+    local length, count = rawlen(v), 0
     for _ in next, v do count = count + 1 end
     if count == length then
       n = n + 1; buf[n] = "["
       for i = 1, length do
         if i > 1 then n = n + 1; buf[n] = "," end
-        encode(v[i], depth + 1)
+        encode(rawget(v, i), depth + 1)
       end
       n = n + 1; buf[n] = "]"
     else
@@ -458,7 +461,10 @@ end
 local function message(err)
   if type(err) == "string" then return err end
   local mt = getmetatable(err)
-  if mt and mt.__tostring then return tostring(err) end
+  if mt and mt.__tostring then
+    local ok, text = pcall(tostring, err)
+    if ok and type(text) == "string" then return text end
+  end
   return "error object is a " .. type(err) .. " value"
 end
 

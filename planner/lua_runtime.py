@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lupa.lua54 as lua54
@@ -40,6 +41,16 @@ def lua_error(message: str, fallback: Source, paths: Iterable[str] = ()) -> Conf
     return ConfigError(match["message"].strip(), Source(file, int(match["line"])))
 
 
+@contextmanager
+def _ours(where: Source) -> Iterator[None]:
+    """A Lua error escaping the prelude's own protection is essh's fault, not the configuration's."""
+    try:
+        yield
+    except lua54.LuaError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"essh's Lua loader failed ({first}); please report this", where) from None
+
+
 class LuaState:
     """A fresh sandboxed Lua state with the essh DSL loaded.
 
@@ -61,12 +72,14 @@ class LuaState:
         where = Source(path)
         self._paths.append(path)
         folder = path.rsplit("/", 1)[0] or "/"
-        started = self._api.start(source, path, folder)
+        with _ours(where):
+            started = self._api.start(source, path, folder)
         if isinstance(started, tuple):
             raise self._error(str(started[1]), where)
         reply = None
         while True:
-            answer = self._api.resume(reply)
+            with _ours(where):
+                answer = self._api.resume(reply)
             kind, arg = (answer[0], answer[1]) if isinstance(answer, tuple) else (answer, None)
             if kind == "done":
                 return
@@ -89,7 +102,8 @@ class LuaState:
 
     def export(self) -> dict[str, Any]:
         """Everything defined so far, as plain JSON values (see `lua_prelude`)."""
-        return json.loads(self._api.export())
+        with _ours(Source(self._paths[-1] if self._paths else "<configuration>")):
+            return json.loads(self._api.export())
 
     def call(self, function_id: int, arg: dict[str, Any], where: Source) -> tuple[Any, dict[str, Any]]:
         """Call an exported Lua function with a table made from `arg`.
@@ -98,8 +112,9 @@ class LuaState:
         both as plain values. A Lua error becomes a ConfigError at the Lua
         position, else at `where`.
         """
-        table = self._runtime.table_from(arg, recursive=True)
-        answer = self._api.call(function_id, table)
+        with _ours(where):
+            table = self._runtime.table_from(arg, recursive=True)
+            answer = self._api.call(function_id, table)
         if not answer[0]:
             raise self._error(str(answer[1]), where)
         after = json.loads(answer[2], object_pairs_hook=_sorted_dict)

@@ -216,3 +216,16 @@ def test_an_endless_prepare_ends_with_an_error(write):
 )
 def test_essh_features_not_supported_say_so(load_error, source, message):
     assert load_error(source).message.startswith(message)
+
+
+def test_metamethods_of_the_configuration_do_not_run_while_exporting(load_error):
+    source = """
+    local trap = setmetatable({"a"}, {__len = function() error("len ran") end, __tostring = function() error("x") end})
+    host "h" { tags = trap, props = {[trap] = 1} }
+    """
+    assert load_error(source).message == "host 'h': props: '[table]' is not a valid name (letters, digits and _)"
+
+
+def test_an_error_object_whose_tostring_fails(load_error):
+    error = load_error('error(setmetatable({}, {__tostring = function() error("nested") end}))')
+    assert error.message == "error object is a table value"
