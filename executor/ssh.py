@@ -182,7 +182,7 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
             reason = "host key does not match known_hosts (possible man-in-the-middle, or the host was reinstalled)"
         else:
             reason = "host key is not in known_hosts; add it with ssh-keyscan, or set StrictHostKeyChecking accept-new"
-        raise HostUnreachable(f"{reason}") from exc
+        raise HostUnreachable(reason) from exc
     except asyncssh.PermissionDenied as exc:
         user = kwargs.get("username", "the default user")
         raise HostUnreachable(f"authentication failed for {user}: no key was accepted") from exc
