@@ -102,8 +102,7 @@ local function definer(kind, preset)
     local obj = setmetatable({}, metatables[kind])
     local registry = registries[kind]
     local previous = registry[name]
-    info[obj] = {kind = kind, name = name, file = file, line = line,
-                 previous = previous and info[previous] or nil}
+    info[obj] = {kind = kind, name = name, file = file, line = line}
     if not previous then local order = orders[kind]; order[#order + 1] = name end
     registry[name] = obj
     if preset then for k, v in next, preset do rawset(obj, k, v) end end
