@@ -118,18 +118,23 @@ def _created_at() -> int | None:
         raise Abort(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {epoch!r}") from None
 
 
-def _load(config: str | None):
+def _load(config: str | None, debug: bool = False):
+    """The configuration; with --debug, what it said through essh.debug() goes to stderr."""
     from essh import planner
 
     paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    return planner.load_config(paths)
+    cfg = planner.load_config(paths)
+    if debug:
+        for notice in cfg.notices:
+            typer.echo(f"[essh debug] {notice}", err=True)
+    return cfg
 
 
-def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str]) -> schema.Plan:
+def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False) -> schema.Plan:
     from essh import planner
 
     return planner.make_plan(
-        _load(config), list(tasks), list(args), created_at=_created_at(), essh_version=essh.__version__
+        _load(config, debug), list(tasks), list(args), created_at=_created_at(), essh_version=essh.__version__
     )
 
 
@@ -202,7 +207,7 @@ def plan(
     from .review import plan_json, render_plan
 
     with _errors(debug):
-        the_plan = _plan(config, tasks or [], _task_args(ctx))
+        the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
             sys.stdout.buffer.write(plan_json(the_plan, schema.payload_digest(data)))
@@ -272,7 +277,7 @@ def apply(
         else:
             from .review import render_plan
 
-            the_plan = _plan(config, targets, _task_args(ctx))
+            the_plan = _plan(config, targets, _task_args(ctx), debug)
             data = schema.encode_plan(the_plan)
             _echo_lines(render_plan(the_plan))
             if not auto_approve:
@@ -299,7 +304,7 @@ def run(
 ) -> None:
     """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
     with _errors(debug):
-        the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)])
+        the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
 
 
@@ -325,7 +330,7 @@ def exec_(
         if backend not in ("remote", "local"):
             raise Abort(f"--backend must be remote or local, not {backend!r}")
         the_plan = planner.make_exec_plan(
-            _load(config),
+            _load(config, debug),
             command,
             targets=target,
             filters=filter or [],

@@ -32,6 +32,10 @@ def _mode(plan: Plan, index: int) -> str:
     return "parallel" if task.parallel == 0 else f"parallel {task.parallel}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _short_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -80,7 +84,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
             for script_index in scripts:
                 text = plan.scripts[script_index]
                 lines = text.rstrip("\n").split("\n") if text.strip() else []
-                label = f"    script ({len(lines)} lines, sha256 {_short_digest(text)})"
+                label = f"    script ({_count(len(lines), 'line')}, sha256 {_short_digest(text)})"
                 if verbose:
                     yield label + ":"
                     first = next(i for i in steps if plan.steps[i].script == script_index)
@@ -98,8 +102,9 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     handler_steps = counted.get("handler", 0)
     runnable = [t for t in plan.tasks if t.role != "handler"]
     yield (
-        f"Plan: {len(runnable)} tasks, {len(plan.steps) - handler_steps} steps on {len(hosts_used)} hosts"
-        + (f" (+{handler_steps} handler steps, run only on failure)" if handler_steps else "")
+        f"Plan: {_count(len(runnable), 'task')}, {_count(len(plan.steps) - handler_steps, 'step')}"
+        f" on {_count(len(hosts_used), 'host')}"
+        + (f" (+{_count(handler_steps, 'handler step')}, run only on failure)" if handler_steps else "")
         + "."
     )
 
