@@ -144,3 +144,45 @@ def test_the_same_configuration_loads_the_same_every_time(tmp_path):
         assert [(list(t.env), list(t.props)) for t in config.tasks.values()] == [
             (list(t.env), list(t.props)) for t in loads[0].tasks.values()
         ]
+
+
+# Any value a configuration may put anywhere: loading succeeds or raises ConfigError, nothing else.
+SCALAR_LUA = st.one_of(
+    st.sampled_from(['"x"', '""', '"\\xff"', "0", "-1", "3", "2.5", "1/0", "0/0", "true", "false", "nil",
+                     "io.stdout", "function() return 1 end", "function() error('no') end", "print",
+                     "coroutine.create(print)", '"web"', '"local"', '"remote"', "{}"]),
+)
+LUA_VALUE = st.recursive(
+    SCALAR_LUA,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "{" + ", ".join(items) + "}"),
+        st.dictionaries(st.sampled_from(["code", "description", "a", "B", "x_1"]), inner, max_size=3).map(
+            lambda pairs: "{" + ", ".join(f"{k} = {val}" for k, val in pairs.items()) + "}"
+        ),
+    ),
+    max_leaves=6,
+)
+ANY_KEY = st.sampled_from(
+    ["description", "hidden", "private", "tags", "props", "hooks_before_connect", "script", "script_file",
+     "targets", "filters", "backend", "driver", "depends", "parallel", "prefix", "env", "privileged", "user",
+     "pty", "on_error", "timeout", "retries", "prepare", "disabled", "engine", "HostName", "Port", "colour"]
+)
+FIELDS = st.dictionaries(ANY_KEY, LUA_VALUE, max_size=4).map(
+    lambda pairs: "{" + ", ".join(f"{k} = {val}" for k, val in pairs.items()) + "}"
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["host", "task", "driver"]), fields=FIELDS)
+def test_any_value_anywhere_loads_or_is_a_config_error(tmp_path, kind, fields):
+    from essh.planner.model import ConfigError
+
+    try:
+        config = _load(tmp_path, f'{kind} "x" {fields}\n')
+        for task in config.tasks.values():
+            if task.prepare is not None:
+                task.prepare({"task": {"name": "x"}, "args": []})
+        for driver in config.drivers.values():
+            driver.engine({"name": "x", "props": {}})
+    except ConfigError as error:
+        assert error.message and "\n" not in error.message
