@@ -36,9 +36,9 @@ from essh.schema import Host
 from .bridge import aio
 from .errors import HostUnreachable
 from .output import StepOutput
+from .pid_line import PidLineFilter
 from .ssh_options import ConnectSpec, connect_spec
 
-PID_MARK = b"ESSH-PID "
 # POSIX sh: report the session leader's pid, then become the step's command.
 _PID_PRELUDE = "printf 'ESSH-PID %d\\n' \"$$\" >&2; exec "
 KILL_GRACE = 2  # seconds between TERM and KILL of a cancelled remote process group
@@ -246,8 +246,7 @@ class _Session(asyncssh.SSHClientSession[bytes]):
     def __init__(self, out: StepOutput, pid_stream: str) -> None:
         self.out = out
         self.pid_stream = pid_stream
-        self.pid_buffer: bytearray | None = bytearray()
-        self.pid: int | None = None
+        self.pid_filter = PidLineFilter()
         self.exit_code: int | None = None
         loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = loop.create_future()
@@ -256,29 +255,15 @@ class _Session(asyncssh.SSHClientSession[bytes]):
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
-        if stream == self.pid_stream and self.pid_buffer is not None:
-            data = self._take_pid(data)
+        if stream == self.pid_stream and not self.pid_filter.done:
+            data = self.pid_filter.feed(data)
+            if self.pid_filter.done and not self.pid_seen.done():
+                self.pid_seen.set_result(None)
         if data and not self.output_failed.done():
             try:
                 self.out.feed(stream, data)
             except Exception as exc:  # our side failed (terminal, log file), not the host
                 self.output_failed.set_exception(exc)
-
-    def _take_pid(self, data: bytes) -> bytes:
-        buffer = self.pid_buffer
-        assert buffer is not None
-        buffer += data
-        end = buffer.find(b"\n")
-        if end < 0 and len(buffer) < 64 and PID_MARK.startswith(bytes(buffer[: len(PID_MARK)])):
-            return b""
-        self.pid_buffer = None
-        self.pid_seen.set_result(None)
-        line = bytes(buffer[: end + 1]) if end >= 0 else b""
-        if line.startswith(PID_MARK) and line[len(PID_MARK) :].strip().isdigit():
-            self.pid = int(line[len(PID_MARK) :])
-            return bytes(buffer[end + 1 :])
-        # Not our line (a login shell that is not POSIX sh): pass everything through.
-        return bytes(buffer)
 
     def exit_status_received(self, status: int) -> None:
         self.exit_code = status
@@ -290,8 +275,8 @@ class _Session(asyncssh.SSHClientSession[bytes]):
             self.exit_code = 255
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.pid_buffer:  # the command ended before a full line: give back what was held
-            held, self.pid_buffer = bytes(self.pid_buffer), None
+        held = self.pid_filter.finish()  # the command ended inside a line: give back what was held
+        if held and not self.output_failed.done():
             self.out.feed(self.pid_stream, held)  # type: ignore[arg-type]
         if not self.pid_seen.done():
             self.pid_seen.set_result(None)
@@ -367,8 +352,8 @@ async def _end_remote(
         if not session.done.done():
             # The pid line may still be on its way when a step is cancelled right away.
             await asyncio.wait_for(asyncio.shield(session.pid_seen), _CLEANUP_TIMEOUT)
-        if session.pid is not None and not session.done.done():
-            kill = _kill_script(session.pid, killer)
+        if session.pid_filter.pid is not None and not session.done.done():
+            kill = _kill_script(session.pid_filter.pid, killer)
             await asyncio.wait_for(conn.run(kill, check=False, stdin=asyncssh.DEVNULL), _CLEANUP_TIMEOUT)
         channel.close()
         await asyncio.wait_for(asyncio.shield(session.done), _CLEANUP_TIMEOUT)
