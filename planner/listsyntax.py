@@ -48,7 +48,7 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _VALUE_KEYWORDS = frozenset({"return", "and", "or", "not", "in", "if", "elseif", "while", "until"})
 # Last characters of tokens after which an expression starts.
 _VALUE_PUNCT = frozenset("=({[,;+-*/%^#&|~<>")
-_CLOSER_OF = {"]": "[", "}": "{", ")": "("}
+_OPENER_OF = {"]": "[", "}": "{", ")": "("}
 
 # Kinds of `[` on the bracket stack.
 _INDEX = 0  # left alone
@@ -57,31 +57,18 @@ _VALUE = 1  # a list, unless its `]` is followed by `=` (then a table key)
 
 def translate(source: str) -> str:
     """`source` with list syntax rewritten to Lua tables; same length, same lines."""
-    comment_start_by_end: dict[int, int] = {}
-    # Entries: (opener, kind, position of the opener).
-    stack: list[tuple[str, int, int]] = []
-    swaps: list[int] = []
+    brackets = _Brackets(source)
     for m in _SCAN.finditer(source):
         group = m.lastgroup
         if group == "comment":
-            comment_start_by_end[m.end()] = m.start(group)
-            continue
-        if group != "bracket":
-            continue
-        pos = m.start(group)
-        char = source[pos]
-        if char == "[":
-            stack.append(("[", _value_position(source, pos, comment_start_by_end), pos))
-        elif char in "{(":
-            stack.append((char, _INDEX, pos))
-        else:
-            _close(source, _CLOSER_OF[char], pos, stack, swaps, comment_start_by_end)
-    if not swaps:
+            brackets.comment_start_by_end[m.end()] = m.start(group)
+        elif group == "bracket":
+            brackets.see(m.start(group))
+    if not brackets.swaps:
         return source
-    swaps.sort()
     pieces = []
     done = 0
-    for pos in swaps:
+    for pos in sorted(brackets.swaps):
         pieces.append(source[done:pos])
         pieces.append("{" if source[pos] == "[" else "}")
         done = pos + 1
@@ -89,26 +76,36 @@ def translate(source: str) -> str:
     return "".join(pieces)
 
 
-def _close(
-    source: str,
-    opener: str,
-    pos: int,
-    stack: list[tuple[str, int, int]],
-    swaps: list[int],
-    comments: dict[int, int],
-) -> None:
-    """Match the closer at `pos` with its opener; record the swaps of a finished list."""
-    for depth in range(len(stack) - 1, -1, -1):
-        if stack[depth][0] == opener:
-            break
-    else:
-        return  # a stray closer: Lua will say so
-    # Openers above the match were never closed: they stay as written.
-    _, kind, start = stack[depth]
-    del stack[depth:]
-    if kind == _VALUE and not _followed_by_assignment(source, pos + 1, comments):
-        swaps.append(start)
-        swaps.append(pos)
+class _Brackets:
+    """The open brackets of one scan, and the positions of the finished lists."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.comment_start_by_end: dict[int, int] = {}
+        self.stack: list[tuple[str, int, int]] = []  # (opener, kind, position)
+        self.open_count = {"[": 0, "{": 0, "(": 0}  # keeps stray closers from scanning the stack
+        self.swaps: list[int] = []
+
+    def see(self, pos: int) -> None:
+        char = self.source[pos]
+        if char in "[{(":
+            kind = _value_position(self.source, pos, self.comment_start_by_end) if char == "[" else _INDEX
+            self.stack.append((char, kind, pos))
+            self.open_count[char] += 1
+            return
+        opener = _OPENER_OF[char]
+        if not self.open_count[opener]:
+            return  # a stray closer: Lua will say so
+        stack = self.stack
+        while True:
+            # Openers above the match were never closed: they stay as written.
+            top, kind, start = stack.pop()
+            self.open_count[top] -= 1
+            if top == opener:
+                break
+        if kind == _VALUE and not _followed_by_assignment(self.source, pos + 1, self.comment_start_by_end):
+            self.swaps.append(start)
+            self.swaps.append(pos)
 
 
 def _value_position(source: str, pos: int, comments: dict[int, int]) -> int:

@@ -267,14 +267,17 @@ def _exprs():
     return st.recursive(atoms, extend, max_leaves=12)
 
 
+_EXPRS = _exprs()
+
+
 @st.composite
 def plain_lua_programs(draw) -> str:
     statements = draw(
         st.lists(
             st.one_of(
-                st.tuples(_NAMES, _exprs()).map(lambda p: f"local {p[0]} = {p[1]}"),
-                st.tuples(_NAMES, _exprs(), _exprs()).map(lambda p: f"{p[0]}[ {p[1]} ] = {p[2]}"),
-                st.tuples(_NAMES, _exprs()).map(lambda p: f"{p[0]}({p[1]})"),
+                st.tuples(_NAMES, _EXPRS).map(lambda p: f"local {p[0]} = {p[1]}"),
+                st.tuples(_NAMES, _EXPRS, _EXPRS).map(lambda p: f"{p[0]}[ {p[1]} ] = {p[2]}"),
+                st.tuples(_NAMES, _EXPRS).map(lambda p: f"{p[0]}({p[1]})"),
             ),
             min_size=1,
             max_size=5,
@@ -285,7 +288,7 @@ def plain_lua_programs(draw) -> str:
     return "local function f(...)\n" + body + "\nend\n"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(plain_lua_programs())
 def test_plain_lua_programs_are_unchanged(program):
     assert lua_error(program) == "", program  # the generator writes valid Lua
@@ -369,3 +372,16 @@ def _timed(fn, arg) -> float:
     start = time.perf_counter()
     fn(arg)
     return time.perf_counter() - start
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "x = " + "(" * 50_000 + "]" * 50_000,
+        "x = " + "[ " * 50_000 + ")" * 50_000,
+        "x = " + "[ " * 50_000 + "]" * 50_000,
+        "x = " + "t[" * 50_000 + "--[[c]]" * 1000 + "]" * 50_000,
+    ],
+)
+def test_pathological_brackets_stay_linear(source):
+    assert _timed(translate, source) < 0.5
