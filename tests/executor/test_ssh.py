@@ -199,7 +199,6 @@ def test_pty_gets_a_terminal(sshd):
     assert out == b"no-terminal\n"
 
 
-@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed (apt-get install -y sudo)")
 def test_sudo_runs_as_root(sshd):
     host = sshd.schema_host("db-1")
     argv = ["sudo", "-n", "-u", "root", "-H", "--", "bash", "-c", "id -un; echo $HOME"]
@@ -447,3 +446,18 @@ def test_proxy_command_with_tokens(sshd, tmp_path):
     host = sshd.schema_host("db-2", ProxyCommand=f"python3 {relay} %h %p {log}")
     assert run_one(host, ["echo", "through the relay"])[:2] == (0, b"through the relay\n")
     assert log.read_text() == f"relay 127.0.0.1 {sshd.port('db-2')}\n"
+
+
+def test_user_ssh_config_matches_the_essh_name_and_plan_options_win(sshd, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    # The user's block for this essh name supplies the key; its Hostname loses to the plan's.
+    (home / ".ssh" / "config").write_text(
+        f"Host db-1\n  Hostname 192.0.2.1\n  IdentityFile {sshd.key_path}\n  IdentitiesOnly yes\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    options = {k: v for k, v in sshd.schema_host("db-1").ssh_options if k not in ("IdentityFile", "IdentitiesOnly")}
+    host = Host(name="db-1", ssh_options=tuple(sorted(options.items())))
+    assert run_one(host, ["echo", "matched"])[:2] == (0, b"matched\n")
+    other = Host(name="db-9", ssh_options=host.ssh_options)  # no block for this name: no key
+    assert "authentication failed" in unreachable_reason(other)

@@ -293,7 +293,6 @@ def test_the_environment_template_renders_to_nothing_honouring_trims():
 
 
 def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
-    pytest.importorskip("essh.planner.gotemplate")
     per_task = driver("plain", '{{template "environment" .}}{{range .Scripts}}run {{.code}}\n{{end}}')
     per_host = driver("hosty", "{{range .Scripts}}{{.code}} # {{$.Host.Name}} {{$.Task.Name}}\n{{end}}")
     tasks = [task("a", ["x", "y"], targets=["web"], driver="plain"), task("b", "z", targets=["web"], driver="hosty")]
@@ -303,13 +302,11 @@ def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
 
 
 def test_driver_default_replaces_the_built_in_one():
-    pytest.importorskip("essh.planner.gotemplate")
     plan = plan_of([task("a", "x")], ["a"], drivers=[driver("default", "{{range .Scripts}}>{{.code}}\n{{end}}")])
     assert plan.scripts == (">x\n",)
 
 
 def test_a_prefix_template_is_rendered_per_host():
-    pytest.importorskip("essh.planner.gotemplate")
     plan = plan_of([task("a", targets=["web"], prefix="{{.Host.Name}} |")], ["a"])
     assert [s.prefix for s in plan.steps] == ["web-1 |", "web-2 |"]
 
@@ -382,7 +379,6 @@ def test_a_numeric_parallel_on_a_composite_is_warned_about():
 
 
 def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_missing_host_is_an_error():
-    pytest.importorskip("essh.planner.gotemplate")
     plan = plan_of([task("a", targets=["web"], prefix="{{.Task.Name}}:")], ["a"])
     assert [s.prefix for s in plan.steps] == ["a:", "a:"]
     with pytest.raises(ConfigError, match="task a: cannot render its prefix"):

@@ -115,7 +115,6 @@ def test_the_whole_request_plans_identically_twice(tmp_path):
 
 
 def test_a_custom_driver_renders_per_host_after_the_environment(cfg):
-    pytest.importorskip("essh.planner.gotemplate")
     p = plan(cfg, "driven")
     assert len(p.scripts) == 2  # the template mentions .Host, so one text per host
     full = step_script(p, p.steps[0])
