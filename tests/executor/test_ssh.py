@@ -7,7 +7,6 @@ import io
 import os
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import time
