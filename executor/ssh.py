@@ -25,6 +25,7 @@ import os
 import shlex
 import signal
 import socket
+import tempfile
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -168,13 +169,13 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
     kwargs = dict(spec.kwargs)
     try:
         try:
-            return await asyncssh.connect(spec.host, **kwargs)
+            return await _open(spec, kwargs)
         except asyncssh.HostKeyNotVerifiable:
             if spec.strict != "accept-new" or _has_known_key(spec, kwargs):
                 raise
         # accept-new: a host never seen before is trusted and recorded; a changed key is not.
         kwargs["known_hosts"] = None
-        conn = await asyncssh.connect(spec.host, **kwargs)
+        conn = await _open(spec, kwargs)
         _record_host_key(spec, kwargs, conn)
         return conn
     except asyncssh.HostKeyNotVerifiable as exc:
@@ -196,6 +197,17 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
         raise HostUnreachable(f"SSH error: {exc.reason}") from exc
     except OSError as exc:
         raise HostUnreachable(f"cannot connect to {spec.host}: {exc.strerror or exc}") from exc
+
+
+async def _open(spec: ConnectSpec, kwargs: dict) -> asyncssh.SSHClientConnection:
+    if spec.host == spec.name:
+        return await asyncssh.connect(spec.name, **kwargs)
+    user_config = os.path.expanduser("~/.ssh/config")
+    with tempfile.NamedTemporaryFile("w", prefix="essh-", suffix=".ssh_config") as plan_config:
+        plan_config.write(f"Hostname {spec.host}\n")
+        plan_config.flush()
+        configs = [plan_config.name] + ([user_config] if os.access(user_config, os.R_OK) else [])
+        return await asyncssh.connect(spec.name, config=configs, **kwargs)
 
 
 def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:

@@ -45,8 +45,16 @@ _FALSE = {"no", "false", "off"}
 
 @dataclass
 class ConnectSpec:
-    """How to connect to one host: asyncssh.connect's host, port and keyword arguments."""
+    """How to connect to one host.
 
+    `name` is what asyncssh is asked to connect to, so ~/.ssh/config's `Host`
+    blocks match the essh host name as OpenSSH would; `host` is where the
+    connection goes (the plan's HostName, else the name), which `ssh.py` hands
+    asyncssh as a one-line config file read before ~/.ssh/config (first value
+    wins, so the plan's HostName beats a Hostname there).
+    """
+
+    name: str
     host: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     strict: str = "yes"  # StrictHostKeyChecking: yes, no or accept-new
@@ -121,7 +129,7 @@ _STRICT = {"yes": "yes", "ask": "yes", "true": "yes", "on": "yes", "no": "no", "
 
 def connect_spec(host: Host) -> ConnectSpec:
     """The connection settings of `host`; raises `SshOptionError` for an option that cannot be honoured."""
-    spec = ConnectSpec(host=host.name)
+    spec = ConnectSpec(name=host.name, host=host.name)
     for keyword, value in host.ssh_options:
         try:
             _apply(spec, keyword, value)
@@ -195,6 +203,8 @@ def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:
             detail = str(exc) if convert in (_bool, _algs, _family, _compression) else "must be a number"
             raise ValueError(detail) from None
     elif key == "hostname":
+        if not value or any(c.isspace() or c in "\"'#" for c in value):
+            raise ValueError("must be a host name or address")
         spec.host = value
     elif key == "identityfile":
         kw.setdefault("_keys", []).append(os.path.expanduser(value))

@@ -31,7 +31,7 @@ def test_common_options_map_onto_asyncssh():
         ("User", "deploy"),
         ("UserKnownHostsFile", "/k/one /k/two"),
     )
-    assert spec.host == "10.0.0.5"
+    assert (spec.name, spec.host) == ("web-1", "10.0.0.5")
     assert spec.strict == "yes"
     kw = spec.kwargs
     assert kw["port"] == 2222 and kw["username"] == "deploy"
@@ -86,6 +86,7 @@ def test_ignored_keywords_are_accepted():
         (("StrictHostKeyChecking", "sometimes"), "is not a valid value"),
         (("Ciphers", "+aes128-ctr"), "plain comma-separated list"),
         (("AddressFamily", "ipx"), "must be any, inet or inet6"),
+        (("HostName", "web 1\nUser root"), "must be a host name or address"),
     ],
 )
 def test_bad_options_are_refused_naming_host_and_option(option, message):
