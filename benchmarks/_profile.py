@@ -11,15 +11,16 @@ not the absolute seconds.
 
 from __future__ import annotations
 
-import os
 import pstats
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from _fleet import Server
+from _fleet import REPO_ROOT, Server
 from _measure import measure
 
+
+_ESSH_DIRS = ("essh", "executor", "schema", "planner")
 
 # Runs the profiled command like `python` would (a script path, or -m module), timed by CPU time.
 _RUNNER = """
@@ -52,8 +53,8 @@ def _package(filename: str) -> str:
     for marker in ("site-packages", "dist-packages"):
         if marker in parts:
             return parts[parts.index(marker) + 1].removesuffix(".py")
-    if "/work/main/" in filename or os.path.basename(os.path.dirname(filename)) in ("executor", "schema", "essh"):
-        return f"essh.{path.parent.name}.{path.stem}"
+    if path.parent.parent == REPO_ROOT and path.parent.name in _ESSH_DIRS:
+        return f"essh.{path.parent.name}.{path.stem}".replace("essh.essh.", "essh.")
     if "lib/python3" in filename:
         rest = filename.split("lib/python3", 1)[1].split("/", 2)
         return "stdlib " + (rest[1].removesuffix(".py") if len(rest) > 1 else filename)
@@ -75,6 +76,12 @@ def profile(argv: list[str], server: Server, out: Path, top: int = 15) -> list[s
     lines = [f"own time by package (of {total:.2f} s profiled):"]
     for package, own in sorted(by_package.items(), key=lambda item: -item[1])[:top]:
         lines.append(f"  {own:7.3f} s {100 * own / total:5.1f}%  {package}")
+    imports = sum(v[3] for (f, _, n), v in stats.stats.items() if n == "_find_and_load")  # type: ignore[attr-defined]
+    lines.append(f"imports (cumulative): {imports:.3f} s {100 * imports / total:.1f}%")
+    lines.append("essh's own functions by cumulative time (cumulative s, own s, calls):")
+    own_code = [f for f in functions if f[3].startswith("essh.")]
+    for own, cumulative, calls, where in sorted(own_code, key=lambda f: -f[1])[:top]:
+        lines.append(f"  {cumulative:7.3f} {own:7.3f} {calls:8d}  {where}")
     lines.append("functions with the most own time (own s, cumulative s, calls):")
     for own, cumulative, calls, where in sorted(functions, reverse=True)[:top]:
         lines.append(f"  {own:7.3f} {cumulative:7.3f} {calls:8d}  {where}")

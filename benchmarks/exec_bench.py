@@ -2,9 +2,10 @@
 
 Not a test: prints figures. Run as root (it starts a loopback sshd and a test user):
 
-    python benchmarks/exec_bench.py [--rounds 3] [--json FILE] [--floor-only]
+    python benchmarks/exec_bench.py [--rounds 3] [--fanout-rounds 5] [--json FILE] [--profile] [--floor-only]
 
 Cases (many host names on one loopback sshd; `echo hi`, output to /dev/null):
+  startup the fixed cost: a plan without steps, the floor with no hosts;
   fanout  one task on 200 hosts, at most 100 connections at once;
   tasks   10 tasks one after another on 100 hosts, one connection per host
           reused by its 10 steps; the floor does the same, and also opens a new
@@ -13,9 +14,12 @@ Cases (many host names on one loopback sshd; `echo hi`, output to /dev/null):
 Each client runs as a whole process (`python -m essh apply plan.bin --report ...
 --max-connections 100`, `python benchmarks/floor_asyncssh.py ...`), Python
 start-up included; wall time and the client's CPU (user+sys, os.wait4) are the
-medians of --rounds runs, interleaved (floor, essh, floor, essh, ...) so both
+medians of --rounds runs (--fanout-rounds for startup and fanout, which are short
+and noisier), interleaved (floor, essh, floor, essh, ...) so both
 share the machine's noise. The sshd's CPU is shown too: on one machine the
-server, not the client, dominates the wall time.
+server, not the client, dominates the wall time. With --profile, essh is then run
+once more per case under cProfile (CPU time) and its time is shown by package and
+by function.
 
 Targets: fanout wall <= 1.15x the floor and client CPU <= 1.25x; tasks: a new
 connection per step >= 3x slower (wall) than essh.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -34,6 +39,7 @@ from pathlib import Path
 from _fleet import Server, Target
 from _measure import RunFailed, Sample, measure
 from _plans import write_bench_plan
+from _profile import profile
 from essh.schema import decode_report_json
 
 HERE = Path(__file__).resolve().parent
@@ -57,17 +63,20 @@ class Case:
     name: str
     hosts: int
     tasks: int
+    rounds: int
     clients: list[Client]
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="runs of every client (medians are shown)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every client of the tasks case (medians)")
+    parser.add_argument("--fanout-rounds", type=int, default=5, help="runs of every client of startup and fanout")
     parser.add_argument("--fanout-hosts", type=int, default=200)
     parser.add_argument("--tasks-hosts", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--max-connections", type=int, default=100)
-    parser.add_argument("--only", choices=("fanout", "tasks"), help="run one case only")
+    parser.add_argument("--only", choices=("startup", "fanout", "tasks"), help="run one case only")
+    parser.add_argument("--profile", action="store_true", help="also profile essh once per case (cProfile, CPU time)")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor clients only")
     parser.add_argument("--json", metavar="FILE", help="also write every sample and median as JSON")
     return parser.parse_args()
@@ -89,12 +98,17 @@ def essh_client(workdir: Path, case: str, target: Target, hosts: int, tasks: int
 def build_cases(args: argparse.Namespace, workdir: Path, target: Target) -> list[Case]:
     limit = args.max_connections
     cases = []
+    if args.only in (None, "startup"):
+        clients = [floor_client("floor (asyncssh)", target, "fanout", 0, 1, limit)]
+        if not args.floor_only:
+            clients.append(essh_client(workdir, "startup", target, 0, 1, limit))
+        cases.append(Case("startup", 0, 1, args.fanout_rounds, clients))
     if args.only in (None, "fanout"):
         n = args.fanout_hosts
         clients = [floor_client("floor (asyncssh)", target, "fanout", n, 1, limit)]
         if not args.floor_only:
             clients.append(essh_client(workdir, "fanout", target, n, 1, limit))
-        cases.append(Case("fanout", n, 1, clients))
+        cases.append(Case("fanout", n, 1, args.fanout_rounds, clients))
     if args.only in (None, "tasks"):
         n, k = args.tasks_hosts, args.tasks
         clients = [
@@ -103,7 +117,7 @@ def build_cases(args: argparse.Namespace, workdir: Path, target: Target) -> list
         ]
         if not args.floor_only:
             clients.append(essh_client(workdir, "tasks", target, n, k, limit))
-        cases.append(Case("tasks", n, k, clients))
+        cases.append(Case("tasks", n, k, args.rounds, clients))
     return cases
 
 
@@ -116,16 +130,16 @@ def check_report(client: Client) -> None:
         raise RunFailed(f"essh report: {report.totals.succeeded} of {client.steps} steps succeeded ({report.totals})")
 
 
-def run(cases: list[Case], server: Server, rounds: int) -> dict[tuple[str, str], list[Sample]]:
+def run(cases: list[Case], server: Server) -> dict[tuple[str, str], list[Sample]]:
     samples: dict[tuple[str, str], list[Sample]] = {(c.name, cl.name): [] for c in cases for cl in c.clients}
-    for number in range(1, rounds + 1):
-        for case in cases:
+    for number in range(1, max(case.rounds for case in cases) + 1):
+        for case in [case for case in cases if number <= case.rounds]:
             for client in case.clients:
                 sample = measure(client.argv, server, f"{case.name}: {client.name}")
                 check_report(client)
                 samples[(case.name, client.name)].append(sample)
                 print(
-                    f"  round {number} {case.name:6} {client.name:31} wall {sample.wall:6.2f} s"
+                    f"  round {number} {case.name:7} {client.name:31} wall {sample.wall:6.2f} s"
                     f"  cpu {sample.cpu:6.2f} s  sshd {sample.server_cpu:6.2f} s  logins {sample.logins}",
                     file=sys.stderr,
                     flush=True,
@@ -146,6 +160,16 @@ def warm_up(cases: list[Case], server: Server) -> None:
     essh = next((cl for case in cases for cl in case.clients if cl.report), None)
     if essh is not None:
         measure(essh.argv, server, "warm-up essh apply")
+
+
+def profile_essh(cases: list[Case], server: Server, tmp: Path) -> list[str]:
+    lines = []
+    for case in cases:
+        for client in case.clients:
+            if client.report is not None:
+                lines.append(f"\nessh apply, {case.name} case, under cProfile (CPU time; shares matter, not seconds):")
+                lines.extend(profile(client.argv, server, tmp / f"{case.name}.prof"))
+    return lines
 
 
 def median(samples: list[Sample], field: str) -> float:
@@ -182,6 +206,9 @@ def verdicts(medians: dict) -> list[str]:
         wall, cpu = essh["wall"] / floor["wall"], essh["cpu"] / floor["cpu"]
         out.append(f"fanout wall {wall:.2f}x the floor (target <= {FANOUT_WALL}): {'met' if wall <= FANOUT_WALL else 'MISSED'}")
         out.append(f"fanout client CPU {cpu:.2f}x the floor (target <= {FANOUT_CPU}): {'met' if cpu <= FANOUT_CPU else 'MISSED'}")
+    essh, floor = medians.get("startup/essh apply"), medians.get("startup/floor (asyncssh)")
+    if essh and floor:
+        out.append(f"startup (no steps): essh {essh['cpu']:.3f} s CPU, floor {floor['cpu']:.3f} s")
     essh = medians.get("tasks/essh apply")
     new = medians.get("tasks/floor, new connection per step")
     if essh and new:
@@ -203,23 +230,31 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         cases = build_cases(args, tmp, server.target)
         try:
             warm_up(cases, server)
-            samples = run(cases, server, args.rounds)
+            load_before = os.getloadavg()[0]
+            samples = run(cases, server)
+            load_after = os.getloadavg()[0]
+            profiles = profile_essh(cases, server, tmp) if args.profile else []
         except RunFailed as exc:
             print(f"benchmark aborted: {exc}", file=sys.stderr)
             return 1
     lines, medians = table(cases, samples)
-    print(f"medians of {args.rounds} interleaved runs, whole processes, max connections {args.max_connections}")
+    rounds = ", ".join(f"{case.name} {case.rounds}" for case in cases)
+    print(f"medians of interleaved runs ({rounds}), whole processes, max connections {args.max_connections}")
+    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")
     print("\n".join(lines))
     results = verdicts(medians)
     print("\n".join(results))
     if args.json:
         data = {
-            "rounds": args.rounds,
+            "rounds": {case.name: case.rounds for case in cases},
+            "load_average": [load_before, load_after],
             "medians": medians,
             "samples": {f"{c}/{n}": [asdict(s) for s in got] for (c, n), got in samples.items()},
             "verdicts": results,
         }
         Path(args.json).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    for line in profiles:
+        print(line)
     return 1 if any("MISSED" in line for line in results) else 0
 
 
