@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import stat
-from pathlib import Path
 
 from conftest import Workspace, one_error_line
 
