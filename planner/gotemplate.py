@@ -253,7 +253,8 @@ class _Parser:
         finally:
             declared = self.scopes.pop()
         if stop is None:
-            raise TemplateError(f"unexpected end of template: {{{{{opener.tokens[0].text}}}}} has no {{{{end}}}}", opener.line)
+            keyword = opener.tokens[0].text
+            raise TemplateError(f"unexpected end of template: {{{{{keyword}}}}} has no {{{{end}}}}", opener.line)
         if declared:
             inner = emit
 

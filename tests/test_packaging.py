@@ -120,7 +120,9 @@ def test_schema_imports_nothing_of_essh():
 
 def test_the_import_scan_sees_what_it_must(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("import trio\nfrom asyncssh import connect\nfrom ..executor import x\nfrom . import y\nimport lupa.lua54\n")
+    path.write_text(
+        "import trio\nfrom asyncssh import connect\nfrom ..executor import x\nfrom . import y\nimport lupa.lua54\n"
+    )
     tree = {"m.py": _imports(path)}
     assert tree["m.py"] == {"trio", "asyncssh", "..executor", ".y", "lupa.lua54"}
     assert _offending(tree, ("trio", "asyncssh", "lupa")) == [

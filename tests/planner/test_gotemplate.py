@@ -274,8 +274,8 @@ def test_prefix_renders_in_microseconds():
     n = 20_000
     best = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: other processes on a busy machine do not count
         for _ in range(n):
             template.render(data)
-        best = min(best, (time.perf_counter() - start) / n)
+        best = min(best, (time.process_time() - start) / n)
     assert best < 5e-6, f"{best * 1e6:.2f} µs per render"

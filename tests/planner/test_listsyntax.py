@@ -363,25 +363,29 @@ def test_a_10000_host_config_translates_quickly():
         for i in range(10_000)
     )
     assert len(hosts) > 1_000_000
-    best = min(_timed(translate, hosts) for _ in range(3))
+    best = min(_timed(translate, hosts) for _ in range(5))
     assert best < 0.1, f"{best:.3f} s"
     assert re.search(r'tags = \{"web", "zone-0"\}', translate(hosts))
 
 
 def _timed(fn, arg) -> float:
-    start = time.perf_counter()
+    """CPU seconds of `fn(arg)`: other processes on a busy machine do not count."""
+    start = time.process_time()
     fn(arg)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 @pytest.mark.parametrize(
-    "source",
+    "make",
     [
-        "x = " + "(" * 50_000 + "]" * 50_000,
-        "x = " + "[ " * 50_000 + ")" * 50_000,
-        "x = " + "[ " * 50_000 + "]" * 50_000,
-        "x = " + "t[" * 50_000 + "--[[c]]" * 1000 + "]" * 50_000,
+        lambda n: "x = " + "(" * n + "]" * n,
+        lambda n: "x = " + "[ " * n + ")" * n,
+        lambda n: "x = " + "[ " * n + "]" * n,
+        lambda n: "x = " + "t[" * n + "--[[c]]" * (n // 50) + "]" * n,
     ],
+    ids=["stray closers", "unclosed lists", "deep lists", "deep indexing"],
 )
-def test_pathological_brackets_stay_linear(source):
-    assert _timed(translate, source) < 0.5
+def test_pathological_brackets_stay_linear(make):
+    small, large = make(10_000), make(40_000)
+    ratio = min(_timed(translate, large) for _ in range(3)) / min(_timed(translate, small) for _ in range(3))
+    assert ratio < 8, f"4x the input took {ratio:.1f}x the time"

@@ -98,7 +98,8 @@ def tasks(draw, count: int) -> list[Task]:
         if result[i].role != "task":
             continue
         handler_index = len(result)
-        result.append(Task(name=draw(names), role="handler", handles=i, backend=draw(st.sampled_from(["remote", "local"]))))
+        backend = draw(st.sampled_from(["remote", "local"]))
+        result.append(Task(name=draw(names), role="handler", handles=i, backend=backend))
         result[i] = msgspec.structs.replace(result[i], on_error="handler", handler=handler_index)
     return result
 
