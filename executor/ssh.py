@@ -200,14 +200,14 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
 
 
 async def _open(spec: ConnectSpec, kwargs: dict) -> asyncssh.SSHClientConnection:
-    if spec.host == spec.name:
-        return await asyncssh.connect(spec.name, **kwargs)
     user_config = os.path.expanduser("~/.ssh/config")
+    if spec.host == spec.name or not os.access(user_config, os.R_OK):
+        # Nothing to match the essh name against: skip the config files (and their cost).
+        return await asyncssh.connect(spec.host, **kwargs)
     with tempfile.NamedTemporaryFile("w", prefix="essh-", suffix=".ssh_config") as plan_config:
         plan_config.write(f"Hostname {spec.host}\n")
         plan_config.flush()
-        configs = [plan_config.name] + ([user_config] if os.access(user_config, os.R_OK) else [])
-        return await asyncssh.connect(spec.name, config=configs, **kwargs)
+        return await asyncssh.connect(spec.name, config=[plan_config.name, user_config], **kwargs)
 
 
 def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
