@@ -41,6 +41,8 @@ texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
 names = st.text(alphabet=string.ascii_letters + string.digits + "-_.", min_size=1, max_size=10)
 hex_digests = st.binary(min_size=32, max_size=32).map(bytes.hex)
 pairs = st.lists(st.tuples(names, texts), max_size=3).map(tuple)
+env_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
+env_pairs = st.lists(st.tuples(env_names, texts), max_size=3).map(tuple)
 name_tuples = st.lists(names, max_size=3).map(tuple)
 locations = st.none() | st.builds(Location, file=names, line=st.integers(0, 10**6))
 seconds = st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False)
@@ -63,7 +65,7 @@ hosts = st.builds(
     description=texts,
     tags=name_tuples,
     props=pairs,
-    env=pairs,
+    env=env_pairs,
     defined_at=locations,
 )
 
@@ -87,7 +89,7 @@ def tasks(draw, count: int) -> list[Task]:
                 retries=draw(st.integers(0, 5)),
                 pty=draw(st.booleans()),
                 shell=tuple(draw(st.lists(texts, min_size=1, max_size=4))),
-                env=draw(pairs),
+                env=draw(env_pairs),
                 props=draw(pairs),
                 hidden=draw(st.booleans()),
                 requested=draw(st.booleans()),
