@@ -42,6 +42,8 @@ class TemplateError(Exception):
     """A template that cannot be compiled or rendered: what is wrong, at which line."""
 
     def __init__(self, message: str, line: int) -> None:
+        # One line, whatever the template or a called function put in the message.
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         super().__init__(message, line)
         self.message = message
         self.line = line

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from essh.planner.gotemplate import NO_VALUE, TemplateError, compile, render
@@ -279,3 +279,29 @@ def test_prefix_renders_in_microseconds():
             template.render(data)
         best = min(best, (time.process_time() - start) / n)
     assert best < 5e-6, f"{best * 1e6:.2f} µs per render"
+
+
+_PIECES = st.sampled_from(
+    ["{{", "}}", "{{- ", " -}}", ".", ".A", ".A.B", "$", "$x", "$i", ":=", ",", "|", "(", ")", '"s"', "`r`", "1",
+     "-2", "1.5", "if", "else", "end", "range", "with", "template", '"environment"', "len", "index", "printf",
+     "not", "eq", "nil", "true", "/*", "*/", " ", "\n", "text", "'c'", "#", "`a\nb`", '"\\n"']
+)
+_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["A", "B"]), inner, max_size=2),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(_PIECES, max_size=14).map("".join), _DATA)
+def test_any_template_compiles_or_is_refused_and_renders_or_is_refused(source, data):
+    try:
+        template = compile(source)
+    except TemplateError as exc:
+        assert exc.line >= 1 and "\n" not in str(exc)
+        return
+    try:
+        assert isinstance(template.render(data), str)
+    except TemplateError as exc:
+        assert exc.line >= 1 and "\n" not in str(exc)
