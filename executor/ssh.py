@@ -35,7 +35,7 @@ import trio
 from essh.schema import Host
 
 from .bridge import aio
-from .errors import HostUnreachable
+from .errors import HostUnreachable, SshOptionError
 from .output import StepOutput
 from .pid_line import PidLineFilter
 from .ssh_options import ConnectSpec, connect_spec
@@ -46,6 +46,13 @@ KILL_GRACE = 2  # seconds between TERM and KILL of a cancelled remote process gr
 _CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
 
 
+def _spec_or_reason(host: Host) -> ConnectSpec | str:
+    try:
+        return connect_spec(host)
+    except SshOptionError as exc:
+        return str(exc)
+
+
 class SshPool:
     """SSH connections to a plan's hosts, opened on demand; use `async with` inside trio."""
 
@@ -53,8 +60,9 @@ class SshPool:
         if max_connections < 1:
             raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         self._hosts = list(hosts)
-        # Checked now, so a bad option is reported before anything runs.
-        self._specs = [connect_spec(host) for host in self._hosts]
+        # Checked now; a host whose options cannot be honoured is unreachable (with
+        # the reason) when its first step needs it, and the other hosts go on.
+        self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
         self._max = max_connections
         self._conns: dict[int, asyncssh.SSHClientConnection] = {}
         self._active: dict[int, int] = {}
@@ -117,10 +125,13 @@ class SshPool:
             self._forget_if_closed(host)  # the server may have closed it while it sat idle
             conn = self._conns.get(host)
             if conn is None:
+                spec = self._specs[host]
+                if isinstance(spec, str):
+                    raise HostUnreachable(spec)
                 await self._make_room()
                 self._opening += 1
                 try:
-                    conn = await aio(_connect(self._specs[host]))
+                    conn = await aio(_connect(spec))
                 finally:
                     self._opening -= 1
                     self._signal_capacity()

@@ -21,23 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from essh.schema import Host
+from essh.schema.ssh_options import IGNORED_SSH_OPTIONS
 
 from .errors import SshOptionError
 
-# Keywords that change nothing for a client living in this process.
-IGNORED = frozenset(
-    {
-        "batchmode",  # never prompts anyway
-        "controlmaster",  # one connection per host is already shared
-        "controlpath",
-        "controlpersist",
-        "loglevel",
-        "visualhostkey",
-        "updatehostkeys",
-        "hashknownhosts",
-        "checkhostip",
-    }
-)
+IGNORED = frozenset(k.lower() for k in IGNORED_SSH_OPTIONS)
 
 _TRUE = {"yes", "true", "on"}
 _FALSE = {"no", "false", "off"}
@@ -95,10 +83,6 @@ def _compression(value: str) -> list[str]:
     return ["zlib@openssh.com", "zlib", "none"] if _bool(value) else ["none"]
 
 
-class _Unsupported(Exception):
-    pass
-
-
 # keyword (lower case) -> (asyncssh argument, conversion of the value)
 _PLAIN: dict[str, tuple[str, Callable[[str], Any]]] = {
     "port": ("port", int),
@@ -133,11 +117,6 @@ def connect_spec(host: Host) -> ConnectSpec:
     for keyword, value in host.ssh_options:
         try:
             _apply(spec, keyword, value)
-        except _Unsupported:
-            raise SshOptionError(
-                f"host {host.name}: ssh option {keyword} is not supported by essh's SSH client;"
-                " remove it from the host, or set it in ~/.ssh/config if asyncssh reads it there"
-            ) from None
         except (ValueError, KeyError) as exc:
             reason = "is not a valid value" if isinstance(exc, KeyError) else str(exc)
             raise SshOptionError(f"host {host.name}: ssh option {keyword} {value!r} {reason}; fix the host definition") from None
@@ -221,5 +200,5 @@ def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:
     elif key == "setenv":
         env_name, _, env_value = value.partition("=")
         kw.setdefault("env", {})[env_name] = env_value
-    elif key not in IGNORED:
-        raise _Unsupported(keyword)
+    # Any other keyword is left unapplied: the plan's warnings already say so
+    # (essh.schema.ssh_options), and the CLI repeats them at apply.

@@ -9,44 +9,13 @@ from __future__ import annotations
 from .env import host_env
 from .model import HostDef
 from essh.schema import Host, Location
-
-# ssh_config keywords the executor applies (LogLevel is accepted and ignored harmlessly).
-SUPPORTED_SSH_OPTIONS: tuple[str, ...] = (
-    "HostName",
-    "Port",
-    "User",
-    "IdentityFile",
-    "IdentitiesOnly",
-    "ProxyJump",
-    "ProxyCommand",
-    "ConnectTimeout",
-    "ServerAliveInterval",
-    "ServerAliveCountMax",
-    "StrictHostKeyChecking",
-    "UserKnownHostsFile",
-    "GlobalKnownHostsFile",
-    "HostKeyAlias",
-    "ForwardAgent",
-    "Compression",
-    "Ciphers",
-    "KexAlgorithms",
-    "MACs",
-    "HostKeyAlgorithms",
-    "PreferredAuthentications",
-    "PasswordAuthentication",
-    "PubkeyAuthentication",
-    "SendEnv",
-    "SetEnv",
-    "RequestTTY",
-    "LogLevel",
-)
-_SUPPORTED_LOWER = frozenset(option.lower() for option in SUPPORTED_SSH_OPTIONS)
-
+from essh.schema.ssh_options import unapplied_ssh_options
 
 def unapplied_options(host: HostDef) -> list[str]:
-    """Warnings for the host's SSH options the executor does not apply, by keyword."""
-    seen = sorted({key for key, _ in host.ssh_options if key.lower() not in _SUPPORTED_LOWER})
-    return [f"host {host.name}: SSH option {key} is not applied by essh" for key in seen]
+    """Warnings for the host's SSH options the executor does not apply, by keyword
+    (the lists are the schema's: `essh.schema.ssh_options`)."""
+    keys = unapplied_ssh_options([key for key, _ in host.ssh_options])
+    return [f"host {host.name}: SSH option {key} is not applied by essh" for key in keys]
 
 
 def plan_host(host: HostDef) -> Host:

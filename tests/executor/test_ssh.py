@@ -18,7 +18,7 @@ import pytest
 import trio
 
 from essh.executor.bridge import run
-from essh.executor.errors import HostUnreachable, SshOptionError
+from essh.executor.errors import HostUnreachable
 from essh.executor.output import StepOutput
 from essh.executor.ssh import SshPool
 from essh.schema import TAIL_BYTES, Host
@@ -261,9 +261,9 @@ def test_strict_host_key_checking_no_and_accept_new(sshd, tmp_path):
     assert run_one(sshd.schema_host("web-2", UserKnownHostsFile=str(empty)), ["true"])[0] == 0
 
 
-def test_unsupported_option_refused_before_connecting(sshd):
-    with pytest.raises(SshOptionError, match="RequestTTY is not supported"):
-        SshPool([sshd.schema_host("web-1", RequestTTY="yes")], max_connections=1)
+def test_an_option_essh_does_not_apply_is_left_out_as_the_plan_warned(sshd):
+    host = sshd.schema_host("web-1", RequestTTY="yes", LocalForward="8080 localhost:80")
+    assert run_one(host, ["bash", "-c", "test -t 1 || echo no-terminal"])[:2] == (0, b"no-terminal\n")
 
 
 @pytest.mark.parametrize(
@@ -460,3 +460,18 @@ def test_user_ssh_config_matches_the_essh_name_and_plan_options_win(sshd, tmp_pa
     assert run_one(host, ["echo", "matched"])[:2] == (0, b"matched\n")
     other = Host(name="db-9", ssh_options=host.ssh_options)  # no block for this name: no key
     assert "authentication failed" in unreachable_reason(other)
+
+
+def test_a_host_with_an_impossible_option_is_unreachable_and_the_others_go_on(sshd):
+    bad = sshd.schema_host("web-1", Port="not-a-port")
+    good = sshd.schema_host("web-2")
+
+    async def main():
+        async with SshPool([bad, good], max_connections=4) as pool:
+            sink = io.BytesIO()
+            out = StepOutput(prefix=None, width=0, stdout=sink, stderr=sink, log_path=None, passthrough=True)
+            with pytest.raises(HostUnreachable, match="Port 'not-a-port' must be a number"):
+                await pool.run(0, ["true"], pty=False, out=out)
+            return await pool.run(1, ["true"], pty=False, out=out)
+
+    assert run(main) == 0

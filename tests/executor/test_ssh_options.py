@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from essh.schema.ssh_options import APPLIED_SSH_OPTIONS, unapplied_ssh_options
+
 from essh.executor.errors import SshOptionError
 from essh.executor.ssh_options import IGNORED, connect_spec
 from essh.schema import Host
@@ -77,10 +79,29 @@ def test_ignored_keywords_are_accepted():
     assert spec_of(*[(keyword, "yes") for keyword in sorted(IGNORED)]).kwargs == {}
 
 
+def test_keywords_essh_does_not_apply_are_left_out_as_the_plan_warned():
+    assert unapplied_ssh_options(["RequestTTY", "LocalForward", "Port", "loglevel"]) == ["LocalForward", "RequestTTY"]
+    assert spec_of(("RequestTTY", "yes"), ("LocalForward", "8080 localhost:80")).kwargs == {}
+
+
+def test_the_executor_applies_every_keyword_the_schema_says_it_does():
+    samples = {"addressfamily": "inet", "bindaddress": "127.0.0.1", "stricthostkeychecking": "yes",
+               "compression": "yes", "forwardagent": "yes", "identitiesonly": "yes", "port": "22",
+               "pubkeyauthentication": "yes", "passwordauthentication": "no", "tcpkeepalive": "yes",
+               "kbdinteractiveauthentication": "no", "connecttimeout": "5", "serveraliveinterval": "5",
+               "serveralivecountmax": "3", "ciphers": "aes128-ctr", "macs": "hmac-sha2-256",
+               "kexalgorithms": "curve25519-sha256", "hostkeyalgorithms": "ssh-ed25519", "setenv": "A=b"}
+    for keyword in APPLIED_SSH_OPTIONS:
+        value = samples.get(keyword.lower(), "x")
+        default = spec_of()
+        spec = spec_of((keyword, value))
+        changed = spec.kwargs != default.kwargs or spec.host != default.host or spec.strict != "yes" or keyword == "StrictHostKeyChecking"
+        assert changed, f"{keyword} is listed as applied but changes nothing"
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (("RequestTTY", "yes"), "RequestTTY is not supported"),
         (("Port", "ssh"), "Port 'ssh' must be a number"),
         (("ForwardAgent", "maybe"), "must be yes or no"),
         (("StrictHostKeyChecking", "sometimes"), "is not a valid value"),

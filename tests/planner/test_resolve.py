@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from resolve_build import FILE, config, driver, host, round_trip, task
 
 from essh.planner import ConfigError, make_exec_plan, make_plan
-from essh.planner.hosts import SUPPORTED_SSH_OPTIONS
+from essh.schema.ssh_options import APPLIED_SSH_OPTIONS
 from essh.schema import encode_plan, step_script
 
 WEB = [host("web-2", "web"), host("web-1", "web", "prod"), host("db-1", "db", "prod")]
@@ -263,12 +263,12 @@ def test_prepare_errors_name_the_task():
 
 def test_ssh_options_essh_does_not_apply_are_warned_about_once_per_used_host():
     hosts = [
-        host("web-1", ssh_options=[("ControlMaster", "auto"), ("port", "22"), ("HostName", "h")]),
+        host("web-1", ssh_options=[("LocalForward", "8080 localhost:80"), ("LogLevel", "ERROR"), ("port", "22"), ("HostName", "h")]),
         host("web-2", ssh_options=[("Foo", "x")]),
     ]
     plan = plan_of([task("a", targets=["web-1"])], ["a"], hosts=hosts)
-    assert plan.meta.warnings == ("host web-1: SSH option ControlMaster is not applied by essh",)
-    assert "StrictHostKeyChecking" in SUPPORTED_SSH_OPTIONS
+    assert plan.meta.warnings == ("host web-1: SSH option LocalForward is not applied by essh",)
+    assert "StrictHostKeyChecking" in APPLIED_SSH_OPTIONS
 
 
 def test_exec_plans_a_one_off_task():
