@@ -93,6 +93,8 @@ class Floor:
             await asyncio.gather(*(self.one_shot() for _ in range(self.args.hosts)))
 
     async def reuse(self) -> None:
+        if not self.args.hosts:
+            return
         barrier = asyncio.Barrier(self.args.hosts)
         await asyncio.gather(*(self._reuse_host(barrier) for _ in range(self.args.hosts)))
 
