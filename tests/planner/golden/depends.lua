@@ -1,6 +1,6 @@
 -- request: release -- v1.2 fast
 -- A parallel composite, a shared dependency, props, env, sudo, a prefix template.
-host "app-1" { tags = {"app"}, ControlMaster = "auto" }
+host "app-1" { tags = {"app"}, LocalForward = "8080 localhost:80" }
 host "app-2" { tags = {"app"} }
 
 task "fetch" { script = "git fetch", props = { repo_url = "git@example:app" } }
