@@ -33,13 +33,13 @@ class Sample:
     logins: int  # connections the server authenticated
 
 
-def measure(argv: list[str], server: Server, label: str) -> Sample:
-    """Run `argv` once; raise `RunFailed` with its stderr's last lines when it fails."""
+def measure(argv: list[str], server: Server, label: str, env: dict[str, str] | None = None) -> Sample:
+    """Run `argv` once (`env`: variables to set for it); raise `RunFailed` with its stderr's last lines when it fails."""
     server.settle()
     cpu_before, logins_before = server.server_cpu(), server.logins()
     with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as devnull:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=devnull, stderr=err, env=_child_env())
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=devnull, stderr=err, env=_child_env(env))
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -56,7 +56,8 @@ def measure(argv: list[str], server: Server, label: str) -> Sample:
     )
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.update(extra or {})
     return env

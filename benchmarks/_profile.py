@@ -61,11 +61,11 @@ def _package(filename: str) -> str:
     return filename
 
 
-def profile(argv: list[str], server: Server, out: Path, top: int = 15) -> list[str]:
+def profile(argv: list[str], server: Server, out: Path, top: int = 15, env: dict[str, str] | None = None) -> list[str]:
     """Profile one run of `argv` (which must start with sys.executable); return summary lines."""
     if argv[0] != sys.executable:
         raise ValueError("profile() needs a command that starts with this Python")
-    measure([sys.executable, "-c", _RUNNER, str(out), *argv[1:]], server, f"profile {out.name}")
+    measure([sys.executable, "-c", _RUNNER, str(out), *argv[1:]], server, f"profile {out.name}", env)
     stats = pstats.Stats(str(out))
     by_package: dict[str, float] = defaultdict(float)
     functions = []

@@ -78,6 +78,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", choices=("startup", "fanout", "tasks"), help="run one case only")
     parser.add_argument("--profile", action="store_true", help="also profile essh once per case (cProfile, CPU time)")
     parser.add_argument("--floor-only", action="store_true", help="measure the floor clients only")
+    parser.add_argument(
+        "--user-ssh-config",
+        action="store_true",
+        help="give both clients a HOME whose ~/.ssh/config has a few Host blocks, as most users have",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write every sample and median as JSON")
     return parser.parse_args()
 
@@ -130,12 +135,12 @@ def check_report(client: Client) -> None:
         raise RunFailed(f"essh report: {report.totals.succeeded} of {client.steps} steps succeeded ({report.totals})")
 
 
-def run(cases: list[Case], server: Server) -> dict[tuple[str, str], list[Sample]]:
+def run(cases: list[Case], server: Server, env: dict[str, str]) -> dict[tuple[str, str], list[Sample]]:
     samples: dict[tuple[str, str], list[Sample]] = {(c.name, cl.name): [] for c in cases for cl in c.clients}
     for number in range(1, max(case.rounds for case in cases) + 1):
         for case in [case for case in cases if number <= case.rounds]:
             for client in case.clients:
-                sample = measure(client.argv, server, f"{case.name}: {client.name}")
+                sample = measure(client.argv, server, f"{case.name}: {client.name}", env)
                 check_report(client)
                 samples[(case.name, client.name)].append(sample)
                 print(
@@ -147,7 +152,7 @@ def run(cases: list[Case], server: Server) -> dict[tuple[str, str], list[Sample]
     return samples
 
 
-def warm_up(cases: list[Case], server: Server) -> None:
+def warm_up(cases: list[Case], server: Server, env: dict[str, str]) -> None:
     """One small untimed run of every client kind, so byte-code caches and page cache are warm."""
     for case in cases:
         for client in case.clients:
@@ -155,20 +160,30 @@ def warm_up(cases: list[Case], server: Server) -> None:
             if client.report is None:
                 argv[argv.index("--hosts") + 1] = "2"
                 argv[argv.index("--commands") + 1] = "1"
-                measure(argv, server, f"warm-up {client.name}")
+                measure(argv, server, f"warm-up {client.name}", env)
                 break
     essh = next((cl for case in cases for cl in case.clients if cl.report), None)
     if essh is not None:
-        measure(essh.argv, server, "warm-up essh apply")
+        measure(essh.argv, server, "warm-up essh apply", env)
 
 
-def profile_essh(cases: list[Case], server: Server, tmp: Path) -> list[str]:
+def user_home(tmp: Path) -> dict[str, str]:
+    """A HOME with a ~/.ssh/config of the usual kind (none of its blocks names a benchmark host)."""
+    ssh = tmp / "home" / ".ssh"
+    ssh.mkdir(parents=True)
+    blocks = [f"Host build-{i}.example.org\n    User deploy\n    Port {2200 + i}\n" for i in range(20)]
+    blocks.append("Host *\n    ServerAliveInterval 60\n    AddKeysToAgent no\n")
+    (ssh / "config").write_text("\n".join(blocks))
+    return {"HOME": str(tmp / "home")}
+
+
+def profile_essh(cases: list[Case], server: Server, tmp: Path, env: dict[str, str]) -> list[str]:
     lines = []
     for case in cases:
         for client in case.clients:
             if client.report is not None:
                 lines.append(f"\nessh apply, {case.name} case, under cProfile (CPU time; shares matter, not seconds):")
-                lines.extend(profile(client.argv, server, tmp / f"{case.name}.prof"))
+                lines.extend(profile(client.argv, server, tmp / f"{case.name}.prof", env=env))
     return lines
 
 
@@ -229,17 +244,20 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     with Server(tmp / "sshd") as server:
         cases = build_cases(args, tmp, server.target)
         try:
-            warm_up(cases, server)
+            env = user_home(tmp) if args.user_ssh_config else {}
+            warm_up(cases, server, env)
             load_before = os.getloadavg()[0]
-            samples = run(cases, server)
+            samples = run(cases, server, env)
             load_after = os.getloadavg()[0]
-            profiles = profile_essh(cases, server, tmp) if args.profile else []
+            profiles = profile_essh(cases, server, tmp, env) if args.profile else []
         except RunFailed as exc:
             print(f"benchmark aborted: {exc}", file=sys.stderr)
             return 1
     lines, medians = table(cases, samples)
     rounds = ", ".join(f"{case.name} {case.rounds}" for case in cases)
     print(f"medians of interleaved runs ({rounds}), whole processes, max connections {args.max_connections}")
+    if args.user_ssh_config:
+        print("both clients ran with a ~/.ssh/config of 21 Host blocks (--user-ssh-config)")
     print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")
     print("\n".join(lines))
     results = verdicts(medians)
