@@ -58,8 +58,18 @@ def drop_environment(template: str) -> str:
 
 
 def load_render() -> Render:
-    """The Go text/template renderer (imported only when a template is used)."""
-    from .gotemplate import render
+    """A Go text/template renderer that parses each distinct template once (the
+    module is imported only when a template is used; the cache lives as long as
+    the renderer, one planning run)."""
+    from .gotemplate import compile as compile_template
+
+    compiled: dict[str, Any] = {}
+
+    def render(template: str, data: dict[str, Any]) -> str:
+        found = compiled.get(template)
+        if found is None:
+            found = compiled[template] = compile_template(template)
+        return found.render(data)
 
     return render
 

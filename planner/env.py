@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from .model import ConfigError, HostDef, TaskDef
 
 _NOT_KEY = re.compile(r"[^A-Z0-9_]")
+# Variables bash refuses to assign (`export UID=1` fails and the script goes on).
+BASH_READONLY = frozenset({"BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"})
 _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Pair = tuple[str, str]
@@ -70,6 +72,11 @@ def task_env(task: TaskDef, args: Sequence[str], extra: Iterable[Pair] = ()) -> 
         if not _VALID_NAME.match(name):
             raise ConfigError(
                 f'task {task.name}: env name "{name}" is not a valid variable name (letters, digits, _; not a digit first)',
+                task.defined_at,
+            )
+        if name in BASH_READONLY:
+            raise ConfigError(
+                f'task {task.name}: env name "{name}" is read-only in bash, so the script could not set it',
                 task.defined_at,
             )
         env[name] = value

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 
 from .discovery import discover_config_files
+from .listsyntax import translate
 from .lua_entries import Entry, driver_def, host_def, task_def
 from .lua_runtime import LuaState
 from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
@@ -25,20 +25,12 @@ from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
 __all__ = ["discover_config_files", "load_config"]
 
 
-def _translator() -> Callable[[str], str]:
-    try:
-        from .listsyntax import translate
-    except ImportError:  # listsyntax not there yet: plain Lua only
-        return lambda source: source
-    return translate
-
-
 class _Files:
     """Reads the files the configuration consists of, recording each once with its sha256."""
 
     def __init__(self) -> None:
         self.read: dict[str, ConfigFileRead] = {}
-        self._translate = _translator()
+        self._translate = translate
 
     def text(self, path: str, blame: Source | None) -> str:
         try:

@@ -28,6 +28,7 @@ from .errors import (
     PlanFileInvalid,
     UnsupportedPlanVersion,
 )
+from .command import ENV_NAME
 from .plan import FORMAT_VERSION, Plan
 
 MAGIC = b"ESSHPLAN"
@@ -134,6 +135,12 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.tasks[{i}].handles", "does not name a task")
         if not task.shell:
             raise bad(f"$.tasks[{i}].shell", "is empty")
+    for where, table in [(f"$.hosts[{i}].env", h.env) for i, h in enumerate(plan.hosts)] + [
+        (f"$.tasks[{i}].env", t.env) for i, t in enumerate(plan.tasks)
+    ]:
+        for j, (name, _) in enumerate(table):
+            if not ENV_NAME.match(name):
+                raise bad(f"{where}[{j}]", f"{name!r} is not an environment variable name")
     for i, step in enumerate(plan.steps):
         if step.task >= n_tasks:
             raise bad(f"$.steps[{i}].task", f"{step.task} is out of range")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from .plan import Pair, Plan, Step
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def step_env(plan: Plan, step: Step, extra: Iterable[Pair] = ()) -> dict[str, str]:
@@ -33,7 +33,7 @@ def env_prelude(env: dict[str, str]) -> str:
     """`export NAME='value'` lines for `env`, in the order given."""
     lines = []
     for name, value in env.items():
-        if not _ENV_NAME.match(name):
+        if not ENV_NAME.match(name):
             raise ValueError(f"not a valid environment variable name: {name!r}")
         lines.append(f"export {name}={shlex.quote(value)}\n")
     return "".join(lines)

@@ -383,3 +383,8 @@ def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_missing
     assert [s.prefix for s in plan.steps] == ["a:", "a:"]
     with pytest.raises(ConfigError, match="task a: cannot render its prefix"):
         plan_of([task("a", prefix="{{.Host.Name}}")], ["a"])
+
+
+def test_env_names_bash_will_not_set_are_refused():
+    with pytest.raises(ConfigError, match='env name "UID" is read-only in bash'):
+        plan_of([task("a", env={"UID": "0"})], ["a"])

@@ -80,7 +80,6 @@ def test_the_script_runs_with_its_environment():
     assert out == "db-1:backup\n"
 
 
-@pytest.mark.xfail(strict=True, reason="check_plan does not check environment names yet: apply fails late")
 def test_a_plan_with_an_invalid_environment_name_is_refused_when_read():
     host = msgspec.structs.replace(PLAN.hosts[0], env=(("NOT VALID", "x"),))
     plan = msgspec.structs.replace(PLAN, hosts=(host, *PLAN.hosts[1:]))
