@@ -100,7 +100,7 @@ class Scheduler:
         self._used: set[int] = set()  # hosts that had a step started
         self._released: set[int] = set()
         self._dirty_hosts: set[int] = set()
-        self._offered: list[int] | None = None
+        self._offered: dict[int, None] | None = None  # startable steps, in order; None: to compute
         self._resolved = 0  # how many steps have ended so far
         for t in [t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0]:
             self._make_ready(t)
@@ -109,13 +109,16 @@ class Scheduler:
 
     def startable(self) -> list[int]:
         """Step ids that may start now, in plan order. Start each with `started()`."""
+        return list(self._current_offer())
+
+    def _current_offer(self) -> dict[int, None]:
         while self._offered is None:
             # resolving steps on unreachable hosts may finish tasks and free others: repeat
             seen = self._resolved
             offered = self._compute_startable()
             if self._resolved == seen:
-                self._offered = offered
-        return list(self._offered)
+                self._offered = dict.fromkeys(offered)
+        return self._offered
 
     def to_cancel(self) -> set[int]:
         """Running steps that must be cancelled now (fail-fast, or a second interrupt)."""
@@ -183,10 +186,10 @@ class Scheduler:
 
     def started(self, step: int) -> None:
         """`step`, offered by `startable()`, has been started."""
-        offered = self.startable()
+        offered = self._current_offer()
         if step not in offered:
             raise SchedulerMisuse(f"step {step} is not startable now; start only what startable() returns")
-        self._offered = [s for s in offered if s != step]
+        del offered[step]
         self._phase[step] = _RUNNING
         self._running.add(step)
         task, host = self._plan.steps[step].task, self._plan.steps[step].host
