@@ -40,6 +40,19 @@ def plans(draw) -> Plan:
     return b.build()
 
 
+def note_unreachable(s: Scheduler, plan: Plan, ended: dict[int, str], ever_started: set[int], fail_fast: bool) -> bool:
+    """Record steps the scheduler ended itself (their host was unreachable); True if one stopped the run."""
+    stops = False
+    for i, step in enumerate(plan.steps):
+        outcome = s.outcome(i)
+        if i not in ended and outcome is not None and outcome.status == "unreachable":
+            assert step.host is not None and i not in ever_started
+            ended[i] = "unreachable"
+            task = plan.tasks[step.task]
+            stops = stops or (task.role != "handler" and (fail_fast or task.on_error != "continue"))
+    return stops
+
+
 @settings(max_examples=300, deadline=None)
 @given(plan=plans(), fail_fast=st.booleans(), data=st.data())
 def test_invariants_hold_for_random_runs(plan: Plan, fail_fast: bool, data) -> None:
@@ -54,14 +67,7 @@ def test_invariants_hold_for_random_runs(plan: Plan, fail_fast: bool, data) -> N
         if s.done():
             break
         offered = s.startable()
-        for i, _ in enumerate(steps):  # steps the scheduler ended itself: their host was unreachable
-            outcome = s.outcome(i)
-            if i not in ended and outcome is not None and outcome.status == "unreachable":
-                assert steps[i].host is not None and i not in ever_started
-                ended[i] = "unreachable"
-                task = tasks[steps[i].task]
-                if task.role != "handler":
-                    stopping = stopping or fail_fast or task.on_error != "continue"
+        stopping = note_unreachable(s, plan, ended, ever_started, fail_fast) or stopping
         for step in offered:
             task = tasks[steps[step].task]
             assert step not in ever_started
@@ -107,6 +113,7 @@ def test_invariants_hold_for_random_runs(plan: Plan, fail_fast: bool, data) -> N
             running.discard(c)
             ended[c] = "cancelled"
     assert s.done(), "the run never ended"
+    stopping = note_unreachable(s, plan, ended, ever_started, fail_fast) or stopping
     results = s.results()
     assert len(results) == len(steps)
     for i, outcome in enumerate(results):
