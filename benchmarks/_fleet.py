@@ -37,6 +37,7 @@ class Target:
     user: str
     key: str
     known_hosts: str
+    ciphers: str = ""  # ssh_config Ciphers for both clients; empty: asyncssh's default order
 
     def ssh_options(self) -> tuple[tuple[str, str], ...]:
         """The ssh_config options a plan's host carries to reach this server, sorted by keyword."""
@@ -49,6 +50,7 @@ class Target:
                     "IdentityFile": self.key,
                     "IdentitiesOnly": "yes",
                     "UserKnownHostsFile": self.known_hosts,
+                    **({"Ciphers": self.ciphers} if self.ciphers else {}),
                 }.items()
             )
         )
@@ -61,13 +63,14 @@ class Target:
             "--user", self.user,
             "--key", self.key,
             "--known-hosts", self.known_hosts,
+            *(["--ciphers", self.ciphers] if self.ciphers else []),
         ]  # fmt: skip
 
 
 class Server:
     """A running benchmark sshd; `with Server(workdir) as server:` stops it on exit."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ciphers: str = "") -> None:
         self._fleet = _fixture().start_fleet(workdir, names=("bench",))
         self._server = self._fleet.servers["bench"]
         self.target = Target(
@@ -76,6 +79,7 @@ class Server:
             user=self._fleet.user,
             key=str(self._fleet.key_path),
             known_hosts=str(self._fleet.known_hosts),
+            ciphers=ciphers,
         )
 
     def __enter__(self) -> Server:

@@ -83,6 +83,7 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="give both clients a HOME whose ~/.ssh/config has a few Host blocks, as most users have",
     )
+    parser.add_argument("--ciphers", default="", help="ssh Ciphers for both clients, e.g. aes128-gcm@openssh.com")
     parser.add_argument("--json", metavar="FILE", help="also write every sample and median as JSON")
     return parser.parse_args()
 
@@ -241,7 +242,7 @@ def main() -> int:
 
 
 def bench(args: argparse.Namespace, tmp: Path) -> int:
-    with Server(tmp / "sshd") as server:
+    with Server(tmp / "sshd", ciphers=args.ciphers) as server:
         cases = build_cases(args, tmp, server.target)
         try:
             env = user_home(tmp) if args.user_ssh_config else {}
@@ -256,6 +257,8 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
     lines, medians = table(cases, samples)
     rounds = ", ".join(f"{case.name} {case.rounds}" for case in cases)
     print(f"medians of interleaved runs ({rounds}), whole processes, max connections {args.max_connections}")
+    if args.ciphers:
+        print(f"both clients offered only these ciphers: {args.ciphers} (--ciphers)")
     if args.user_ssh_config:
         print("both clients ran with a ~/.ssh/config of 21 Host blocks (--user-ssh-config)")
     print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")

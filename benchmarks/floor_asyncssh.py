@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user", required=True)
     parser.add_argument("--key", required=True, help="private key file")
     parser.add_argument("--known-hosts", required=True, help="known_hosts file naming the server")
+    parser.add_argument("--ciphers", help="comma-separated encryption algorithms (default: asyncssh's)")
     args = parser.parse_args(argv)
     if args.mode == "reuse" and args.hosts > args.limit:
         parser.error("--mode reuse keeps every host's connection open: --hosts must not exceed --limit")
@@ -56,6 +57,7 @@ class Floor:
 
     def connect(self):  # asyncssh's awaitable, async-with-able connect
         a = self.args
+        ciphers = {"encryption_algs": a.ciphers.split(",")} if a.ciphers else {}
         return asyncssh.connect(
             a.address,
             port=a.port,
@@ -63,6 +65,7 @@ class Floor:
             client_keys=[a.key],
             agent_identities=[a.key],
             known_hosts=[a.known_hosts],
+            **ciphers,
         )
 
     async def run(self, conn: asyncssh.SSHClientConnection) -> None:
