@@ -63,15 +63,15 @@ def apply_plan(
     """Run `plan` and return its report (also written to `options.report_path`).
 
     `report.exit_code`: 0 all succeeded, 1 a step failed, timed out, was
-    cancelled or its host unreachable, 130 interrupted. An exception (a bad SSH
-    option in the plan, our own bug) propagates after the report is written.
+    cancelled or its host unreachable, 130 interrupted. An exception (the log
+    directory cannot be made, our own bug) propagates after the report is written.
     """
     if options.max_connections < 1:
         raise ValueError(f"--max-connections must be at least 1, not {options.max_connections}")
-    if options.log_dir is not None:
-        os.makedirs(options.log_dir, exist_ok=True)
     apply = _Apply(plan, plan_digest, options, stdout or sys.stdout.buffer, stderr or sys.stderr.buffer)
     try:
+        if options.log_dir is not None:
+            os.makedirs(options.log_dir, exist_ok=True)
         run(apply.main, install_signal_handlers=False)
     except BaseException as exc:
         _write(options.report_path, apply.report(error=exc))
@@ -166,11 +166,11 @@ class _Apply:
         s = self.plan.steps[step]
         task = self.plan.tasks[s.task]
         record = self.records[step]
-        argv = step_argv(self.plan, s, self.sched.extra_env(step))
         status: StepStatus = "failed"
         error: str | None = None
         attempt_started = record.started_at
         try:
+            argv = step_argv(self.plan, s, self.sched.extra_env(step))
             record.log_file = self.log_path(step)
             record.out = out = StepOutput(
                 prefix=s.prefix,

@@ -227,17 +227,26 @@ def test_output_prefixes_log_files_and_tails(sshd, shared):
     assert sorted(Path(first.log_file).read_bytes().splitlines()) == [b"one", b"two"]
 
 
-def test_a_bad_plan_option_still_writes_the_report(sshd, shared):
+def test_a_bad_plan_option_makes_its_host_unreachable_and_the_others_go_on(sshd, shared):
+    b = fleet_builder(sshd)
+    b.task("t", "true", hosts=["db-1", "db-2"], parallel=0, on_error="continue")
+    plan = b.build()
+    bad = msgspec.structs.replace(plan.hosts[0], ssh_options=(("Port", "not-a-port"),))
+    plan = msgspec.structs.replace(plan, hosts=(bad, *plan.hosts[1:]))
+    report, _, _ = apply(plan)
+    assert [r.status for r in report.steps] == ["unreachable", "succeeded"]
+    assert "Port" in report.steps[0].error
+
+
+def test_the_report_is_written_when_essh_itself_fails(sshd, shared):
     b = fleet_builder(sshd)
     b.task("t", "true", hosts=["db-1"])
-    plan = b.build()
-    bad = plan.hosts[0].__class__(name="db-1", ssh_options=(("Port", "not-a-port"),))
-    plan = msgspec.structs.replace(plan, hosts=(bad, *plan.hosts[1:]))
-    with pytest.raises(SshOptionError, match="Port"):
-        apply(plan, report_path=str(shared / "r.json"))
+    (shared / "not-a-dir").write_text("")
+    with pytest.raises(FileExistsError):
+        apply(b.build(), log_dir=str(shared / "not-a-dir"), report_path=str(shared / "r.json"))
     report = decode_report_json((shared / "r.json").read_bytes())
     assert report.exit_code == 1 and report.steps[0].status == "skipped"
-    assert report.steps[0].error.startswith("not run: essh stopped: ")
+    assert report.steps[0].error.startswith("not run: essh stopped: FileExistsError")
 
 
 def test_local_steps_run_here_with_the_environment(shared):
