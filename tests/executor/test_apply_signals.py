@@ -28,14 +28,22 @@ sys.exit(report.exit_code)
 """
 
 
-def start_apply(sshd, shared: Path, sleep: str) -> subprocess.Popen[bytes]:
+def python_runner(plan_path: Path, plan_digest: str, report_path: Path) -> list[str]:
+    return [sys.executable, "-c", RUNNER, str(plan_path), plan_digest, str(report_path)]
+
+
+def cli_runner(plan_path: Path, plan_digest: str, report_path: Path) -> list[str]:
+    return [sys.executable, "-m", "essh", "apply", str(plan_path), "--report", str(report_path)]
+
+
+def start_apply(sshd, shared: Path, sleep: str, runner=python_runner) -> subprocess.Popen[bytes]:
     b = PlanBuilder([sshd.schema_host(name) for name, _ in sshd.hosts])
     first = b.task("long", f"touch {shared}/started-$ESSH_HOSTNAME; sleep {sleep}", hosts=ALL, parallel=0)
     b.task("next", "true", hosts=ALL, after=(first,))
     plan = b.build()
     write_plan(str(shared / "plan.bin"), plan)
     process = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(shared / "plan.bin"), digest(plan), str(shared / "report.json")],
+        runner(shared / "plan.bin", digest(plan), shared / "report.json"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -46,9 +54,10 @@ def start_apply(sshd, shared: Path, sleep: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_second_sigint_cancels_running_steps_and_ends_remote_processes(sshd, shared):
+@pytest.mark.parametrize("runner", [python_runner, cli_runner], ids=["apply_plan", "essh-apply"])
+def test_second_sigint_cancels_running_steps_and_ends_remote_processes(sshd, shared, runner):
     marker = "41.4213"
-    process = start_apply(sshd, shared, marker)
+    process = start_apply(sshd, shared, marker, runner)
     process.send_signal(signal.SIGINT)
     time.sleep(0.5)
     assert process.poll() is None  # the first only stops new starts
