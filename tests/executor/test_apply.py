@@ -275,3 +275,20 @@ def test_a_host_with_no_step_left_is_released_while_others_run(sshd, shared):
     b.task("long", f"sleep 0.5; {count} > {shared}/db1-connections", hosts=["web-1"])
     assert apply(b.build())[0].exit_code == 0
     assert (shared / "db1-connections").read_text().strip() == "0"
+
+
+def test_pty_steps_get_a_terminal_and_others_do_not(sshd, shared):
+    b = fleet_builder(sshd)
+    b.task("tty", "test -t 1 && echo tty || echo no-tty", hosts=["web-1"], pty=True)
+    b.task("plain", "test -t 1 && echo tty || echo no-tty", hosts=["web-1"])
+    report, _, _ = apply(b.build())
+    assert [r.stdout_tail.strip() for r in report.steps] == ["tty", "no-tty"]
+
+
+def test_a_local_handler_learns_what_failed_where(sshd, shared):
+    b = fleet_builder(sshd)
+    t = b.task("deploy", "exit 1", hosts=["db-2", "web-1"], parallel=0, on_error="handler", handler=1)
+    b.task("notify", 'echo "$ESSH_FAILED_TASK failed on $ESSH_FAILED_HOSTS"', hosts=None, role="handler", handles=t)
+    report, out, _ = apply(b.build())
+    assert [r.status for r in report.steps] == ["failed", "failed", "succeeded"]
+    assert out == b"deploy failed on db-2 web-1\n"  # one step, no prefix: passed through
