@@ -292,3 +292,11 @@ def test_a_local_handler_learns_what_failed_where(sshd, shared):
     report, out, _ = apply(b.build())
     assert [r.status for r in report.steps] == ["failed", "failed", "succeeded"]
     assert out == b"deploy failed on db-2 web-1\n"  # one step, no prefix: passed through
+
+
+def test_fewer_connections_than_hosts_still_runs_everything(sshd, shared):
+    b = fleet_builder(sshd)
+    first = b.task("one", "sleep 0.1", hosts=ALL, parallel=0)
+    b.task("two", "true", hosts=ALL, parallel=0, after=(first,))
+    report, _, _ = apply(b.build(), max_connections=1)
+    assert report.exit_code == 0 and report.totals.succeeded == 8
