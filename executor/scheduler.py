@@ -145,7 +145,7 @@ class Scheduler:
                 and h not in self._released
                 and self._running_on[h] == 0
                 and (winding or self._pending_ordinary[h] == 0)
-                and self._pending_handler[h] == 0
+                and (self._pending_handler[h] == 0 or self._interrupts)
             ):
                 self._released.add(h)
                 done.append(h)
@@ -227,6 +227,7 @@ class Scheduler:
         the running steps must now be cancelled (see `to_cancel`)."""
         self._interrupts += 1
         self._stop("not run: interrupted")
+        self._dirty_hosts.update(self._used)  # pending handler steps will not run either
         self._offered = None
         return self._interrupts >= 2
 

@@ -253,3 +253,19 @@ def test_local_steps_and_misuse_errors():
         s.started(0)
     s.finished(0, "failed")
     assert s.done() and s.hosts_done() == []
+
+
+def test_an_interrupt_releases_hosts_waiting_only_for_a_handler():
+    b = builder()
+    b.task("deploy", "x", hosts=["web-1", "web-2"], parallel=0, on_error="handler", handler=1)
+    b.task("rollback", "y", hosts=["web-1", "web-2"], role="handler", handles=0)
+    s = Scheduler(b.build())
+    s.started(0)
+    s.started(1)
+    s.finished(0, "failed")
+    assert s.hosts_done() == []  # web-1 may still need its handler step
+    s.interrupt()
+    assert s.hosts_done() == [0]
+    s.finished(1, "succeeded")
+    assert s.hosts_done() == [1] and s.done()
+    assert s.results()[2] == Outcome("skipped", "not run: interrupted")
