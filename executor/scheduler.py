@@ -102,8 +102,7 @@ class Scheduler:
         self._dirty_hosts: set[int] = set()
         self._offered: dict[int, None] | None = None  # startable steps, in order; None: to compute
         self._resolved = 0  # how many steps have ended so far
-        for t in [t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0]:
-            self._make_ready(t)
+        self._make_ready([t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0])
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -295,17 +294,23 @@ class Scheduler:
                 if self._phase[s] == _PENDING and not (failed and (host is None or host in failed or None in failed)):
                     self._end(s, Outcome("skipped", "handler not needed"))
 
-    def _make_ready(self, t: int) -> None:
-        work = [t]
-        while work:
-            t = work.pop()
+    def _make_ready(self, ready: list[int]) -> None:
+        """Tasks whose `after` have all finished: active, or (no steps left) finished in turn."""
+        while ready:
+            t = ready.pop()
             if self._unresolved[t]:
                 self._active.add(t)
-                continue
-            for d in self._dependents[t]:
-                self._waiting[d] -= 1
-                if self._waiting[d] == 0:
-                    work.append(d)
+            else:
+                ready += self._freed_by(t)
+
+    def _freed_by(self, t: int) -> list[int]:
+        """`t` has finished: its dependents waiting for nothing else."""
+        freed = []
+        for d in self._dependents[t]:
+            self._waiting[d] -= 1
+            if self._waiting[d] == 0:
+                freed.append(d)
+        return freed
 
     def _end(self, step: int, outcome: Outcome) -> None:
         """Record `step`'s outcome and apply what follows from it."""
@@ -336,13 +341,7 @@ class Scheduler:
                 for h_step in self._task_steps[handler]:
                     if self._phase[h_step] == _PENDING:
                         self._end(h_step, Outcome("skipped", "handler not needed"))
-            self._make_ready_dependents(task)
-
-    def _make_ready_dependents(self, task: int) -> None:
-        for d in self._dependents[task]:
-            self._waiting[d] -= 1
-            if self._waiting[d] == 0:
-                self._make_ready(d)
+            self._make_ready(self._freed_by(task))
 
     def _handler_not_needed(self, handler: int, host: int | None) -> None:
         if host is None:
