@@ -85,7 +85,7 @@ def test_depends_run_in_order_and_report_has_one_result_per_step(sshd, shared):
 
 def test_parallel_overlaps_and_sequential_does_not(sshd, shared):
     b = fleet_builder(sshd)
-    b.task("par", timed(shared / "p"), hosts=ALL, parallel=0)
+    b.task("par", timed(shared / "p", 1.0), hosts=ALL, parallel=0)
     plan = b.build()
     (shared / "p").mkdir(mode=0o777)
     (shared / "p").chmod(0o777)
@@ -104,7 +104,7 @@ def test_parallel_overlaps_and_sequential_does_not(sshd, shared):
 def test_parallel_n_never_exceeds_n(sshd, shared):
     script = (
         f"touch {shared}/run-$ESSH_HOSTNAME; ls {shared} | grep -c '^run-' >> {shared}/counts; "
-        f"sleep 0.3; rm {shared}/run-$ESSH_HOSTNAME"
+        f"sleep 0.5; rm {shared}/run-$ESSH_HOSTNAME"
     )
     b = fleet_builder(sshd)
     b.task("two", script, hosts=ALL, parallel=2)
