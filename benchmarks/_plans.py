@@ -8,7 +8,7 @@ planner orders tasks requested one after another.
 
 from __future__ import annotations
 
-from essh.schema import Host, Plan, PlanMeta, Step, Task, read_plan, write_plan
+from essh.schema import Host, Plan, PlanMeta, Step, Task, read_plan, step_command, write_plan
 
 from _fleet import Target
 
@@ -39,3 +39,9 @@ def write_bench_plan(path: str, target: Target, hosts: int, tasks: int) -> Plan:
     """Write the plan file and read it back, so it is checked as `essh apply` will check it."""
     write_plan(path, bench_plan(target, hosts, tasks))
     return read_plan(path)
+
+
+def plan_command(target: Target) -> str:
+    """The command line essh sends for the first step of a benchmark plan (its task shell around the script)."""
+    plan = bench_plan(target, 1, 1)
+    return step_command(plan, plan.steps[0])

@@ -9,7 +9,9 @@ Cases (many host names on one loopback sshd; `echo hi`, output to /dev/null):
   fanout  one task on 200 hosts, at most 100 connections at once;
   tasks   10 tasks one after another on 100 hosts, one connection per host
           reused by its 10 steps; the floor does the same, and also opens a new
-          connection per step (what connection reuse is measured against).
+          connection per step (what connection reuse is measured against), and
+          runs the exact command essh sends for a step (`bash -c '...'`, the
+          plan's task shell), to tell essh's own cost from the plan's.
 
 Each client runs as a whole process (`python -m essh apply plan.bin --report ...
 --max-connections 100`, `python benchmarks/floor_asyncssh.py ...`), Python
@@ -38,7 +40,7 @@ from pathlib import Path
 
 from _fleet import Server, Target
 from _measure import RunFailed, Sample, measure
-from _plans import write_bench_plan
+from _plans import COMMAND, plan_command, write_bench_plan
 from _profile import profile
 from essh.schema import decode_report_json
 
@@ -88,9 +90,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def floor_client(name: str, target: Target, mode: str, hosts: int, commands: int, limit: int) -> Client:
+def floor_client(
+    name: str, target: Target, mode: str, hosts: int, commands: int, limit: int, command: str = COMMAND
+) -> Client:
     argv = [sys.executable, FLOOR, "--mode", mode, "--hosts", str(hosts), "--commands", str(commands)]
-    return Client(name, [*argv, "--limit", str(limit), *target.floor_args()])
+    return Client(name, [*argv, "--limit", str(limit), "--command", command, *target.floor_args()])
 
 
 def essh_client(workdir: Path, case: str, target: Target, hosts: int, tasks: int, limit: int) -> Client:
@@ -120,6 +124,7 @@ def build_cases(args: argparse.Namespace, workdir: Path, target: Target) -> list
         clients = [
             floor_client("floor, reused connection", target, "reuse", n, k, limit),
             floor_client("floor, new connection per step", target, "new", n, k, limit),
+            floor_client("floor, reused, essh's command", target, "reuse", n, k, limit, plan_command(target)),
         ]
         if not args.floor_only:
             clients.append(essh_client(workdir, "tasks", target, n, k, limit))
@@ -258,6 +263,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         print(f"both clients offered only these ciphers: {args.ciphers} (--ciphers)")
     if args.user_ssh_config:
         print("both clients ran with a ~/.ssh/config of 21 Host blocks (--user-ssh-config)")
+    print(f"sshd CPU measured by {server.cpu_source}")
     print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")
     print("\n".join(lines))
     results = verdicts(medians)
