@@ -222,8 +222,8 @@ def verdicts(medians: dict) -> list[str]:
     floor = medians.get("fanout/floor (asyncssh)")
     if essh and floor:
         wall, cpu = essh["wall"] / floor["wall"], essh["cpu"] / floor["cpu"]
-        out.append(f"fanout wall {wall:.2f}x the floor (target <= {FANOUT_WALL}): {'met' if wall <= FANOUT_WALL else 'MISSED'}")
-        out.append(f"fanout client CPU {cpu:.2f}x the floor (target <= {FANOUT_CPU}): {'met' if cpu <= FANOUT_CPU else 'MISSED'}")
+        out.append(f"fanout wall {wall:.3f}x the floor (target <= {FANOUT_WALL}): {'met' if wall <= FANOUT_WALL else 'MISSED'}")
+        out.append(f"fanout client CPU {cpu:.3f}x the floor (target <= {FANOUT_CPU}): {'met' if cpu <= FANOUT_CPU else 'MISSED'}")
     essh, floor = medians.get("startup/essh apply"), medians.get("startup/floor (asyncssh)")
     if essh and floor:
         out.append(f"startup (no steps): essh {essh['cpu']:.3f} s CPU, floor {floor['cpu']:.3f} s")
