@@ -93,11 +93,13 @@ class Server:
 
     def __exit__(self, *exc_info: object) -> None:
         self._fleet.stop()
-        if self._cgroup is not None:
+        deadline = time.monotonic() + 5
+        while self._cgroup is not None and time.monotonic() < deadline:
             try:
-                self._cgroup.rmdir()
+                self._cgroup.rmdir()  # refused while a last session process is still exiting
+                self._cgroup = None
             except OSError:
-                pass  # a process still in it; the kernel removes nothing on its own, but it is empty soon
+                time.sleep(0.05)
 
     @property
     def pid(self) -> int:
