@@ -30,7 +30,7 @@ import trio
 from essh.schema import Attempt, Plan, Report, StepResult, StepStatus, Totals, encode_report_json, step_argv
 
 from .bridge import run
-from .errors import HostUnreachable
+from .errors import HostUnreachable, StepTimedOut
 from .local import run_local
 from .output import StepOutput
 from .scheduler import Outcome, Scheduler
@@ -218,15 +218,17 @@ class _Apply:
     ) -> tuple[StepStatus, str | None, int | None]:
         """One try: (status, error, exit code)."""
         try:
-            with trio.move_on_after(timeout if timeout is not None else math.inf) as deadline:
-                if host is None:
+            if host is None:
+                with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
                     code = await run_local(argv, pty=pty, out=out)
-                else:
-                    code = await pool.run(host, argv, pty=pty, out=out)
+                if deadline.cancelled_caught:
+                    raise StepTimedOut(timeout)
+            else:
+                code = await pool.run(host, argv, pty=pty, out=out, timeout=timeout)
         except HostUnreachable as exc:
             return "unreachable", exc.reason, None
-        if deadline.cancelled_caught:
-            return "timed_out", f"timed out after {timeout:g}s", None
+        except StepTimedOut as exc:
+            return "timed_out", str(exc), None
         if code == 0:
             return "succeeded", None, 0
         return "failed", f"exit status {code}", code

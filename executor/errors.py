@@ -23,3 +23,11 @@ class HostUnreachable(Exception):
 
 class SshOptionError(ValueError):
     """The plan gives a host an SSH option essh's client cannot honour: the configuration's fault."""
+
+
+class StepTimedOut(Exception):
+    """The step's command ran longer than its task's `timeout`; its process was ended."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"timed out after {timeout:g}s")
+        self.timeout = timeout

@@ -21,6 +21,7 @@ host, as sending `shlex.join(argv)` already does.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shlex
 import signal
@@ -35,7 +36,7 @@ import trio
 from essh.schema import Host
 
 from .bridge import aio
-from .errors import HostUnreachable, SshOptionError
+from .errors import HostUnreachable, SshOptionError, StepTimedOut
 from .output import StepOutput
 from .pid_line import PidLineFilter
 from .ssh_options import ConnectSpec, connect_spec
@@ -90,16 +91,22 @@ class SshPool:
     def open_connections(self) -> int:
         return len(self._conns)
 
-    async def run(self, host: int, argv: list[str], *, pty: bool, out: StepOutput) -> int:
+    async def run(
+        self, host: int, argv: list[str], *, pty: bool, out: StepOutput, timeout: float | None = None
+    ) -> int:
         """Run `argv` on host number `host` and return its exit status (128+n if killed by signal n).
 
-        Raises `HostUnreachable` when the host cannot be reached or logged into.
-        When cancelled, the remote process group is ended before Cancelled propagates.
+        Raises `HostUnreachable` when the host cannot be reached or logged into, and
+        `StepTimedOut` when the command runs longer than `timeout` seconds (counted
+        from when it starts, not while waiting for a connection).
+        When cancelled or timed out, the remote process group is ended first.
         """
         conn = await self._acquire(host)
         try:
             killer = _kill_command_prefix(argv)
-            return await aio(_run_channel(conn, shlex.join(argv), pty, out, killer))
+            with trio.move_on_after(math.inf if timeout is None else timeout):
+                return await aio(_run_channel(conn, shlex.join(argv), pty, out, killer))
+            raise StepTimedOut(timeout)
         except HostUnreachable:
             self._forget_if_closed(host)
             raise

@@ -170,6 +170,21 @@ def test_timeout_ends_the_remote_process(sshd, shared):
     assert gone(f"sleep {marker}")
 
 
+def test_timeout_counts_from_the_start_of_the_command_not_the_wait_for_a_connection(sshd, shared):
+    b = fleet_builder(sshd)
+    b.task("busy", "sleep 1.2", hosts=["db-1", "db-2", "web-1"], parallel=0, timeout=2.5)
+    report, _, _ = apply(b.build(), max_connections=1)
+    assert [r.status for r in report.steps] == ["succeeded"] * 3
+    assert report.wall_seconds > 3.6  # one at a time: the later ones waited longer than their timeout
+
+
+def test_local_timeout(shared):
+    b = PlanBuilder([])
+    b.task("slow", "sleep 30", hosts=None, timeout=0.5)
+    report, _, _ = apply(b.build())
+    assert (report.steps[0].status, report.steps[0].error) == ("timed_out", "timed out after 0.5s")
+
+
 def test_retries_record_every_attempt(sshd, shared):
     script = f"echo x >> {shared}/tries; test $(wc -l < {shared}/tries) -ge 3"
     b = fleet_builder(sshd)
