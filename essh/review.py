@@ -32,6 +32,19 @@ def _mode(plan: Plan, index: int) -> str:
     return "parallel" if task.parallel == 0 else f"parallel {task.parallel}"
 
 
+def _host_key_notes(plan: Plan) -> Iterator[str]:
+    """Hosts whose keys are not verified as OpenSSH would: said at the top of every review."""
+    for host in plan.hosts:
+        for key, value in host.ssh_options:
+            if key.lower() != "stricthostkeychecking":
+                continue
+            mode = value.lower()
+            if mode in ("no", "off", "false"):
+                yield f"warning: host {host.name}: host keys are NOT verified (StrictHostKeyChecking {value})"
+            elif mode == "accept-new":
+                yield f"note: host {host.name}: an unknown host key is accepted and recorded (StrictHostKeyChecking {value})"
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -50,7 +63,15 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     yield f"essh plan for: {requested}" + (f" -- {' '.join(meta.args)}" if meta.args else "")
     for warning in meta.warnings:
         yield f"warning: {warning}"
+    for line in _host_key_notes(plan):
+        yield line
     yield ""
+    if verbose and plan.hosts:
+        yield "# hosts"
+        for host in plan.hosts:
+            options = " ".join(f"{key}={value}" for key, value in host.ssh_options)
+            yield f"    {host.name}" + (f": {options}" if options else "")
+        yield ""
     for index, task in enumerate(plan.tasks):
         steps = by_task.get(index, [])
         where = f"  ({task.defined_at})" if task.defined_at else ""

@@ -132,3 +132,18 @@ def test_version_and_help(ws):
     help_text = ws.essh("--help").stdout
     for command in ("plan", "show", "apply", "run", "exec", "hosts", "tasks", "tags", "validate"):
         assert command in help_text
+
+
+def test_the_review_says_when_host_keys_are_not_verified(ws):
+    ws.write(
+        ".esshconfig.lua",
+        'host "lab" { HostName = "10.0.0.9", StrictHostKeyChecking = "no" }\n'
+        'host "new" { StrictHostKeyChecking = "accept-new" }\n'
+        'task "t" { targets = "all", script = "true" }\n',
+    )
+    result = ws.essh("plan", "t")
+    assert result.returncode == 0, result.stderr
+    assert "warning: host lab: host keys are NOT verified (StrictHostKeyChecking no)" in result.stdout
+    assert "note: host new: an unknown host key is accepted" in result.stdout
+    verbose = ws.essh("plan", "t", "--verbose").stdout
+    assert "    lab: HostName=10.0.0.9 StrictHostKeyChecking=no" in verbose
