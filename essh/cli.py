@@ -166,7 +166,7 @@ def _apply(
 ) -> None:
     from essh.executor import ApplyOptions, apply_plan
 
-    from .review import render_summary
+    from .review import host_key_notes, render_summary
 
     digest = schema.payload_digest(data)
     report_path = report or _default_report_path(digest)
@@ -175,6 +175,8 @@ def _apply(
         log_dir.mkdir(parents=True, exist_ok=True)
     for warning in plan.meta.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    for note in host_key_notes(plan):
+        typer.echo(note, err=True)
     result = apply_plan(
         plan,
         digest,

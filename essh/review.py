@@ -32,7 +32,7 @@ def _mode(plan: Plan, index: int) -> str:
     return "parallel" if task.parallel == 0 else f"parallel {task.parallel}"
 
 
-def _host_key_notes(plan: Plan) -> Iterator[str]:
+def host_key_notes(plan: Plan) -> Iterator[str]:
     """Hosts whose keys are not verified as OpenSSH would: said at the top of every review."""
     for host in plan.hosts:
         for key, value in host.ssh_options:
@@ -63,7 +63,7 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     yield f"essh plan for: {requested}" + (f" -- {' '.join(meta.args)}" if meta.args else "")
     for warning in meta.warnings:
         yield f"warning: {warning}"
-    for line in _host_key_notes(plan):
+    for line in host_key_notes(plan):
         yield line
     yield ""
     if verbose and plan.hosts:
