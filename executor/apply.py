@@ -2,8 +2,8 @@
 
 The scheduler (scheduler.py) decides what may start, what is skipped and what
 must be cancelled; this module only does it: one trio task per running step in
-a nursery, a cancel scope per step (fail-fast, second Ctrl-C), `move_on_after`
-per attempt (timeouts), retries, output per step, connections released when a
+a nursery, a cancel scope per step (fail-fast, second Ctrl-C), a timeout per
+attempt counted from the command's start (not the wait for a connection), retries, output per step, connections released when a
 host has no step left, and the `essh.schema.Report`, written to
 `report_path` on every way out, internal errors included.
 
