@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-import shutil
 
 from conftest import Workspace, one_error_line
 
