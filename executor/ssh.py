@@ -44,6 +44,7 @@ from .ssh_options import ConnectSpec, connect_spec
 # POSIX sh: report the session leader's pid, then become the step's command.
 _PID_PRELUDE = "printf 'ESSH-PID %d\\n' \"$$\" >&2; exec "
 KILL_GRACE = 2  # seconds between TERM and KILL of a cancelled remote process group
+_GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 _CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
 
 
@@ -189,7 +190,7 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
         try:
             return await _open(spec, kwargs)
         except asyncssh.HostKeyNotVerifiable:
-            if spec.strict != "accept-new" or _has_known_key(spec, kwargs):
+            if spec.strict != "accept-new" or _has_known_key(spec, kwargs) or _accept_new_allowed():
                 raise
         # accept-new: a host never seen before is trusted and recorded; a changed key is not.
         kwargs["known_hosts"] = None
@@ -198,7 +199,9 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
         return conn
     except asyncssh.HostKeyNotVerifiable as exc:
         if _has_known_key(spec, kwargs):
-            reason = "host key does not match known_hosts (possible man-in-the-middle, or the host was reinstalled)"
+            reason = "host key does not match known_hosts, or is revoked (possible man-in-the-middle, or the host was reinstalled)"
+        elif spec.strict == "accept-new" and _accept_new_allowed():
+            reason = f"host key is not verified and accept-new is not applied because {_accept_new_allowed()}; add the key with ssh-keyscan"
         else:
             reason = "host key is not in known_hosts; add it with ssh-keyscan, or set StrictHostKeyChecking accept-new"
         raise HostUnreachable(reason) from exc
@@ -229,18 +232,40 @@ async def _open(spec: ConnectSpec, kwargs: dict) -> asyncssh.SSHClientConnection
 
 
 def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
-    """Whether some known_hosts file already has a key for this host (so a failed check means a changed key)."""
-    name = kwargs.get("host_key_alias") or spec.host
+    """Whether any known_hosts file says anything about this host: a key, a CA, a
+    revocation. A failed check is then a changed (or revoked) key, never a new one."""
     port = kwargs.get("port", 22)
-    for path in spec.known_hosts_files:
+    names = {spec.host, spec.name} | ({kwargs["host_key_alias"]} if kwargs.get("host_key_alias") else set())
+    for path in [*spec.known_hosts_files, _GLOBAL_KNOWN_HOSTS]:
         try:
             known = asyncssh.read_known_hosts(path)
         except (OSError, ValueError):
             continue
-        keys, authorities = known.match(name, "", port)[:2]
-        if keys or authorities:
-            return True
+        for name in names:
+            # match() drops revocations of "[name]:port" when it falls back to the
+            # port-less name, so the bracketed form is asked for on its own too.
+            if any(known.match(name, "", port)) or any(known.match(f"[{name}]:{port}", "", None)):
+                return True
     return False
+
+
+def _accept_new_allowed() -> str | None:
+    """Why accept-new cannot be trusted here, or None.
+
+    accept-new decides "never seen" by reading known_hosts files itself. When the
+    user's ~/.ssh/config may point the check elsewhere (UserKnownHostsFile,
+    GlobalKnownHostsFile, HostKeyAlias, KnownHostsCommand), that decision could
+    miss a recorded key, so accept-new falls back to plain verification.
+    """
+    try:
+        with open(os.path.expanduser("~/.ssh/config"), encoding="utf-8", errors="replace") as f:
+            text = f.read().lower()
+    except OSError:
+        return None
+    for keyword in ("userknownhostsfile", "globalknownhostsfile", "hostkeyalias", "knownhostscommand"):
+        if keyword in text:
+            return f"~/.ssh/config sets {keyword}"
+    return None
 
 
 def _lookup_name(spec: ConnectSpec, kwargs: dict) -> str:

@@ -261,6 +261,27 @@ def test_strict_host_key_checking_no_and_accept_new(sshd, tmp_path):
     assert run_one(sshd.schema_host("web-2", UserKnownHostsFile=str(empty)), ["true"])[0] == 0
 
 
+def test_accept_new_never_trusts_a_revoked_key(sshd, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    known = tmp_path / "known_hosts"
+    known.write_text("@revoked " + sshd.known_hosts_line("web-1"))
+    host = sshd.schema_host("web-1", UserKnownHostsFile=str(known), StrictHostKeyChecking="accept-new")
+    assert "revoked" in unreachable_reason(host)
+    assert known.read_text().startswith("@revoked ")  # nothing was added
+
+
+def test_accept_new_steps_back_when_ssh_config_may_point_elsewhere(sshd, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text("Host web-*\n    UserKnownHostsFile ~/.ssh/elsewhere\n")
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    host = sshd.schema_host("web-2", UserKnownHostsFile=str(empty), StrictHostKeyChecking="accept-new")
+    reason = unreachable_reason(host)
+    assert "accept-new is not applied because ~/.ssh/config sets userknownhostsfile" in reason
+    assert empty.read_text() == ""
+
+
 def test_an_option_essh_does_not_apply_is_left_out_as_the_plan_warned(sshd):
     host = sshd.schema_host("web-1", RequestTTY="yes", LocalForward="8080 localhost:80")
     assert run_one(host, ["bash", "-c", "test -t 1 || echo no-terminal"])[:2] == (0, b"no-terminal\n")
