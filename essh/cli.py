@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Optional
@@ -90,7 +91,7 @@ def _errors(debug: bool) -> Iterator[None]:
         _fail("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:
         if debug:
-            raise
+            traceback.print_exc()
         _fail(
             f"internal error: {type(exc).__name__}: {exc}. This is a bug in essh, please report it; "
             "--debug shows the traceback",
@@ -113,9 +114,12 @@ def _created_at() -> int | None:
     if epoch is None:
         return None
     try:
-        return int(epoch)
+        seconds = int(epoch)
     except ValueError:
-        raise Abort(f"SOURCE_DATE_EPOCH must be a whole number of seconds, not {epoch!r}") from None
+        seconds = -1
+    if not 0 <= seconds < 2**63:
+        raise Abort(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r}")
+    return seconds
 
 
 def _load(config: str | None, debug: bool = False):
@@ -170,9 +174,7 @@ def _apply(
 
     digest = schema.payload_digest(data)
     report_path = report or _default_report_path(digest)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+    _check_writable(report_path, log_dir)
     for warning in plan.meta.warnings:
         typer.echo(f"warning: {warning}", err=True)
     for note in host_key_notes(plan):
@@ -193,6 +195,27 @@ def _apply(
         typer.echo(line, err=True)
     typer.echo(f"Report: {report_path}", err=True)
     raise typer.Exit(result.exit_code)
+
+
+def _check_writable(report_path: Path, log_dir: Path | None) -> None:
+    """Refuse, before anything runs, a report or log place that cannot be written."""
+    try:
+        report_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if report_path.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        probe = report_path.with_name(f"{report_path.name}.probe{os.getpid()}")
+        probe.touch(mode=0o600)
+        probe.unlink()
+    except OSError as exc:
+        raise Abort(f"cannot write the report to {report_path}: {exc.strerror or exc}") from None
+    if log_dir is not None:
+        try:
+            log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            probe = log_dir / f".probe{os.getpid()}"
+            probe.touch(mode=0o600)
+            probe.unlink()
+        except OSError as exc:
+            raise Abort(f"cannot write step logs in {log_dir}: {exc.strerror or exc}") from None
 
 
 @app.command()

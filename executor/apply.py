@@ -16,6 +16,7 @@ transient network trouble is the job of ConnectTimeout, not of a task's retries.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -32,7 +33,7 @@ from essh.schema import Attempt, Plan, Report, StepResult, StepStatus, Totals, e
 from .bridge import run
 from .errors import HostUnreachable, StepTimedOut
 from .local import run_local
-from .output import StepOutput
+from .output import StepOutput, Terminal
 from .scheduler import Outcome, Scheduler
 from .signals import forward_signals
 from .ssh import SshPool
@@ -68,10 +69,12 @@ def apply_plan(
     """
     if options.max_connections < 1:
         raise ValueError(f"--max-connections must be at least 1, not {options.max_connections}")
-    apply = _Apply(plan, plan_digest, options, stdout or sys.stdout.buffer, stderr or sys.stderr.buffer)
+    out = Terminal(stdout or sys.stdout.buffer)
+    err = Terminal(stderr or sys.stderr.buffer)
+    apply = _Apply(plan, plan_digest, options, out, err)
     try:
         if options.log_dir is not None:
-            os.makedirs(options.log_dir, exist_ok=True)
+            os.makedirs(options.log_dir, mode=0o700, exist_ok=True)
         run(apply.main, install_signal_handlers=False)
     except BaseException as exc:
         _write(options.report_path, apply.report(error=exc))
@@ -95,7 +98,7 @@ class _Record:
 class _Apply:
     """The state of one apply: the scheduler, running steps' cancel scopes and records."""
 
-    def __init__(self, plan: Plan, digest: str, options: ApplyOptions, stdout: BinaryIO, stderr: BinaryIO) -> None:
+    def __init__(self, plan: Plan, digest: str, options: ApplyOptions, stdout: Terminal, stderr: Terminal) -> None:
         self.plan = plan
         self.digest = digest
         self.options = options
@@ -302,6 +305,12 @@ def _write(path: str | None, report: Report) -> None:
     if path is None:
         return
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(encode_report_json(report))
-    os.replace(tmp, path)
+    try:
+        # 0600: a report keeps the last 64 KiB of every step's output.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(encode_report_json(report))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

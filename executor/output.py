@@ -7,12 +7,43 @@ partial line (up to `MAX_LINE` bytes) per stream plus the kept tail.
 
 from __future__ import annotations
 
+import os
+
 from typing import BinaryIO, Literal
 
 from essh.schema import TAIL_BYTES
 
 Stream = Literal["stdout", "stderr"]
 MAX_LINE = 64 * 1024  # a longer line is written in pieces of this size
+
+
+class Terminal:
+    """The applying process's own stdout or stderr, shared by every step.
+
+    When the reader goes away (`essh apply | head`), writing stops for good
+    instead of failing the steps: their logs and tails still get every byte,
+    and the run goes on to its report.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.broken = True
+
+    def flush(self) -> None:
+        if self.broken:
+            return
+        try:
+            self._stream.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.broken = True
 
 
 class StepOutput:
@@ -43,7 +74,9 @@ class StepOutput:
             self._lead = (prefix.ljust(width) + separator).encode()
         self._pending = {"stdout": bytearray(), "stderr": bytearray()}
         self._tails = {"stdout": bytearray(), "stderr": bytearray()}
-        self._log: BinaryIO | None = open(log_path, "wb") if log_path else None  # noqa: SIM115
+        self._log: BinaryIO | None = (
+            open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") if log_path else None  # noqa: SIM115
+        )
         self.log_path = log_path
         self.closed = False
 

@@ -16,6 +16,7 @@ problem into one `PlanFileError` whose message is a single line.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -110,9 +111,15 @@ def write_plan(path: str, plan: Plan) -> bytes:
     """Write `plan` to `path` (replaced atomically); return the bytes written."""
     data = encode_plan(plan)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        # 0600: a plan holds every step's environment and script.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return data
 
 

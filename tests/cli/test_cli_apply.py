@@ -188,3 +188,19 @@ def test_apply_with_task_names_asks_on_a_terminal(ws):
     code, screen = _with_terminal(ws, b"no\n", "apply", "greet", "--report", "other.json")
     assert code == 0 and "Apply cancelled." in screen
     assert not (ws.path / "other.json").exists()
+
+
+def test_a_reader_that_goes_away_does_not_fail_the_run(ws):
+    ws.write(
+        ".esshconfig.lua",
+        'host "a" {}\nhost "b" {}\nhost "c" {}\n'
+        'task "u" { targets = "all", backend = "local", parallel = true, script = "seq 1 20000" }\n',
+    )
+    shell = f"{sys.executable} -m essh run u --report report.json --log-dir logs | head -1"
+    env = {**os.environ, "HOME": str(ws.path / "home")}
+    result = subprocess.run(["bash", "-c", shell + "; exit ${PIPESTATUS[0]}"], cwd=ws.path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert _report(ws)["totals"]["succeeded"] == 3
+    assert all(len(p.read_text().splitlines()) == 20000 for p in (ws.path / "logs").iterdir())
