@@ -214,8 +214,12 @@ async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
         raise HostUnreachable(f"connection refused by {spec.host} port {kwargs.get('port', 22)}") from exc
     except (asyncio.TimeoutError, TimeoutError) as exc:
         raise HostUnreachable(f"connection to {spec.host} timed out") from exc
+    except asyncssh.KeyImportError as exc:
+        raise HostUnreachable(f"cannot load a key of this host's IdentityFile: {exc}") from exc
     except asyncssh.Error as exc:
         raise HostUnreachable(f"SSH error: {exc.reason}") from exc
+    except (ValueError, OverflowError) as exc:  # asyncssh's own checks of the host's SSH settings
+        raise HostUnreachable(f"cannot use this host's SSH settings: {exc}") from exc
     except OSError as exc:
         raise HostUnreachable(f"cannot connect to {spec.host}: {exc.strerror or exc}") from exc
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncssh
+
 from essh.schema import Host
 from essh.schema.ssh_options import IGNORED_SSH_OPTIONS
 
@@ -58,6 +60,12 @@ def _bool(value: str) -> bool:
     raise ValueError("must be yes or no")
 
 
+def _in_range(number, low, high):
+    if not low <= number <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return number
+
+
 def _optional(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
@@ -85,12 +93,12 @@ def _compression(value: str) -> list[str]:
 
 # keyword (lower case) -> (asyncssh argument, conversion of the value)
 _PLAIN: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "port": ("port", int),
+    "port": ("port", lambda value: _in_range(int(value), 1, 65535)),
     "user": ("username", str),
     "identityagent": ("agent_path", _optional_path),
     "proxyjump": ("tunnel", _optional),
     "proxycommand": ("proxy_command", _optional),
-    "connecttimeout": ("connect_timeout", float),
+    "connecttimeout": ("connect_timeout", lambda value: _in_range(float(value), 0, 10**6)),
     "serveraliveinterval": ("keepalive_interval", float),
     "serveralivecountmax": ("keepalive_count_max", int),
     "tcpkeepalive": ("tcp_keepalive", _bool),
@@ -127,12 +135,12 @@ def connect_spec(host: Host) -> ConnectSpec:
         raise SshOptionError(
             f"host {host.name}: unknown %-token %{exc.args[0]} in an ssh option; use %h %p %r %n %d %u or %%"
         ) from None
-    keys = kw.pop("_keys", [])
+    keys, agent_only = _split_keys(kw.pop("_keys", []))
     if keys:
         kw["client_keys"] = keys
     if kw.pop("_identities_only", False):
         # Only the named keys, from files or from the agent: OpenSSH's IdentitiesOnly.
-        kw["agent_identities"] = keys
+        kw["agent_identities"] = keys + agent_only
     known = kw.pop("_known", [])
     if known:
         kw["known_hosts"] = known
@@ -171,6 +179,31 @@ def _expand_tokens(spec: ConnectSpec, name: str) -> None:
             kw[argument] = [expand(item) for item in value]
 
 
+def _split_keys(paths: list[str]) -> tuple[list[str], list[str]]:
+    """The IdentityFiles essh can load, and those only the agent can use.
+
+    A passphrase-protected key cannot be loaded by a process that never prompts;
+    like OpenSSH in batch mode, essh leaves it to ssh-agent (matched through its
+    `.pub` file) instead of failing the whole connection on it.
+    """
+    loadable: list[str] = []
+    agent_only: list[str] = []
+    for path in paths:
+        try:
+            asyncssh.read_private_key(path)
+        except asyncssh.KeyEncryptionError:
+            agent_only.append(path + ".pub" if os.path.exists(path + ".pub") else path)
+            continue
+        except asyncssh.KeyImportError as exc:
+            if "passphrase" in str(exc).lower():
+                agent_only.append(path + ".pub" if os.path.exists(path + ".pub") else path)
+                continue
+        except OSError:
+            pass  # asyncssh reports a missing or unreadable key when it connects
+        loadable.append(path)
+    return loadable, agent_only
+
+
 def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:
     key = keyword.lower()
     kw = spec.kwargs
@@ -179,7 +212,7 @@ def _apply(spec: ConnectSpec, keyword: str, value: str) -> None:
         try:
             kw[argument] = convert(value)
         except ValueError as exc:
-            detail = str(exc) if convert in (_bool, _algs, _family, _compression) else "must be a number"
+            detail = str(exc) if str(exc).startswith("must be") or convert in (_bool, _algs, _family, _compression) else "must be a number"
             raise ValueError(detail) from None
     elif key == "hostname":
         if not value or any(c.isspace() or c in "\"'#" for c in value):

@@ -7,6 +7,7 @@ import io
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import time
@@ -410,6 +411,29 @@ def test_cancel_while_connecting_returns_promptly():
         started = time.monotonic()
         assert run(main)
         assert time.monotonic() - started < 2
+
+
+def test_a_passphrase_protected_identity_file_is_used_through_the_agent(sshd, tmp_path):
+    encrypted = tmp_path / "encrypted_key"
+    shutil.copy(sshd.key_path, encrypted)
+    shutil.copy(str(sshd.key_path) + ".pub", str(encrypted) + ".pub")
+    encrypted.chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-N", "secret", "-P", "", "-f", str(encrypted)], check=True)
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(sshd.key_path)], env=env, check=True, capture_output=True)
+        with_agent = sshd.schema_host("web-1", IdentityFile=str(encrypted), IdentityAgent=str(socket_path))
+        assert run_one(with_agent, ["echo", "ok"])[:2] == (0, b"ok\n")
+        without = sshd.schema_host("web-1", IdentityFile=str(encrypted), IdentityAgent="none")
+        assert "authentication failed" in unreachable_reason(without)
+    finally:
+        agent.terminate()
+        agent.wait()
 
 
 def test_agent_authentication_and_forwarding(sshd, tmp_path):
