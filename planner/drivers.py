@@ -110,6 +110,7 @@ class ScriptTable:
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
+        self._texts: list[str] | None = None
 
     def add(self, text: str) -> int:
         found = self.index.get(text)
@@ -119,6 +120,11 @@ class ScriptTable:
 
     def texts(self) -> tuple[str, ...]:
         return tuple(self.index)
+
+    def text(self, index: int) -> str:
+        if self._texts is None or len(self._texts) != len(self.index):
+            self._texts = list(self.index)
+        return self._texts[index]
 
 
 class Drivers:
@@ -152,6 +158,14 @@ class Drivers:
 
     def script_ids(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[int]:
         """One script index per entry of `hosts`."""
+        ids = self._script_ids(task, hosts, args)
+        for index in set(ids):
+            if "\0" in self.scripts.text(index):
+                # A command line cannot carry a NUL byte: it would cut the script short.
+                raise ConfigError(f"task {task.name}: its script contains a NUL byte", task.defined_at)
+        return ids
+
+    def _script_ids(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[int]:
         parts = self.parts(task)
         driver = self.driver_for(task)
         if driver is None:

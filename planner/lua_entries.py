@@ -134,6 +134,9 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
         text = v.scalar_text(item)
         if text is None:
             raise v.fail(label, "a string, number, boolean or a list of them", value, where)
+        if any(ord(c) < 32 or c == "\x7f" for c in text):
+            # ssh_config is line-based: a newline would smuggle in another option.
+            raise ConfigError(f"{label} must not contain control characters (newline, tab, NUL, ...)", where)
         texts.append(text)
     return texts
 
@@ -147,7 +150,7 @@ def host_def(entry: Entry) -> HostDef:
         if key[:1].isupper():
             if not _SSH_KEYWORD.match(key):
                 raise ConfigError(f"{entry.label}: {key!r} is not an ssh_config keyword", where)
-            if type(value) is str:  # the common case, without the general path's cost
+            if type(value) is str and value.isprintable():  # the common case, without the general path's cost
                 options.append((key, value))
             else:
                 options.extend((key, text) for text in _ssh_values(value, label, where))

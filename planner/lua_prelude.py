@@ -54,7 +54,9 @@ G.dofile = function(path)
   if not fn then error(err, 2) end
   return fn()
 end
--- Configuration output must not mix with essh's own standard output.
+-- Configuration output must not mix with essh's own standard output
+-- (`essh plan --json` is read by programs): print and io.write go to stderr.
+io.output(io_stderr)
 G.print = function(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end

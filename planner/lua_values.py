@@ -40,7 +40,8 @@ def describe(value: Any) -> str:
 
 
 def fail(label: str, expected: str, value: Any, where: Source) -> ConfigError:
-    return ConfigError(f"{label} must be {expected}, got {describe(value)}", where)
+    shown = f" ({value!r})" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    return ConfigError(f"{label} must be {expected}, got {describe(value)}{shown}", where)
 
 
 def is_function(value: Any) -> bool:
@@ -108,15 +109,19 @@ def text_map(value: Any, label: str, where: Source, *, env: bool = False) -> dic
 
 
 def positive_number(value: Any, label: str, where: Source) -> float:
-    if not is_number(value) or not math.isfinite(value) or value <= 0:
-        raise fail(label, "a positive number", value, where)
+    if not is_number(value) or not math.isfinite(value) or not 0 < value <= 10**9:
+        raise fail(label, "a positive number of seconds (at most 10^9)", value, where)
     return float(value)
 
 
+# Counts (retries, parallel) beyond this mean nothing and would not fit the plan file.
+MAX_COUNT = 1_000_000
+
+
 def whole_number(value: Any, label: str, where: Source, *, minimum: int) -> int:
-    if is_number(value) and math.isfinite(value) and float(value).is_integer() and value >= minimum:
+    if is_number(value) and math.isfinite(value) and float(value).is_integer() and minimum <= value <= MAX_COUNT:
         return int(value)
-    words = "a positive whole number" if minimum > 0 else "a whole number >= 0"
+    words = f"a whole number from {minimum} to {MAX_COUNT:,}"
     raise fail(label, words, value, where)
 
 

@@ -85,12 +85,12 @@ def test_a_bad_group_default_is_blamed_on_the_group(load_error, write):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("timeout = 0", "task 't': timeout must be a positive number, got a number"),
-        ('timeout = "5"', "task 't': timeout must be a positive number, got a string"),
-        ("retries = -1", "task 't': retries must be a whole number >= 0, got a number"),
-        ("retries = 1.5", "task 't': retries must be a whole number >= 0, got a number"),
-        ("parallel = 0", "task 't': parallel must be a positive whole number, got a number"),
-        ('parallel = "yes"', "task 't': parallel must be a positive whole number, got a string"),
+        ("timeout = 0", "task 't': timeout must be a positive number of seconds (at most 10^9), got a number (0)"),
+        ('timeout = "5"', "task 't': timeout must be a positive number of seconds (at most 10^9), got a string"),
+        ("retries = -1", "task 't': retries must be a whole number from 0 to 1,000,000, got a number (-1)"),
+        ("retries = 1.5", "task 't': retries must be a whole number from 0 to 1,000,000, got a number (1.5)"),
+        ("parallel = 0", "task 't': parallel must be a whole number from 1 to 1,000,000, got a number (0)"),
+        ('parallel = "yes"', "task 't': parallel must be a whole number from 1 to 1,000,000, got a string"),
         ('backend = "cloud"', 'task \'t\': backend must be "remote" or "local", got a string'),
         ("prefix = 1", "task 't': prefix must be true, false or a template string, got a number"),
         ("script = 1", "task 't': script must be a string, a list of strings or a list of"),

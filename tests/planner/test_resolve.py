@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from essh.planner import ConfigError, make_exec_plan, make_plan
+from essh.schema import encode_plan, step_script
+from essh.schema.ssh_options import APPLIED_SSH_OPTIONS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from resolve_build import FILE, config, driver, host, round_trip, task
-
-from essh.planner import ConfigError, make_exec_plan, make_plan
-from essh.schema.ssh_options import APPLIED_SSH_OPTIONS
-from essh.schema import encode_plan, step_script
 
 WEB = [host("web-2", "web"), host("web-1", "web", "prod"), host("db-1", "db", "prod")]
 
@@ -388,3 +387,8 @@ def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_missing
 def test_env_names_bash_will_not_set_are_refused():
     with pytest.raises(ConfigError, match='env name "UID" is read-only in bash'):
         plan_of([task("a", env={"UID": "0"})], ["a"])
+
+
+def test_a_script_with_a_nul_byte_is_refused():
+    with pytest.raises(ConfigError, match="task a: its script contains a NUL byte"):
+        plan_of([task("a", "echo a\0b")], ["a"])
