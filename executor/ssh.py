@@ -66,6 +66,8 @@ class SshPool:
         # the reason) when its first step needs it, and the other hosts go on.
         self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
         self._max = max_connections
+        self._index = {host.name: i for i, host in enumerate(self._hosts)}
+        self._jumping: set[int] = set()
         self._conns: dict[int, asyncssh.SSHClientConnection] = {}
         self._active: dict[int, int] = {}
         self._last_used: dict[int, int] = {}
@@ -136,10 +138,11 @@ class SshPool:
                 spec = self._specs[host]
                 if isinstance(spec, str):
                     raise HostUnreachable(spec)
+                tunnel = await self._jump_connection(host, spec)
                 await self._make_room()
                 self._opening += 1
                 try:
-                    conn = await aio(_connect(spec))
+                    conn = await aio(_connect(spec, tunnel))
                 finally:
                     self._opening -= 1
                     self._signal_capacity()
@@ -147,6 +150,27 @@ class SshPool:
                 self.opened += 1
             self._active[host] = self._active.get(host, 0) + 1
             return conn
+
+    async def _jump_connection(self, host: int, spec: ConnectSpec) -> asyncssh.SSHClientConnection | None:
+        """The pooled connection to the plan host named by ProxyJump, if it names one.
+
+        ESSH users write `ProxyJump = "bastion"` for a bastion that is itself an
+        essh host; its connection is opened with its own options (and its own
+        ProxyJump) and stays open while the pool lives.
+        """
+        jump = spec.kwargs.get("tunnel")
+        index = self._index.get(jump) if isinstance(jump, str) else None
+        if index is None:
+            return None
+        if index == host or index in self._jumping:
+            raise HostUnreachable(f"ProxyJump loops back to {jump}")
+        self._jumping.add(host)
+        try:
+            return await self._acquire(index)  # held (never released) while the pool lives
+        except HostUnreachable as exc:
+            raise HostUnreachable(f"jump host {jump} is unreachable: {exc.reason}") from exc
+        finally:
+            self._jumping.discard(host)
 
     async def _make_room(self) -> None:
         while len(self._conns) + self._opening >= self._max:
@@ -183,9 +207,11 @@ async def _wait_closed(conn: asyncssh.SSHClientConnection) -> None:
         conn.abort()
 
 
-async def _connect(spec: ConnectSpec) -> asyncssh.SSHClientConnection:
+async def _connect(spec: ConnectSpec, tunnel: asyncssh.SSHClientConnection | None = None) -> asyncssh.SSHClientConnection:
     """Open and authenticate a connection (asyncio side); failures become `HostUnreachable`."""
     kwargs = dict(spec.kwargs)
+    if tunnel is not None:
+        kwargs["tunnel"] = tunnel
     try:
         try:
             return await _open(spec, kwargs)

@@ -18,6 +18,18 @@ def unapplied_options(host: HostDef) -> list[str]:
     return [f"host {host.name}: SSH option {key} is not applied by essh" for key in keys]
 
 
+def with_jump_hosts(names: set[str], hosts: dict[str, HostDef]) -> set[str]:
+    """`names` and every essh host their ProxyJump names, transitively: the executor
+    connects through a bastion defined in the configuration with its own options."""
+    result, todo = set(names), list(names)
+    while todo:
+        for key, value in hosts[todo.pop()].ssh_options:
+            if key.lower() == "proxyjump" and value in hosts and value not in result:
+                result.add(value)
+                todo.append(value)
+    return result
+
+
 def plan_host(host: HostDef) -> Host:
     """The plan's record of `host`, with its share of the environment."""
     return Host(

@@ -25,7 +25,7 @@ from essh.schema import ConfigFile, Location, Plan, PlanMeta, Step, Task
 from .deps import is_composite, order_tasks, reduce_after, runs_members_concurrently, unknown_task
 from .drivers import Drivers, ScriptTable, load_render, prefixes, shell_for
 from .env import task_env
-from .hosts import plan_host, unapplied_options
+from .hosts import plan_host, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from .targets import HostIndex
 from .targets import select_hosts as targets_select_hosts
@@ -121,7 +121,7 @@ def _build(
             warnings.append(f"task {p.task.name}: parallel = {p.task.parallel} runs its depends together without a limit")
     planned += _handlers(config, planned)
 
-    used = sorted({h.name for p in planned for h in p.hosts if h is not None})
+    used = sorted(with_jump_hosts({h.name for p in planned for h in p.hosts if h is not None}, config.hosts))
     host_index = {name: i for i, name in enumerate(used)}
     for name in used:
         warnings.extend(unapplied_options(config.hosts[name]))

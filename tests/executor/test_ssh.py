@@ -348,6 +348,37 @@ def test_proxy_jump_through_another_host(sshd, tmp_path, monkeypatch):
     assert (jump.accepted_logins() - before[0], target.accepted_logins() - before[1]) == (1, 1)
 
 
+def test_proxy_jump_through_an_essh_host_uses_its_options(sshd):
+    jump, target = sshd.servers["web-1"], sshd.servers["web-2"]
+    bastion = sshd.schema_host("bastion", Port=str(jump.port))
+    inner = sshd.schema_host("inner", Port=str(target.port), ProxyJump="bastion", HostKeyAlias=f"[127.0.0.1]:{target.port}")
+    before = jump.accepted_logins(), target.accepted_logins()
+
+    async def main():
+        async with SshPool([bastion, inner], max_connections=4) as pool:
+            out, stdout, _ = sink_output()
+            codes = [await pool.run(1, ["echo", "through"], pty=False, out=out) for _ in range(2)]
+            out.close()
+            return codes, stdout.getvalue()
+
+    assert run(main) == ([0, 0], b"through\nthrough\n")
+    time.sleep(0.2)
+    assert (jump.accepted_logins() - before[0], target.accepted_logins() - before[1]) == (1, 1)
+
+
+def test_proxy_jump_loops_are_unreachable(sshd):
+    a = sshd.schema_host("a", ProxyJump="b")
+    b = sshd.schema_host("b", ProxyJump="a")
+
+    async def main():
+        async with SshPool([a, b], max_connections=4) as pool:
+            out, _, _ = sink_output()
+            with pytest.raises(HostUnreachable, match="ProxyJump loops back to a"):
+                await pool.run(0, ["true"], pty=False, out=out)
+
+    run(main)
+
+
 def test_silent_server_times_out():
     import socket
 

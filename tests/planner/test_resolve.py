@@ -392,3 +392,14 @@ def test_env_names_bash_will_not_set_are_refused():
 def test_a_script_with_a_nul_byte_is_refused():
     with pytest.raises(ConfigError, match="task a: its script contains a NUL byte"):
         plan_of([task("a", "echo a\0b")], ["a"])
+
+
+def test_a_bastion_named_by_proxyjump_comes_along_into_the_plan():
+    hosts = [
+        host("bastion", ssh_options=[("HostName", "b.example")]),
+        host("web-1", ssh_options=[("ProxyJump", "bastion")]),
+        host("web-2", ssh_options=[("ProxyJump", "user@elsewhere:22")]),
+    ]
+    plan = plan_of([task("a", targets=["web-*"])], ["a"], hosts=hosts)
+    assert [h.name for h in plan.hosts] == ["bastion", "web-1", "web-2"]
+    assert sorted(plan.hosts[s.host].name for s in plan.steps) == ["web-1", "web-2"]
