@@ -31,7 +31,7 @@ import trio
 from essh.schema import Attempt, Plan, Report, StepResult, StepStatus, Totals, encode_report_json, step_argv
 
 from .bridge import run
-from .errors import HostUnreachable, StepTimedOut
+from .errors import ConnectionLost, HostUnreachable, StepTimedOut
 from .local import run_local
 from .output import StepOutput, Terminal
 from .scheduler import Outcome, Scheduler
@@ -171,6 +171,7 @@ class _Apply:
         record = self.records[step]
         status: StepStatus = "failed"
         error: str | None = None
+        lost = False
         attempt_started = record.started_at
         try:
             argv = step_argv(self.plan, s, self.sched.extra_env(step))
@@ -187,7 +188,7 @@ class _Apply:
                 for number in range(1, task.retries + 2):
                     attempt_started = time.time()
                     where = None if task.backend == "local" else s.host  # local steps may carry a host for its env
-                    status, error, code = await self.attempt(pool, where, argv, task.pty, task.timeout, out)
+                    status, error, code, lost = await self.attempt(pool, where, argv, task.pty, task.timeout, out)
                     record.attempts.append(
                         Attempt(number=number, status=status, exit_code=code, started_at=attempt_started,
                                 ended_at=time.time(), error=error)
@@ -212,14 +213,14 @@ class _Apply:
             if record.out is not None:
                 record.out.close()
             record.ended_at = time.time()
-        self.sched.finished(step, status, error)
+        self.sched.finished(step, status, error, host_down=not lost)
         self.wake()
 
     @staticmethod
     async def attempt(
         pool: SshPool, host: int | None, argv: list[str], pty: bool, timeout: float | None, out: StepOutput
-    ) -> tuple[StepStatus, str | None, int | None]:
-        """One try: (status, error, exit code)."""
+    ) -> tuple[StepStatus, str | None, int | None, bool]:
+        """One try: (status, error, exit code, whether an established connection was lost)."""
         try:
             if host is None:
                 with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
@@ -229,12 +230,12 @@ class _Apply:
             else:
                 code = await pool.run(host, argv, pty=pty, out=out, timeout=timeout)
         except HostUnreachable as exc:
-            return "unreachable", exc.reason, None
+            return "unreachable", exc.reason, None, isinstance(exc, ConnectionLost)
         except StepTimedOut as exc:
-            return "timed_out", str(exc), None
+            return "timed_out", str(exc), None, False
         if code == 0:
-            return "succeeded", None, 0
-        return "failed", f"exit status {code}", code
+            return "succeeded", None, 0, False
+        return "failed", f"exit status {code}", code, False
 
     def report(self, error: BaseException | None = None) -> Report:
         """The report as things stand; with `error`, steps left unfinished say why."""

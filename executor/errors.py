@@ -21,6 +21,12 @@ class HostUnreachable(Exception):
         self.reason = reason
 
 
+class ConnectionLost(HostUnreachable):
+    """The connection broke after it was made (the host rebooted, sshd restarted, the
+    network dropped): this step is `unreachable`, but the host's next step tries a
+    new connection rather than giving up on the host."""
+
+
 class SshOptionError(ValueError):
     """The plan gives a host an SSH option essh's client cannot honour: the configuration's fault."""
 

@@ -20,8 +20,9 @@ The rules it keeps:
   whenever the task failed), with ESSH_FAILED_TASK and ESSH_FAILED_HOSTS set,
   and the run ends. With `fail_fast`, any failure stops the run as "stop" does
   and running ordinary steps are to be cancelled (handlers still run).
-- Once a host was unreachable, its later steps end `unreachable` with the same
-  reason when their turn comes, without a new connection attempt.
+- Once a host could not be reached, its later steps end `unreachable` with the
+  same reason when their turn comes, without a new connection attempt. A
+  connection that broke after it was made (`host_down=False`) only ends its step.
 - `interrupt()` (Ctrl-C): the first stops new starts (handlers included), the
   second asks for every running step to be cancelled.
 """
@@ -202,8 +203,11 @@ class Scheduler:
             self._used.add(host)
             self._dirty_hosts.add(host)
 
-    def finished(self, step: int, status: StepStatus, error: str | None = None) -> None:
-        """`step` has ended with `status` (its final attempt's), `error` saying why if it failed."""
+    def finished(self, step: int, status: StepStatus, error: str | None = None, *, host_down: bool = True) -> None:
+        """`step` has ended with `status` (its final attempt's), `error` saying why if it failed.
+
+        An `unreachable` step marks its host down (its later steps end at once)
+        unless `host_down` is False: a connection that broke after it was made."""
         if status not in _FINISHED:
             raise SchedulerMisuse(f"finished({step}, {status!r}): status must be one of {sorted(_FINISHED)}")
         if self._phase[step] != _RUNNING:
@@ -217,7 +221,7 @@ class Scheduler:
             self._running_ordinary -= 1
         if host is not None:
             self._running_on[host] -= 1
-        if status == "unreachable" and host is not None:
+        if status == "unreachable" and host is not None and host_down:
             self._unreachable.setdefault(host, error or "unreachable")
         self._end(step, Outcome(status, error))
 

@@ -36,7 +36,7 @@ import trio
 from essh.schema import Host
 
 from .bridge import aio
-from .errors import HostUnreachable, SshOptionError, StepTimedOut
+from .errors import ConnectionLost, HostUnreachable, SshOptionError, StepTimedOut
 from .output import StepOutput
 from .pid_line import PidLineFilter
 from .ssh_options import ConnectSpec, connect_spec
@@ -408,7 +408,7 @@ async def _run_channel(
     except asyncssh.ChannelOpenError as exc:
         raise HostUnreachable(f"the server refused a new session: {exc.reason}") from exc
     except (asyncssh.Error, OSError) as exc:
-        raise HostUnreachable(f"connection lost: {exc}") from exc
+        raise ConnectionLost(f"connection lost: {exc}") from exc
     except asyncio.TimeoutError:
         raise asyncio.CancelledError from None
     try:
@@ -424,7 +424,7 @@ async def _run_channel(
     try:
         session.done.result()
     except (asyncssh.Error, OSError) as exc:
-        raise HostUnreachable(f"connection lost while the step ran: {exc}") from exc
+        raise ConnectionLost(f"connection lost while the step ran: {exc}") from exc
     # A channel that closed without an exit status: what OpenSSH's client reports.
     return 255 if session.exit_code is None else session.exit_code
 

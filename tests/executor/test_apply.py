@@ -209,6 +209,16 @@ def test_unreachable_host_and_the_others_go_on(sshd, shared):
     assert len(down[0].attempts) == 1 and down[1].attempts == ()  # no second connection attempt
 
 
+def test_a_connection_lost_mid_step_does_not_give_up_on_the_host(sshd, shared):
+    b = fleet_builder(sshd)
+    t = b.task("reboot", "kill -KILL $PPID; sleep 5", hosts=["web-1"], on_error="continue")
+    b.task("after", "echo back", hosts=["web-1"], after=(t,))
+    report, out, _ = apply(b.build())
+    assert [(r.task, r.status) for r in report.steps] == [("reboot", "unreachable"), ("after", "succeeded")]
+    assert "connection lost" in report.steps[0].error
+    assert out == b"back\n"
+
+
 def test_unreachable_counts_as_a_failure_for_stop(sshd, shared):
     b = fleet_builder(sshd, sshd.closed_port_host("down-1"))
     t = b.task("one", "true", hosts=["down-1", "web-1"], parallel=1)
