@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help and usage errors: short, greppable, no rich import
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -333,9 +334,9 @@ def run(
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
 
 
-@app.command(name="exec")
+@app.command(name="exec", context_settings={"ignore_unknown_options": True})
 def exec_(
-    command: Annotated[str, typer.Argument(help="The shell command to run.")],
+    command: Annotated[list[str], typer.Argument(help="The shell command to run (several words are joined with spaces, as ESSH does).")],
     target: Annotated[list[str], typer.Option("--target", "-t", help="Hosts or tags (globs allowed); repeatable.")],
     filter: Annotated[Optional[list[str]], typer.Option("--filter", "-f", help="Narrow the targets; repeatable.")] = None,
     parallel: Annotated[bool, typer.Option("--parallel", "-p", help="Run on all hosts at once.")] = False,
@@ -356,7 +357,7 @@ def exec_(
             raise Abort(f"--backend must be remote or local, not {backend!r}")
         the_plan = planner.make_exec_plan(
             _load(config, debug),
-            command,
+            " ".join(command),
             targets=target,
             filters=filter or [],
             parallel=parallel,

@@ -33,7 +33,8 @@ def discover_config_files(
     if explicit:
         main = os.path.join(cwd, os.path.expanduser(explicit))
         if not os.path.isfile(main):
-            raise ConfigError(f"configuration file {main} (from {origin}) does not exist")
+            what = "is not a regular file" if os.path.exists(main) else "does not exist"
+            raise ConfigError(f"configuration file {main} (from {origin}) {what}")
         candidates = [main]
     else:
         candidates = [path for path in (os.path.join(cwd, LOCAL_CONFIG), os.path.join(home, USER_CONFIG))
