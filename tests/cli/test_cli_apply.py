@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import Workspace, one_error_line
+from cli_workspace import Workspace, one_error_line
 
 LOCAL = """
 task "greet" {

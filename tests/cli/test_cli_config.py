@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import one_error_line
+from cli_workspace import one_error_line
 
 SEED = (Path(__file__).parents[1] / "planner" / "golden" / "seed.lua").read_text()
 
