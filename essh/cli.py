@@ -139,7 +139,12 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
     from essh import planner
 
     return planner.make_plan(
-        _load(config, debug), list(tasks), list(args), created_at=_created_at(), essh_version=essh.__version__
+        _load(config, debug),
+        list(tasks),
+        list(args),
+        created_at=_created_at(),
+        essh_version=essh.__version__,
+        relative_to=os.getcwd(),
     )
 
 
@@ -365,6 +370,7 @@ def exec_(
             prefix=prefix,
             created_at=_created_at(),
             essh_version=essh.__version__,
+            relative_to=os.getcwd(),
         )
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
 

@@ -15,14 +15,22 @@ Nothing here does I/O except reading a task's `script_file`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 from essh.schema import ConfigFile, Location, Plan, PlanMeta, Step, Task
 
-from .deps import is_composite, order_tasks, reduce_after, runs_members_concurrently, unknown_task
+from .deps import (
+    is_composite,
+    order_tasks,
+    reduce_after,
+    runs_members_concurrently,
+    unknown_task,
+)
 from .drivers import Drivers, ScriptTable, load_render, prefixes, shell_for
 from .env import task_env
 from .hosts import plan_host, unapplied_options, with_jump_hosts
@@ -54,12 +62,17 @@ def make_plan(
     *,
     created_at: int | None = None,
     essh_version: str,
+    relative_to: str | None = None,
 ) -> Plan:
-    """The plan for running `tasks` (the `default` task when empty) with `args`."""
+    """The plan for running `tasks` (the `default` task when empty) with `args`.
+
+    With `relative_to` (a folder, the CLI's working directory), configuration
+    paths below it are recorded relative to it, so the same checkout planned in
+    two places (two CI runners) gives the same plan file."""
     requested = list(tasks) or [_default_task(config)]
     ordered = order_tasks(config.tasks, requested)
     planned = [_Planned(config.tasks[o.name], o.after, o.requested) for o in ordered]
-    return _build(config, planned, requested, args, created_at, essh_version)
+    return _relative(_build(config, planned, requested, args, created_at, essh_version), relative_to)
 
 
 def make_exec_plan(
@@ -73,8 +86,9 @@ def make_exec_plan(
     prefix: bool | None = None,
     created_at: int | None = None,
     essh_version: str,
+    relative_to: str | None = None,
 ) -> Plan:
-    """The plan for `essh exec`: `command` as a one-off task named `exec`."""
+    """The plan for `essh exec`: `command` as a one-off task named `exec` (`relative_to` as for make_plan)."""
     source = Source("<command line>")
     if backend == "remote" and not targets:
         raise ConfigError("essh exec with the remote backend needs --target (or use --backend local)")
@@ -89,7 +103,32 @@ def make_exec_plan(
         prefix=prefix,
     )
     planned = [_Planned(task, frozenset(), True)]
-    return _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
+    plan = _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
+    return _relative(plan, relative_to)
+
+
+def _relative(plan: Plan, base: str | None) -> Plan:
+    """`plan` with the configuration paths under `base` made relative to it."""
+    if base is None:
+        return plan
+    prefix = os.path.join(os.path.abspath(base), "")
+
+    def rel(path: str) -> str:
+        return path[len(prefix):] if path.startswith(prefix) else path
+
+    def located(item):
+        where = item.defined_at
+        if where is None or not where.file.startswith(prefix):
+            return item
+        return msgspec.structs.replace(item, defined_at=msgspec.structs.replace(where, file=rel(where.file)))
+
+    files = tuple(msgspec.structs.replace(f, path=rel(f.path)) for f in plan.meta.config_files)
+    return msgspec.structs.replace(
+        plan,
+        meta=msgspec.structs.replace(plan.meta, config_files=files),
+        hosts=tuple(located(h) for h in plan.hosts),
+        tasks=tuple(located(t) for t in plan.tasks),
+    )
 
 
 def select_hosts(config: Config, patterns: Sequence[str], filters: Sequence[str] = ()) -> list[HostDef]:

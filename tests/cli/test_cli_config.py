@@ -147,3 +147,19 @@ def test_the_review_says_when_host_keys_are_not_verified(ws):
     assert "note: host new: an unknown host key is accepted" in result.stdout
     verbose = ws.essh("plan", "t", "--verbose").stdout
     assert "    lab: HostName=10.0.0.9 StrictHostKeyChecking=no" in verbose
+
+
+def test_the_same_checkout_in_two_places_gives_the_same_plan_file(tmp_path):
+    from cli_workspace import Workspace
+
+    files = []
+    for place in ("runner-a/checkout", "elsewhere/b"):
+        side = Workspace(tmp_path / place)
+        (side.path / "home").mkdir(parents=True)
+        side.write(".esshconfig.lua", SEED)
+        result = side.essh("plan", "deploy", "-o", "plan.bin", env={"SOURCE_DATE_EPOCH": "1"})
+        assert result.returncode == 0, result.stderr
+        files.append((side.path / "plan.bin").read_bytes())
+    assert files[0] == files[1]
+    shown = Workspace(tmp_path / "elsewhere/b").essh("show", "plan.bin").stdout
+    assert "(.esshconfig.lua:" in shown
