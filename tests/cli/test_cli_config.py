@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_workspace import one_error_line
+from cli_workspace import Workspace, one_error_line
 
 SEED = (Path(__file__).parents[1] / "planner" / "golden" / "seed.lua").read_text()
 
@@ -150,8 +150,6 @@ def test_the_review_says_when_host_keys_are_not_verified(ws):
 
 
 def test_the_same_checkout_in_two_places_gives_the_same_plan_file(tmp_path):
-    from cli_workspace import Workspace
-
     files = []
     for place in ("runner-a/checkout", "elsewhere/b"):
         side = Workspace(tmp_path / place)
