@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import re
 import shlex
 import signal
 import socket
@@ -45,7 +46,29 @@ from .ssh_options import ConnectSpec, connect_spec
 _PID_PRELUDE = "printf 'ESSH-PID %d\\n' \"$$\" >&2; exec "
 KILL_GRACE = 2  # seconds between TERM and KILL of a cancelled remote process group
 _GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+_REDIRECTING_KEYWORDS = (
+    "hostname", "port", "userknownhostsfile", "globalknownhostsfile", "hostkeyalias",
+    "knownhostscommand", "include", "match",
+)
 _CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
+
+
+def _jump_loops(hosts: Sequence[Host], specs: Sequence[ConnectSpec | str], index: dict[str, int]) -> dict[int, str]:
+    """Hosts whose chain of ProxyJump hosts (names of plan hosts) comes back on itself, with the chain."""
+    loops: dict[int, str] = {}
+    for start in range(len(hosts)):
+        chain, current = [start], start
+        while True:
+            spec = specs[current]
+            jump = spec.kwargs.get("tunnel") if isinstance(spec, ConnectSpec) else None
+            current = index.get(jump) if isinstance(jump, str) else None
+            if current is None:
+                break
+            if current in chain:
+                loops[start] = " -> ".join(hosts[i].name for i in [*chain, current])
+                break
+            chain.append(current)
+    return loops
 
 
 def _spec_or_reason(host: Host) -> ConnectSpec | str:
@@ -67,7 +90,8 @@ class SshPool:
         self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
         self._max = max_connections
         self._index = {host.name: i for i, host in enumerate(self._hosts)}
-        self._jumping: set[int] = set()
+        self._held: set[int] = set()  # bastions: open while the pool lives, outside --max-connections
+        self._loops = _jump_loops(self._hosts, self._specs, self._index)
         self._conns: dict[int, asyncssh.SSHClientConnection] = {}
         self._active: dict[int, int] = {}
         self._last_used: dict[int, int] = {}
@@ -162,19 +186,19 @@ class SshPool:
         index = self._index.get(jump) if isinstance(jump, str) else None
         if index is None:
             return None
-        if index == host or index in self._jumping:
-            raise HostUnreachable(f"ProxyJump loops back to {jump}")
-        self._jumping.add(host)
+        if host in self._loops:
+            raise HostUnreachable(f"ProxyJump loops back: {self._loops[host]}")
+        self._held.add(index)
         try:
             return await self._acquire(index)  # held (never released) while the pool lives
         except HostUnreachable as exc:
             raise HostUnreachable(f"jump host {jump} is unreachable: {exc.reason}") from exc
-        finally:
-            self._jumping.discard(host)
 
     async def _make_room(self) -> None:
-        while len(self._conns) + self._opening >= self._max:
-            idle = [h for h in self._conns if self._active.get(h, 0) == 0]
+        # Held bastions do not count: steps never run on them and they can never be
+        # closed for room, so counting them could leave no slot for anything.
+        while len(self._conns) - len(self._held & self._conns.keys()) + self._opening >= self._max:
+            idle = [h for h in self._conns if self._active.get(h, 0) == 0 and h not in self._held]
             if idle:
                 await self._close(min(idle, key=lambda h: self._last_used.get(h, 0)))
                 continue
@@ -282,18 +306,19 @@ def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
 def _accept_new_allowed() -> str | None:
     """Why accept-new cannot be trusted here, or None.
 
-    accept-new decides "never seen" by reading known_hosts files itself. When the
-    user's ~/.ssh/config may point the check elsewhere (UserKnownHostsFile,
-    GlobalKnownHostsFile, HostKeyAlias, KnownHostsCommand), that decision could
-    miss a recorded key, so accept-new falls back to plain verification.
+    accept-new decides "never seen" by reading known_hosts files itself, under the
+    name and port the plan gives. When the user's ~/.ssh/config may change what
+    the check looks up (another HostName or Port, other known_hosts files, an
+    alias, or an Include/Match it cannot follow), that decision could miss a
+    recorded key, so accept-new falls back to plain verification.
     """
     try:
         with open(os.path.expanduser("~/.ssh/config"), encoding="utf-8", errors="replace") as f:
             text = f.read().lower()
     except OSError:
         return None
-    for keyword in ("userknownhostsfile", "globalknownhostsfile", "hostkeyalias", "knownhostscommand"):
-        if keyword in text:
+    for keyword in _REDIRECTING_KEYWORDS:
+        if re.search(rf"^\s*{keyword}\b", text, re.MULTILINE):
             return f"~/.ssh/config sets {keyword}"
     return None
 

@@ -135,12 +135,16 @@ def connect_spec(host: Host) -> ConnectSpec:
         raise SshOptionError(
             f"host {host.name}: unknown %-token %{exc.args[0]} in an ssh option; use %h %p %r %n %d %u or %%"
         ) from None
-    keys, agent_only = _split_keys(kw.pop("_keys", []))
-    if keys:
-        kw["client_keys"] = keys
+    paths = kw.pop("_keys", [])
+    if paths:
+        # Every named key, so asyncssh never falls back to ~/.ssh/id_*; one that
+        # needs a passphrase is skipped (essh never prompts) and left to the agent.
+        kw["client_keys"] = paths
+        kw["ignore_encrypted"] = True
     if kw.pop("_identities_only", False):
         # Only the named keys, from files or from the agent: OpenSSH's IdentitiesOnly.
-        kw["agent_identities"] = keys + agent_only
+        loadable, agent_only = _split_keys(paths)
+        kw["agent_identities"] = loadable + agent_only
     known = kw.pop("_known", [])
     if known:
         kw["known_hosts"] = known

@@ -373,7 +373,7 @@ def test_proxy_jump_loops_are_unreachable(sshd):
     async def main():
         async with SshPool([a, b], max_connections=4) as pool:
             out, _, _ = sink_output()
-            with pytest.raises(HostUnreachable, match="ProxyJump loops back to a"):
+            with pytest.raises(HostUnreachable, match="ProxyJump loops back: a -> b -> a"):
                 await pool.run(0, ["true"], pty=False, out=out)
 
     run(main)
