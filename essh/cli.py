@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -148,6 +149,11 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
     )
 
 
+def _write_stdout(data: bytes) -> None:
+    if sys.stdout is not None:
+        sys.stdout.buffer.write(data)
+
+
 def _echo_lines(lines) -> None:
     typer.echo("\n".join(lines))
 
@@ -195,12 +201,20 @@ def _apply(
             report_path=str(report_path),
         ),
     )
-    sys.stdout.flush()
+    with contextlib.suppress(AttributeError, OSError):  # stdout may be closed or gone
+        sys.stdout.flush()
     typer.echo("", err=True)
     for line in render_summary(result):
         typer.echo(line, err=True)
     typer.echo(f"Report: {report_path}", err=True)
     raise typer.Exit(result.exit_code)
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a private file in `folder` (OSError if it cannot be written)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".essh-probe-")
+    os.close(fd)
+    os.unlink(name)
 
 
 def _check_writable(report_path: Path, log_dir: Path | None) -> None:
@@ -209,17 +223,13 @@ def _check_writable(report_path: Path, log_dir: Path | None) -> None:
         report_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if report_path.is_dir():
             raise IsADirectoryError(21, "is a directory")
-        probe = report_path.with_name(f"{report_path.name}.probe{os.getpid()}")
-        probe.touch(mode=0o600)
-        probe.unlink()
+        _probe(report_path.parent)
     except OSError as exc:
         raise Abort(f"cannot write the report to {report_path}: {exc.strerror or exc}") from None
     if log_dir is not None:
         try:
             log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            probe = log_dir / f".probe{os.getpid()}"
-            probe.touch(mode=0o600)
-            probe.unlink()
+            _probe(log_dir)
         except OSError as exc:
             raise Abort(f"cannot write step logs in {log_dir}: {exc.strerror or exc}") from None
 
@@ -241,7 +251,7 @@ def plan(
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
-            sys.stdout.buffer.write(plan_json(the_plan, schema.payload_digest(data)))
+            _write_stdout(plan_json(the_plan, schema.payload_digest(data)))
             return
         _echo_lines(render_plan(the_plan, verbose=verbose))
         if out:
@@ -262,7 +272,7 @@ def show(
     with _errors(debug):
         the_plan, data = _read_plan(plan_file)
         if json:
-            sys.stdout.buffer.write(plan_json(the_plan, schema.payload_digest(data)))
+            _write_stdout(plan_json(the_plan, schema.payload_digest(data)))
             return
         _echo_lines(render_plan(the_plan, verbose=verbose))
         typer.echo(f"\nPlan file {plan_file} (sha256 {schema.payload_digest(data)}).")
@@ -339,10 +349,14 @@ def run(
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
 
 
-@app.command(name="exec", context_settings={"ignore_unknown_options": True})
+@app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 def exec_(
-    command: Annotated[list[str], typer.Argument(help="The shell command to run (several words are joined with spaces, as ESSH does).")],
-    target: Annotated[list[str], typer.Option("--target", "-t", help="Hosts or tags (globs allowed); repeatable.")],
+    ctx: typer.Context,
+    command: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="The shell command (after essh's options, or after `--`); several words are joined with spaces."),
+    ] = None,
+    target: Annotated[Optional[list[str]], typer.Option("--target", "-t", help="Hosts or tags (globs allowed); repeatable.")] = None,
     filter: Annotated[Optional[list[str]], typer.Option("--filter", "-f", help="Narrow the targets; repeatable.")] = None,
     parallel: Annotated[bool, typer.Option("--parallel", "-p", help="Run on all hosts at once.")] = False,
     backend: Annotated[str, typer.Option("--backend", help="remote or local.")] = "remote",
@@ -358,12 +372,15 @@ def exec_(
     from essh import planner
 
     with _errors(debug):
+        words = [*(command or []), *_task_args(ctx)]
+        if not words:
+            raise Abort("essh exec needs a command: essh exec --target Q [OPTIONS] COMMAND... (or -- COMMAND...)")
         if backend not in ("remote", "local"):
             raise Abort(f"--backend must be remote or local, not {backend!r}")
         the_plan = planner.make_exec_plan(
             _load(config, debug),
-            " ".join(command),
-            targets=target,
+            " ".join(words),
+            targets=target or [],
             filters=filter or [],
             parallel=parallel,
             backend=backend,

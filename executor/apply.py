@@ -16,7 +16,6 @@ transient network trouble is the job of ConnectTimeout, not of a task's retries.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -28,7 +27,17 @@ from typing import BinaryIO
 
 import trio
 
-from essh.schema import Attempt, Plan, Report, StepResult, StepStatus, Totals, encode_report_json, step_argv
+from essh.schema import (
+    Attempt,
+    Plan,
+    Report,
+    StepResult,
+    StepStatus,
+    Totals,
+    encode_report_json,
+    step_argv,
+    write_private_file,
+)
 
 from .bridge import run
 from .errors import ConnectionLost, HostUnreachable, StepTimedOut
@@ -69,8 +78,8 @@ def apply_plan(
     """
     if options.max_connections < 1:
         raise ValueError(f"--max-connections must be at least 1, not {options.max_connections}")
-    out = Terminal(stdout or sys.stdout.buffer)
-    err = Terminal(stderr or sys.stderr.buffer)
+    out = Terminal(stdout or _binary(sys.stdout))
+    err = Terminal(stderr or _binary(sys.stderr))
     apply = _Apply(plan, plan_digest, options, out, err)
     try:
         if options.log_dir is not None:
@@ -301,17 +310,15 @@ def _essh_version() -> str:
         return "unknown"
 
 
+def _binary(stream) -> BinaryIO:
+    """The byte stream under sys.stdout/sys.stderr; /dev/null when the descriptor was closed (`>&-`)."""
+    if stream is None:
+        return open(os.devnull, "wb")  # noqa: SIM115 - lives as long as the process
+    return stream.buffer
+
+
 def _write(path: str | None, report: Report) -> None:
     """Write the report as JSON to `path`, replacing it atomically."""
     if path is None:
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        # 0600: a report keeps the last 64 KiB of every step's output.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(encode_report_json(report))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private_file(path, encode_report_json(report))

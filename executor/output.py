@@ -17,10 +17,18 @@ Stream = Literal["stdout", "stderr"]
 MAX_LINE = 64 * 1024  # a longer line is written in pieces of this size
 
 
+def _private_file(path: str) -> BinaryIO:
+    """`path` opened for writing, 0600, refusing to follow a symlink planted there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    return open(fd, "wb")  # noqa: SIM115 - closed by StepOutput.close
+
+
 class Terminal:
     """The applying process's own stdout or stderr, shared by every step.
 
-    When the reader goes away (`essh apply | head`), writing stops for good
+    When the reader goes away (`essh apply | head`) or the output cannot be
+    written at all (a full disk), writing stops for good
     instead of failing the steps: their logs and tails still get every byte,
     and the run goes on to its report.
     """
@@ -34,7 +42,7 @@ class Terminal:
             return
         try:
             self._stream.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the reader went away, the disk is full: the log keeps everything
             self.broken = True
 
     def flush(self) -> None:
@@ -42,7 +50,7 @@ class Terminal:
             return
         try:
             self._stream.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             self.broken = True
 
 
@@ -75,7 +83,7 @@ class StepOutput:
         self._pending = {"stdout": bytearray(), "stderr": bytearray()}
         self._tails = {"stdout": bytearray(), "stderr": bytearray()}
         self._log: BinaryIO | None = (
-            open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") if log_path else None  # noqa: SIM115
+            _private_file(log_path) if log_path else None
         )
         self.log_path = log_path
         self.closed = False

@@ -143,6 +143,9 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
 
 def host_def(entry: Entry) -> HostDef:
     """A host's properties: capitalised keys are SSH options, the others essh's."""
+    if not entry.name or any(c.isspace() or not c.isprintable() for c in entry.name):
+        # The name is an ssh_config `Host` line (`essh hosts --ssh-config`) and a log file name.
+        raise ConfigError(f"host {entry.name!r}: a host name cannot be empty or contain spaces or control characters", entry.source)
     host = HostDef(name=entry.name, defined_at=entry.source)
     options: list[tuple[str, str]] = []
     for key in sorted(entry.fields):
@@ -172,6 +175,9 @@ def host_def(entry: Entry) -> HostDef:
                 )
         else:
             raise v.unknown_key(entry.label, key, HOST_KEYS, where, list_known=True)
+    for key, value in options:
+        if key.lower() in ("hostname", "port", "user") and (not value or any(c.isspace() for c in value)):
+            raise ConfigError(f"{entry.label}: {key} cannot be empty or contain spaces", entry.where(key))
     host.ssh_options = options
     return host
 

@@ -13,6 +13,7 @@ from .codec import (
     payload_digest,
     read_plan,
     write_plan,
+    write_private_file,
 )
 from .command import env_prelude, step_argv, step_command, step_env, step_script
 from .errors import (
@@ -87,4 +88,5 @@ __all__ = [
     "Totals",
     "UnsupportedPlanVersion",
     "write_plan",
+    "write_private_file",
 ]

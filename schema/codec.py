@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import struct
+import tempfile
 
 import msgspec
 
@@ -108,19 +109,27 @@ def read_plan(path: str) -> Plan:
 
 
 def write_plan(path: str, plan: Plan) -> bytes:
-    """Write `plan` to `path` (replaced atomically); return the bytes written."""
+    """Write `plan` to `path` (replaced atomically, 0600); return the bytes written."""
     data = encode_plan(plan)
-    tmp = f"{path}.tmp{os.getpid()}"
+    write_private_file(path, data)
+    return data
+
+
+def write_private_file(path: str, data: bytes) -> None:
+    """Replace `path` with `data`, atomically and readable by its owner only.
+
+    A fresh file (0600, O_EXCL: never a symlink or someone else's file planted
+    at a guessable name) is written next to `path`, then renamed over it. Plans
+    hold every step's environment; reports hold their output."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
-        # 0600: a plan holds every step's environment and script.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        with open(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return data
 
 
 def check_plan(plan: Plan) -> None:

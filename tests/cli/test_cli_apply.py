@@ -204,3 +204,18 @@ def test_a_reader_that_goes_away_does_not_fail_the_run(ws):
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert _report(ws)["totals"]["succeeded"] == 3
     assert all(len(p.read_text().splitlines()) == 20000 for p in (ws.path / "logs").iterdir())
+
+
+def test_plan_report_and_log_files_are_private_and_never_follow_a_planted_symlink(ws):
+    ws.write(".esshconfig.lua", LOCAL)
+    victim = ws.path / "victim"
+    victim.write_text("keep me")
+    (ws.path / "logs").mkdir()
+    (ws.path / "logs" / "0000-greet-local.log").symlink_to(victim)
+    planned = ws.essh("plan", "greet", "-o", "plan.bin")
+    applied = ws.essh("apply", "plan.bin", "--report", "report.json", "--log-dir", "logs")
+    assert planned.returncode == 0 and applied.returncode == 1  # the log cannot be written: the step fails
+    assert victim.read_text() == "keep me"
+    for name in ("plan.bin", "report.json"):
+        assert (ws.path / name).stat().st_mode & 0o777 == 0o600
+    assert "Traceback" not in applied.stderr

@@ -260,10 +260,10 @@ def test_edits_through_select_hosts_are_kept(load, write):
 
 
 def test_files_share_one_state_and_later_files_win(write):
-    main = write("config.lua", 'shared = "from main"\nhost "web01" { HostName = "a" }\ntask "t" { script = "1" }\n')
+    main = write("config.lua", 'shared = "from-main"\nhost "web01" { HostName = "a" }\ntask "t" { script = "1" }\n')
     override = write("config_override.lua", 'host "web01" { HostName = shared }\n')
     config = load_config([main, override])
-    assert config.hosts["web01"].ssh_options == [("HostName", "from main")]
+    assert config.hosts["web01"].ssh_options == [("HostName", "from-main")]
     assert config.hosts["web01"].defined_at == Source(override, 1)
     assert [f.path for f in config.files] == [main, override]
 

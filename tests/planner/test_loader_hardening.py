@@ -32,3 +32,18 @@ def test_lua_output_goes_to_stderr_not_stdout(tmp_path, capfd):
 def test_numbers_out_of_range_are_config_errors(tmp_path, field):
     with pytest.raises(ConfigError, match=r"config.lua:1: task 't': "):
         _load(tmp_path, f'task "t" {{ script = "x", {field} }}\n')
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ('host "web 1" {}', "a host name cannot be empty or contain spaces"),
+        ('host "web\\nProxyCommand x" {}', "a host name cannot be empty or contain spaces"),
+        ('host "h" { HostName = "a b" }', "HostName cannot be empty or contain spaces"),
+        ('host "h" { Port = "22 #x" }', "Port cannot be empty or contain spaces"),
+        ('host "h" { User = "" }', "User cannot be empty or contain spaces"),
+    ],
+)
+def test_host_names_and_addresses_are_single_words(tmp_path, source, message):
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, source + "\n")

@@ -80,7 +80,8 @@ OPTION_VALUE = st.one_of(
     st.booleans(),
 )
 OPTIONS = st.dictionaries(
-    st.sampled_from(["HostName", "Port", "User", "IdentityFile", "ForwardAgent", "LocalForward", "SendEnv"]),
+    # HostName, Port and User must be one non-empty word: tested in test_loader_hardening.
+    st.sampled_from(["IdentityFile", "ForwardAgent", "LocalForward", "SendEnv", "Ciphers", "ProxyCommand"]),
     st.one_of(OPTION_VALUE, st.lists(OPTION_VALUE, min_size=1, max_size=3)),
     max_size=7,
 )
