@@ -1,9 +1,8 @@
 """Second review: defects found in the fixes made after the first review.
 
-Each test states the behaviour essh should have and is marked
-`xfail(strict=True)` while the defect stands, so the suite stays green and the
-mark has to go (strict) the moment a fix lands. SSH tests use the real sshd
-fleet from tests/sshd.py, with HOME pointed at a scratch directory.
+Each test states the behaviour essh should have; they were strict xfails until
+the fixes landed. SSH tests use the real sshd fleet from tests/sshd.py, with
+HOME pointed at a scratch directory.
 """
 
 from __future__ import annotations
