@@ -199,6 +199,7 @@ def _apply(
             fail_fast=fail_fast,
             log_dir=str(log_dir) if log_dir else None,
             report_path=str(report_path),
+            essh_version=essh.__version__,
         ),
     )
     with contextlib.suppress(AttributeError, OSError):  # stdout may be closed or gone

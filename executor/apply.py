@@ -22,7 +22,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import BinaryIO
 
 import trio
@@ -60,6 +59,7 @@ class ApplyOptions:
     fail_fast: bool = False
     log_dir: str | None = None
     report_path: str | None = None
+    essh_version: str | None = None  # for the report; looked up from the installed package when None
 
 
 def apply_plan(
@@ -261,7 +261,7 @@ class _Apply:
         else:
             exit_code = EXIT_OK
         return Report(
-            essh_version=_essh_version(),
+            essh_version=self.options.essh_version or _essh_version(),
             plan_digest=self.digest,
             started_at=self.started_at,
             ended_at=ended_at,
@@ -304,6 +304,9 @@ class _Apply:
 
 
 def _essh_version() -> str:
+    # Imported here: importlib.metadata costs ~10 ms at start-up, and the CLI passes the version.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("essh")
     except PackageNotFoundError:

@@ -141,8 +141,9 @@ def connect_spec(host: Host) -> ConnectSpec:
         # needs a passphrase is skipped (essh never prompts) and left to the agent.
         kw["client_keys"] = paths
         kw["ignore_encrypted"] = True
-    if kw.pop("_identities_only", False):
+    if kw.pop("_identities_only", False) and _agent_possible(kw):
         # Only the named keys, from files or from the agent: OpenSSH's IdentitiesOnly.
+        # (Without an agent there is nothing to restrict: skip loading them again.)
         loadable, agent_only = _split_keys(paths)
         kw["agent_identities"] = loadable + agent_only
     known = kw.pop("_known", [])
@@ -181,6 +182,13 @@ def _expand_tokens(spec: ConnectSpec, name: str) -> None:
             kw[argument] = expand(value)
         elif isinstance(value, list):
             kw[argument] = [expand(item) for item in value]
+
+
+def _agent_possible(kw: dict[str, Any]) -> bool:
+    """Whether asyncssh will ask an ssh-agent for keys on this connection."""
+    if "agent_path" in kw:
+        return kw["agent_path"] is not None
+    return bool(os.environ.get("SSH_AUTH_SOCK"))
 
 
 def _split_keys(paths: list[str]) -> tuple[list[str], list[str]]:

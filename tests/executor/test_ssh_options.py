@@ -55,9 +55,14 @@ def test_defaults_leave_ssh_config_and_known_hosts_to_asyncssh():
     assert spec.known_hosts_files[0].endswith("/.ssh/known_hosts")
 
 
-def test_identities_only_restricts_agent_keys():
+def test_identities_only_restricts_agent_keys(monkeypatch):
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/run/agent.sock")
     kw = spec_of(("IdentitiesOnly", "yes"), ("IdentityFile", "/keys/a")).kwargs
     assert kw["agent_identities"] == ["/keys/a"] == kw["client_keys"]
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    assert "agent_identities" not in spec_of(("IdentitiesOnly", "yes"), ("IdentityFile", "/keys/a")).kwargs
+    with_agent = spec_of(("IdentitiesOnly", "yes"), ("IdentityFile", "/keys/a"), ("IdentityAgent", "/a.sock")).kwargs
+    assert with_agent["agent_identities"] == ["/keys/a"]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +89,8 @@ def test_keywords_essh_does_not_apply_are_left_out_as_the_plan_warned():
     assert spec_of(("RequestTTY", "yes"), ("LocalForward", "8080 localhost:80")).kwargs == {}
 
 
-def test_the_executor_applies_every_keyword_the_schema_says_it_does():
+def test_the_executor_applies_every_keyword_the_schema_says_it_does(monkeypatch):
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/nonexistent/agent.sock")  # IdentitiesOnly matters with an agent
     samples = {"addressfamily": "inet", "bindaddress": "127.0.0.1", "stricthostkeychecking": "yes",
                "compression": "yes", "forwardagent": "yes", "identitiesonly": "yes", "port": "22",
                "pubkeyauthentication": "yes", "passwordauthentication": "no", "tcpkeepalive": "yes",
