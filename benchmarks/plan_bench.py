@@ -29,6 +29,7 @@ import time
 
 import msgspec
 
+from essh.planner.loader import load_config
 from essh.planner.model import Config, ConfigFileRead, HostDef, ScriptPart, Source, TaskDef
 from essh.planner.resolve import make_plan
 from essh.schema import decode_plan, encode_plan
@@ -117,11 +118,7 @@ def median_timed(fn, *args, runs: int = 5):
     return result, statistics.median(times)
 
 
-def load_lua(path: str) -> Config | None:
-    try:
-        from essh.planner.loader import load_config
-    except ImportError:
-        return None
+def load_lua(path: str) -> Config:
     return load_config([path])
 
 
@@ -130,17 +127,15 @@ def main() -> None:
     parser.add_argument("--python-config", action="store_true", help="build the Config in Python, skip Lua")
     opts = parser.parse_args()
 
-    config = None
-    load_s = 0.0
-    if not opts.python_config:
+    if opts.python_config:
+        config, load_s, source = python_config(), 0.0, "built in Python (no Lua load)"
+    else:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "esshconfig.lua")
             with open(path, "w") as f:
                 f.write(lua_config())
             config, load_s = timed(load_lua, path)
-    source = "Lua via essh.planner.loader" if config is not None else "built in Python (no Lua load)"
-    if config is None:
-        config = python_config()
+        source = "Lua via essh.planner.loader"
 
     plan, resolve_s = median_timed(lambda: make_plan(config, requested(), created_at=0, essh_version="bench"), runs=3)
     data, encode_s = median_timed(encode_plan, plan)
