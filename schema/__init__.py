@@ -15,6 +15,7 @@ from .codec import (
     write_plan,
     write_private_file,
 )
+from .display import escape_line, escape_text
 from .command import env_prelude, step_argv, step_command, step_env, step_script
 from .errors import (
     NotAPlanFile,
@@ -64,6 +65,8 @@ __all__ = [
     "encode_plan",
     "encode_report_json",
     "env_prelude",
+    "escape_line",
+    "escape_text",
     "FileBlob",
     "Host",
     "Location",
