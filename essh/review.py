@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from essh.schema import STEP_STATUSES, Plan, Report, step_command
+from essh.schema import STEP_STATUSES, Plan, Report, step_command, step_script
 
 
 def plan_json(plan: Plan, digest: str) -> bytes:
@@ -94,8 +94,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
             options.append(f"retries={task.retries}")
         if task.pty:
             options.append("pty")
-        if task.shell[:1] == ("sudo",):
-            options.append("as " + task.shell[task.shell.index("-u") + 1] if "-u" in task.shell else "sudo")
+        if task.run_as is not None:
+            options.append(f"as {task.run_as} (sudo)")
         if options:
             yield "    options: " + ", ".join(options)
         if steps:
@@ -109,7 +109,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
                 if verbose:
                     yield label + ":"
                     first = next(i for i in steps if plan.steps[i].script == script_index)
-                    for line in step_command(plan, plan.steps[first]).split("\n"):
+                    yield "      $ " + step_command(plan, plan.steps[first])
+                    for line in step_script(plan, plan.steps[first]).split("\n"):
                         yield "      | " + line
                 else:
                     yield label + ":"

@@ -32,9 +32,12 @@ from essh.schema import (
     Report,
     StepResult,
     StepStatus,
+    Task,
     Totals,
     encode_report_json,
-    step_argv,
+    encode_program,
+    step_script,
+    task_argv,
     write_private_file,
 )
 
@@ -183,7 +186,7 @@ class _Apply:
         lost = False
         attempt_started = record.started_at
         try:
-            argv = step_argv(self.plan, s, self.sched.extra_env(step))
+            program = step_script(self.plan, s, self.sched.extra_env(step))
             record.log_file = self.log_path(step)
             record.out = out = StepOutput(
                 prefix=s.prefix,
@@ -197,7 +200,7 @@ class _Apply:
                 for number in range(1, task.retries + 2):
                     attempt_started = time.time()
                     where = None if task.backend == "local" else s.host  # local steps may carry a host for its env
-                    status, error, code, lost = await self.attempt(pool, where, argv, task.pty, task.timeout, out)
+                    status, error, code, lost = await self.attempt(pool, where, task, program, out)
                     record.attempts.append(
                         Attempt(number=number, status=status, exit_code=code, started_at=attempt_started,
                                 ended_at=time.time(), error=error)
@@ -227,17 +230,18 @@ class _Apply:
 
     @staticmethod
     async def attempt(
-        pool: SshPool, host: int | None, argv: list[str], pty: bool, timeout: float | None, out: StepOutput
+        pool: SshPool, host: int | None, task: Task, program: str, out: StepOutput
     ) -> tuple[StepStatus, str | None, int | None, bool]:
         """One try: (status, error, exit code, whether an established connection was lost)."""
+        timeout = task.timeout
         try:
             if host is None:
                 with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
-                    code = await run_local(argv, pty=pty, out=out)
+                    code = await run_local(task, program, out=out)
                 if deadline.cancelled_caught:
                     raise StepTimedOut(timeout)
             else:
-                code = await pool.run(host, argv, pty=pty, out=out, timeout=timeout)
+                code = await pool.run(host, task, program, out=out)
         except HostUnreachable as exc:
             return "unreachable", exc.reason, None, isinstance(exc, ConnectionLost)
         except StepTimedOut as exc:

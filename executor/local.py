@@ -17,31 +17,64 @@ import termios
 
 import trio
 
+from essh.schema import Task, encode_program, task_argv
+
 from .output import StepOutput
 
 KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled process group
 _READ_SIZE = 64 * 1024
 
 
-async def run_local(argv: list[str], *, pty: bool, out: StepOutput) -> int:
-    """Run `argv` here and return its exit status (128+n if killed by signal n)."""
-    if pty:
-        return await _run_pty(argv, out)
-    process = await trio.lowlevel.open_process(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
+async def run_local(task: Task, program: str, *, out: StepOutput) -> int:
+    """Run a step of `task` with `program` here and return its exit status (128+n if killed by signal n).
+
+    The program arrives on an inherited pipe (never in an argv); the step's
+    standard input is the null device, or its terminal with `task.pty`."""
+    read, write = os.pipe()
+    terminal = None
+    try:
+        argv = task_argv(task, "fd", read)
+        if task.pty:
+            process, terminal = await _start_pty(argv, read)
+            streams = [(terminal, "stdout")]
+        else:
+            process = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True, pass_fds=(read,),
+            )
+            streams = [(process.stdout, "stdout"), (process.stderr, "stderr")]
+    except BaseException:
+        os.close(write)
+        raise
+    finally:
+        os.close(read)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_pump, process.stdout, "stdout", out)
-            nursery.start_soon(_pump, process.stderr, "stderr", out)
+            nursery.start_soon(_send, write, program)
+            for stream, name in streams:
+                nursery.start_soon(_pump, stream, name, out)
         return _status(await process.wait())
     except BaseException:
         with trio.CancelScope(shield=True):
             await _end_group(process)
         raise
+    finally:
+        if terminal is not None:
+            await terminal.aclose()
 
 
-async def _run_pty(argv: list[str], out: StepOutput) -> int:
+async def _send(write: int, program: str) -> None:
+    """Write the program into the pipe the step's bootstrap reads, then close it."""
+    pipe = trio.lowlevel.FdStream(write)  # takes ownership of `write`
+    try:
+        await pipe.send_all(encode_program(program, "fd"))
+    except (trio.BrokenResourceError, OSError):
+        pass  # the step ended before reading it all: its exit status says what happened
+    finally:
+        await pipe.aclose()
+
+
+async def _start_pty(argv: list[str], read: int) -> tuple[trio.Process, trio.lowlevel.FdStream]:
     leader, follower = os.openpty()
     try:
         process = await trio.lowlevel.open_process(
@@ -51,22 +84,14 @@ async def _run_pty(argv: list[str], out: StepOutput) -> int:
             stderr=follower,
             start_new_session=True,
             preexec_fn=_take_terminal,
+            pass_fds=(read,),
         )
     except BaseException:
         os.close(leader)
         raise
     finally:
         os.close(follower)
-    terminal = trio.lowlevel.FdStream(leader)
-    try:
-        await _pump(terminal, "stdout", out)
-        return _status(await process.wait())
-    except BaseException:
-        with trio.CancelScope(shield=True):
-            await _end_group(process)
-        raise
-    finally:
-        await terminal.aclose()
+    return process, trio.lowlevel.FdStream(leader)
 
 
 def _take_terminal() -> None:

@@ -34,7 +34,7 @@ from types import TracebackType
 import asyncssh
 import trio
 
-from essh.schema import Host
+from essh.schema import Delivery, Host, Task, encode_program, sudo_prefix, task_argv
 
 from .bridge import aio
 from .errors import ConnectionLost, HostUnreachable, SshOptionError, StepTimedOut
@@ -118,21 +118,23 @@ class SshPool:
     def open_connections(self) -> int:
         return len(self._conns)
 
-    async def run(
-        self, host: int, argv: list[str], *, pty: bool, out: StepOutput, timeout: float | None = None
-    ) -> int:
-        """Run `argv` on host number `host` and return its exit status (128+n if killed by signal n).
+    async def run(self, host: int, task: Task, program: str, *, out: StepOutput) -> int:
+        """Run a step of `task` with `program` on host number `host` and return its
+        exit status (128+n if killed by signal n).
 
         Raises `HostUnreachable` when the host cannot be reached or logged into, and
         `StepTimedOut` when the command runs longer than `timeout` seconds (counted
         from when it starts, not while waiting for a connection).
         When cancelled or timed out, the remote process group is ended first.
         """
+        timeout = task.timeout
         conn = await self._acquire(host)
         try:
-            killer = _kill_command_prefix(argv)
+            delivery: Delivery = "terminal" if task.pty else "stdin"
+            command = shlex.join(task_argv(task, delivery))
+            data = encode_program(program, delivery)
             with trio.move_on_after(math.inf if timeout is None else timeout):
-                return await aio(_run_channel(conn, shlex.join(argv), pty, out, killer))
+                return await aio(_run_channel(conn, command, data, task.pty, out, sudo_prefix(task)))
             raise StepTimedOut(timeout)
         except HostUnreachable:
             self._forget_if_closed(host)
@@ -397,19 +399,8 @@ class _Session(asyncssh.SSHClientSession[bytes]):
                 self.done.set_exception(exc)
 
 
-def _kill_command_prefix(argv: list[str]) -> list[str]:
-    """How to run `kill` with the step's rights: the step's own sudo wrapping, when it has one.
-
-    A privileged step's processes belong to root (or its user), whom the login
-    user cannot signal; the plan's wrapping is `sudo [options] -- shell -c script`.
-    """
-    if argv[:1] == ["sudo"] and "--" in argv:
-        return argv[: argv.index("--") + 1]
-    return []
-
-
 async def _run_channel(
-    conn: asyncssh.SSHClientConnection, command: str, pty: bool, out: StepOutput, killer: list[str]
+    conn: asyncssh.SSHClientConnection, command: str, data: bytes, pty: bool, out: StepOutput, killer: list[str]
 ) -> int:
     """Run `command` on a new channel of `conn` (asyncio side); returns its exit status."""
     opening = asyncio.ensure_future(
@@ -420,6 +411,7 @@ async def _run_channel(
             request_pty="force" if pty else False,
             term_type="xterm" if pty else None,
             term_size=(80, 24) if pty else None,
+            term_modes={asyncssh.PTY_ECHO: 0} if pty else None,  # the program is not echoed back
         )
     )
     try:
@@ -437,7 +429,9 @@ async def _run_channel(
     except asyncio.TimeoutError:
         raise asyncio.CancelledError from None
     try:
-        channel.write_eof()
+        channel.write(data)  # sent with the request: no round trip of its own
+        if not pty:
+            channel.write_eof()
         await asyncio.wait([session.done, session.output_failed], return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         await _end_remote(conn, channel, session, killer)

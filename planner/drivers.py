@@ -27,9 +27,6 @@ from typing import Any
 from .deps import closest_hint
 from .model import ConfigError, Config, DriverDef, HostDef, TaskDef
 
-# `-n`: sudo must never wait for a password: a plan runs unattended, and a prompt
-# would hang the step until its timeout. ESSH requires password-less sudo too.
-_SUDO = ("sudo", "-n", "-u")
 _BASH = ("bash", "-c")
 
 _ENVIRONMENT = re.compile(r'(\s*)\{\{(-?)\s*template\s+"environment"\s+\.\s*(-?)\}\}(\s*)')
@@ -38,12 +35,15 @@ Render = Callable[[str, dict[str, Any]], str]
 
 
 def shell_for(task: TaskDef) -> tuple[str, ...]:
-    """The argv a step's script is handed to: bash, or bash under sudo."""
-    if task.user:
-        return (*_SUDO, task.user, "-H", "--", *_BASH)
-    if task.privileged:
-        return (*_SUDO, "root", "-H", "--", *_BASH)
+    """The interpreter a step's program is handed to."""
     return _BASH
+
+
+def run_as(task: TaskDef) -> str | None:
+    """The user a task's steps run as through sudo (`user`, or root when privileged), or None."""
+    if task.user:
+        return task.user
+    return "root" if task.privileged else None
 
 
 def drop_environment(template: str) -> str:

@@ -31,7 +31,7 @@ from .deps import (
     runs_members_concurrently,
     unknown_task,
 )
-from .drivers import Drivers, ScriptTable, load_render, prefixes, shell_for
+from .drivers import Drivers, ScriptTable, load_render, prefixes, run_as, shell_for
 from .env import task_env
 from .hosts import plan_host, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
@@ -370,6 +370,7 @@ def _plan_task(
         retries=task.retries,
         pty=task.pty,
         shell=shell_for(task),
+        run_as=run_as(task),
         env=task_env(task, args, p.extra_env),
         props=tuple(sorted(task.props.items())),
         hidden=task.hidden,

@@ -16,7 +16,7 @@ from .codec import (
     write_private_file,
 )
 from .display import escape_line, escape_text
-from .command import env_prelude, step_argv, step_command, step_env, step_script
+from .command import BOOTSTRAPS, Delivery, encode_program, env_prelude, step_command, step_env, step_script, sudo_prefix, task_argv
 from .errors import (
     NotAPlanFile,
     PlanFileDamaged,
@@ -50,6 +50,11 @@ from .report import (
 )
 
 __all__ = [
+    "BOOTSTRAPS",
+    "Delivery",
+    "encode_program",
+    "sudo_prefix",
+    "task_argv",
     "FORMAT_VERSION",
     "HEADER_SIZE",
     "MAGIC",
@@ -81,7 +86,6 @@ __all__ = [
     "Report",
     "SecretRef",
     "Step",
-    "step_argv",
     "step_command",
     "step_env",
     "step_script",

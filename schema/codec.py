@@ -3,8 +3,8 @@
     offset  size  field
     0       8     magic  b"ESSHPLAN"
     8       2     format version, big-endian (FORMAT_VERSION)
-    10      2     flags, big-endian; must be 0 in version 1 (bit 0 is reserved
-                  for a signature block that will follow the payload)
+    10      2     flags, big-endian; must be 0 (bit 0 is reserved for a
+                  signature block that will follow the payload)
     12      8     payload length in bytes, big-endian
     20      32    sha256 of the payload
     52      ...   payload: the Plan as msgpack; nothing may follow it
@@ -12,6 +12,10 @@
 `read_plan` checks magic, version, flags, length and digest before decoding, then
 the cross-references between the plan's tables (`check_plan`), and turns every
 problem into one `PlanFileError` whose message is a single line.
+
+Version 1 plans are still read: their `Task.shell` held the sudo wrapping, which
+`_upgrade_v1` turns into `Task.run_as` once, here, so nothing downstream ever
+looks inside an argv.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import struct
 import tempfile
 
@@ -30,14 +35,15 @@ from .errors import (
     PlanFileInvalid,
     UnsupportedPlanVersion,
 )
-from .command import ENV_NAME
-from .plan import FORMAT_VERSION, Plan
+from .command import ENV_NAME, SUDO
+from .plan import FORMAT_VERSION, Plan, Task
 
 MAGIC = b"ESSHPLAN"
-SUPPORTED_VERSIONS = frozenset({1})
+SUPPORTED_VERSIONS = frozenset({1, 2})
 _HEADER = struct.Struct(">8sHHQ32s")
 HEADER_SIZE = _HEADER.size
 
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")  # a single word sudo -u takes; never an option
 _encoder = msgspec.msgpack.Encoder(order="deterministic")
 _decoder = msgspec.msgpack.Decoder(Plan)
 
@@ -82,12 +88,30 @@ def decode_plan(data: bytes) -> Plan:
         raise PlanFileInvalid(f"plan file does not match format version {version}: {_one_line(exc)}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bad UTF-8 keys
         raise PlanFileInvalid(f"plan file payload cannot be decoded: {_one_line(exc)}") from None
+    if plan.format_version == FORMAT_VERSION and version != FORMAT_VERSION:
+        # Left out of the payload as the default of its day: the header's version.
+        plan = msgspec.structs.replace(plan, format_version=version)
     if plan.format_version != version:
         raise PlanFileInvalid(
             f"plan file header says format version {version} but its payload says {plan.format_version}"
         )
+    if version == 1:
+        plan = _upgrade_v1(plan)
     check_plan(plan)
     return plan
+
+
+def _upgrade_v1(plan: Plan) -> Plan:
+    """A version-1 plan in today's form: `sudo -n -u USER -H -- bash -c` shells become run_as."""
+    tasks = []
+    for i, task in enumerate(plan.tasks):
+        shell = task.shell
+        if shell[: len(SUDO)] == SUDO:
+            if len(shell) < len(SUDO) + 3 or shell[len(SUDO) + 1 : len(SUDO) + 3] != ("-H", "--"):
+                raise PlanFileInvalid(f"plan file is inconsistent at $.tasks[{i}].shell: not a sudo wrapping essh wrote")
+            task = msgspec.structs.replace(task, run_as=shell[len(SUDO)], shell=shell[len(SUDO) + 3 :])
+        tasks.append(task)
+    return msgspec.structs.replace(plan, tasks=tuple(tasks))
 
 
 def _one_line(exc: Exception) -> str:
@@ -151,6 +175,13 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.tasks[{i}].handles", "does not name a task")
         if not task.shell:
             raise bad(f"$.tasks[{i}].shell", "is empty")
+        if task.run_as is not None and not _USER.match(task.run_as):
+            raise bad(f"$.tasks[{i}].run_as", f"{task.run_as!r} is not a user name")
+    # Reserved tables: a reader that does not know what they mean must never skip them.
+    if plan.files:
+        raise bad("$.files", "file contents are reserved for a later format version; this essh cannot apply them")
+    if plan.secrets:
+        raise bad("$.secrets", "secret references are reserved for a later format version; this essh cannot resolve them")
     for where, table in [(f"$.hosts[{i}].env", h.env) for i, h in enumerate(plan.hosts)] + [
         (f"$.tasks[{i}].env", t.env) for i, t in enumerate(plan.tasks)
     ]:

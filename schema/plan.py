@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Index = Annotated[int, msgspec.Meta(ge=0)]
@@ -96,9 +96,12 @@ class Task(_Struct, kw_only=True):
     (still bounded by the executor's connection limit), 1 means one host after
     another in step order.
 
-    `shell`: the argv the step's final script is handed to as its last argument
-    (for example `("bash", "-c")` or, privileged, `("sudo", "-n", "-u", "root",
-    "-H", "--", "bash", "-c")`). See `essh.schema.command`.
+    `shell`: the interpreter argv that takes a program as its last argument
+    (`("bash", "-c")`). `run_as`: the user a step runs as through
+    `sudo -n -u USER -H --` (privileged tasks: "root"); None runs it as the
+    login user. See `essh.schema.command` for how they become the command.
+    In format version 1, `shell` held the sudo wrapping itself; the codec
+    turns such plans into this form when it reads them.
 
     `role`: `composite` tasks have no steps; `handler` tasks run only when the
     task at `handles` fails, on the hosts where it failed.
@@ -118,6 +121,7 @@ class Task(_Struct, kw_only=True):
     retries: NonNegative = 0
     pty: bool = False
     shell: tuple[str, ...] = ("bash", "-c")
+    run_as: str | None = None
     env: tuple[Pair, ...] = ()  # the task's share of the environment; wins over the host's
     props: tuple[Pair, ...] = ()
     hidden: bool = False
@@ -139,14 +143,14 @@ class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=T
 
 
 class FileBlob(_Struct, kw_only=True):
-    """Reserved for uploads: a file's contents pinned in the plan, by digest."""
+    """Reserved (must be empty) for uploads: a file's contents pinned in the plan, by digest."""
 
     sha256: str
     data: bytes
 
 
 class SecretRef(_Struct, kw_only=True):
-    """Reserved for secrets resolved at apply time: a name and where to fetch it."""
+    """Reserved (must be empty) for secrets resolved at apply time: a name and where to fetch it."""
 
     name: str
     source: str

@@ -139,6 +139,7 @@ def build_plan() -> Plan:
         Step(5, 2, 4, "[remote:web-2] "),
     )
     return Plan(
+        format_version=1,  # written when FORMAT_VERSION was 1
         meta=PlanMeta(
             essh_version="0.1.0",
             created_at=1_767_225_600,

@@ -12,17 +12,18 @@ import trio
 from essh.executor.bridge import run
 from essh.executor.local import run_local
 from essh.executor.output import StepOutput
-from essh.schema import step_argv
+from essh.schema import step_script
 
-from plans import PlanBuilder
+from plans import PlanBuilder, step
 
 
-def capture(argv: list[str], *, pty: bool = False) -> tuple[int, bytes, bytes]:
+def capture(argv: list[str], *, pty: bool = False, program: str | None = None) -> tuple[int, bytes, bytes]:
     stdout, stderr = io.BytesIO(), io.BytesIO()
     out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=stderr, log_path=None, passthrough=True)
 
     async def main() -> int:
-        return await run_local(argv, pty=pty, out=out)
+        task, shown = step(argv, pty=pty)
+        return await run_local(task, shown if program is None else program, out=out)
 
     code = run(main)
     out.close()
@@ -38,7 +39,7 @@ def test_step_script_runs_with_its_environment():
     builder = PlanBuilder()
     builder.task("build", 'echo "$GREETING from $ESSH_TASK_NAME"; echo warn >&2; exit 4', env=(("ESSH_TASK_NAME", "build"), ("GREETING", "it's me")))
     plan = builder.build()
-    assert capture(step_argv(plan, plan.steps[0])) == (4, b"it's me from build\n", b"warn\n")
+    assert capture([], program=step_script(plan, plan.steps[0])) == (4, b"it's me from build\n", b"warn\n")
 
 
 def test_signal_death_is_128_plus_n():
@@ -63,7 +64,7 @@ def test_cancel_kills_the_whole_process_group():
     async def main() -> list[str]:
         out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: run_local(argv, pty=False, out=out))
+            nursery.start_soon(lambda: run_local(*step(argv, pty=False), out=out))
             with trio.fail_after(5):
                 while b"started" not in stdout.getvalue():
                     await trio.sleep(0.01)
@@ -84,7 +85,7 @@ def test_cancel_of_a_process_ignoring_term_ends_with_kill():
     async def main() -> float:
         out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
         with trio.move_on_after(0.3):
-            await run_local(["bash", "-c", "trap '' TERM; echo armed; while :; do sleep 0.05; done"], pty=False, out=out)
+            await run_local(*step(["bash", "-c", "trap '' TERM; echo armed; while :; do sleep 0.05; done"], pty=False), out=out)
         return trio.current_time()
 
     started = time.monotonic()

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 import trio
+from plans import step as bare_step
 
 from essh.executor.bridge import run
 from essh.executor.errors import HostUnreachable
 from essh.executor.output import StepOutput
 from essh.executor.ssh import SshPool
-from essh.schema import TAIL_BYTES, Host
+from essh.schema import TAIL_BYTES, Host, Task
 
 pytestmark = pytest.mark.sshd
 
@@ -37,7 +38,7 @@ def run_one(host: Host, argv: list[str], *, pty: bool = False) -> tuple[int, byt
     async def main() -> tuple[int, bytes, bytes]:
         out, stdout, stderr = sink_output()
         async with SshPool([host], max_connections=4) as pool:
-            code = await pool.run(0, argv, pty=pty, out=out)
+            code = await pool.run(0, *bare_step(argv, pty=pty), out=out)
         out.close()
         return code, stdout.getvalue(), stderr.getvalue()
 
@@ -80,7 +81,7 @@ def test_one_connection_per_host_many_channels(sshd):
 
             async def step(index: int, number: int) -> None:
                 out, stdout, _ = sink_output()
-                assert await pool.run(index, ["bash", "-c", f"sleep 0.2; echo step {number}"], pty=False, out=out) == 0
+                assert await pool.run(index, *bare_step(["bash", "-c", f"sleep 0.2; echo step {number}"], pty=False), out=out) == 0
                 outputs[names[index], number] = stdout.getvalue()
 
             for _round in range(2):  # several at once per host, then again on the same connections
@@ -110,7 +111,7 @@ def test_connection_limit_closes_idle_connections(sshd):
             async def step(index: int) -> None:
                 nonlocal peak
                 out, _, _ = sink_output()
-                assert await pool.run(index, ["true"], pty=False, out=out) == 0
+                assert await pool.run(index, *bare_step(["true"], pty=False), out=out) == 0
                 peak = max(peak, pool.open_connections)
 
             async with trio.open_nursery() as nursery:
@@ -137,7 +138,7 @@ def test_prefixed_lines_never_mix_under_load(sshd):
             async def step(index: int) -> None:
                 out = StepOutput(prefix=prefixes[index], width=width, stdout=shared, stderr=shared, log_path=None, passthrough=False)
                 script = f'for i in $(seq 1 {lines}); do echo "{names[index]} line $i of many words to make it long"; done'
-                assert await pool.run(index, ["bash", "-c", script], pty=False, out=out) == 0
+                assert await pool.run(index, *bare_step(["bash", "-c", script], pty=False), out=out) == 0
                 out.close()
 
             async with trio.open_nursery() as nursery:
@@ -173,7 +174,7 @@ def test_fifty_megabytes_bounded_memory_exact_log(sshd, tmp_path):
         async def main() -> tuple[int, StepOutput]:
             out = StepOutput(prefix="[remote:web-1]", width=14, stdout=devnull, stderr=devnull, log_path=str(log_path), passthrough=False)
             async with SshPool([sshd.schema_host("web-1")], max_connections=1) as pool:
-                code = await pool.run(0, ["cat", str(data_file)], pty=False, out=out)
+                code = await pool.run(0, *bare_step(["cat", str(data_file)], pty=False), out=out)
             out.close()
             return code, out
 
@@ -294,15 +295,13 @@ def test_an_option_essh_does_not_apply_is_left_out_as_the_plan_warned(sshd):
 def test_cancel_ends_remote_process_group(sshd, pty, sudo):
     marker = f"{3000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
     argv = ["bash", "-c", f"echo started; sleep {marker}; echo never"]
-    if sudo:
-        argv = ["sudo", "-n", "-u", "root", "-H", "--", *argv]
     stdout = io.BytesIO()
 
     async def main() -> list[str]:
         out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
         async with SshPool([sshd.schema_host("db-2")], max_connections=1) as pool:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(partial(pool.run, 0, argv, pty=pty, out=out))
+                nursery.start_soon(partial(pool.run, 0, *bare_step(argv, pty=pty, run_as="root" if sudo else None), out=out))
                 with trio.fail_after(10):
                     while b"started" not in stdout.getvalue():
                         await trio.sleep(0.02)
@@ -311,7 +310,7 @@ def test_cancel_ends_remote_process_group(sshd, pty, sudo):
                 nursery.cancel_scope.cancel()
         return running
 
-    assert len(run(main)) >= 2 + sudo  # (sudo,) the shell and its sleep were running before the cancel
+    assert len(run(main)) >= 2  # the shell and its sleep were running before the cancel (sudo's argv holds no script now)
     assert stdout.getvalue().strip() == b"started"
     assert wait_gone(f"sleep {marker}") == []
 
@@ -322,9 +321,9 @@ def test_connection_lost_mid_step_is_unreachable_and_next_step_reconnects(sshd):
             out, _, _ = sink_output()
             with pytest.raises(HostUnreachable) as caught:
                 # $PPID is the sshd process serving this connection: the connection dies.
-                await pool.run(0, ["bash", "-c", "kill -KILL $PPID; sleep 5"], pty=False, out=out)
+                await pool.run(0, Task(name="t"), "kill -KILL $PPID; sleep 5", out=out)
             out, _, _ = sink_output()
-            code = await pool.run(0, ["true"], pty=False, out=out)
+            code = await pool.run(0, *bare_step(["true"], pty=False), out=out)
             return caught.value.reason, code, pool.opened
 
     reason, code, opened = run(main)
@@ -357,7 +356,7 @@ def test_proxy_jump_through_an_essh_host_uses_its_options(sshd):
     async def main():
         async with SshPool([bastion, inner], max_connections=4) as pool:
             out, stdout, _ = sink_output()
-            codes = [await pool.run(1, ["echo", "through"], pty=False, out=out) for _ in range(2)]
+            codes = [await pool.run(1, *bare_step(["echo", "through"], pty=False), out=out) for _ in range(2)]
             out.close()
             return codes, stdout.getvalue()
 
@@ -374,7 +373,7 @@ def test_proxy_jump_loops_are_unreachable(sshd):
         async with SshPool([a, b], max_connections=4) as pool:
             out, _, _ = sink_output()
             with pytest.raises(HostUnreachable, match="ProxyJump loops back: a -> b -> a"):
-                await pool.run(0, ["true"], pty=False, out=out)
+                await pool.run(0, *bare_step(["true"], pty=False), out=out)
 
     run(main)
 
@@ -396,11 +395,11 @@ def test_connection_closed_while_idle_is_reopened(sshd):
         async with SshPool([sshd.schema_host("db-1")], max_connections=1) as pool:
             out, stdout, _ = sink_output()
             # $PPID: the sshd process serving this one connection.
-            assert await pool.run(0, ["bash", "-c", "echo $PPID"], pty=False, out=out) == 0
+            assert await pool.run(0, Task(name="t"), "echo $PPID", out=out) == 0
             # The server side goes away between two steps (sshd restarted, idle timeout...).
             os.kill(int(stdout.getvalue()), signal.SIGKILL)
             await trio.sleep(0.3)
-            code = await pool.run(0, ["true"], pty=False, out=out)
+            code = await pool.run(0, *bare_step(["true"], pty=False), out=out)
             return code, pool.opened
 
     assert run(main) == (0, 2)
@@ -416,7 +415,7 @@ def test_output_that_cannot_be_written_ends_the_step(sshd):
     async def main() -> None:
         out = StepOutput(prefix=None, width=0, stdout=Full(), stderr=Full(), log_path=None, passthrough=True)
         async with SshPool([sshd.schema_host("web-2")], max_connections=1) as pool:
-            await pool.run(0, ["bash", "-c", f"echo hello; sleep {marker}"], pty=False, out=out)
+            await pool.run(0, *bare_step(["bash", "-c", f"echo hello; sleep {marker}"], pty=False), out=out)
 
     with pytest.raises(OSError, match="No space left"):
         run(main)
@@ -435,7 +434,7 @@ def test_cancel_while_connecting_returns_promptly():
             out, _, _ = sink_output()
             async with SshPool([host], max_connections=1) as pool:
                 with trio.move_on_after(0.5) as scope:
-                    await pool.run(0, ["true"], pty=False, out=out)
+                    await pool.run(0, *bare_step(["true"], pty=False), out=out)
                 assert pool.open_connections == 0
             return scope.cancelled_caught
 
@@ -547,7 +546,7 @@ def test_a_host_with_an_impossible_option_is_unreachable_and_the_others_go_on(ss
             sink = io.BytesIO()
             out = StepOutput(prefix=None, width=0, stdout=sink, stderr=sink, log_path=None, passthrough=True)
             with pytest.raises(HostUnreachable, match="Port 'not-a-port' must be a number"):
-                await pool.run(0, ["true"], pty=False, out=out)
-            return await pool.run(1, ["true"], pty=False, out=out)
+                await pool.run(0, *bare_step(["true"], pty=False), out=out)
+            return await pool.run(1, *bare_step(["true"], pty=False), out=out)
 
     assert run(main) == 0

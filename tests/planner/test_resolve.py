@@ -132,10 +132,10 @@ def test_an_invalid_env_name_is_a_config_error():
 
 def test_shells_for_privileged_and_user():
     plan = plan_of([task("p", privileged=True), task("u", user="deploy"), task("n")], ["p", "u", "n"])
-    assert [t.shell for t in plan.tasks] == [
-        ("sudo", "-n", "-u", "root", "-H", "--", "bash", "-c"),
-        ("sudo", "-n", "-u", "deploy", "-H", "--", "bash", "-c"),
-        ("bash", "-c"),
+    assert [(t.run_as, t.shell) for t in plan.tasks] == [
+        ("root", ("bash", "-c")),
+        ("deploy", ("bash", "-c")),
+        (None, ("bash", "-c")),
     ]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from plans import step
 import trio.testing
 
 from essh.executor.bridge import run
@@ -33,7 +34,7 @@ def _run_on(hosts: list[Host], index: int, *, max_connections: int = 4, seconds:
     async def main() -> int:
         async with SshPool(hosts, max_connections=max_connections) as pool:
             with trio.fail_after(seconds):
-                return await pool.run(index, ["true"], pty=False, out=_sink())
+                return await pool.run(index, *step(["true"]), out=_sink())
 
     return run(main)
 
@@ -114,7 +115,7 @@ def test_a_jump_chain_is_not_a_loop_while_its_middle_host_connects(sshd, home):
 
             async def one(index: int) -> None:
                 try:
-                    results[index] = await pool.run(index, ["true"], pty=False, out=_sink())
+                    results[index] = await pool.run(index, *step(["true"]), out=_sink())
                 except HostUnreachable as exc:
                     results[index] = exc.reason
 

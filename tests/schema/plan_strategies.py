@@ -22,13 +22,11 @@ from essh.schema import (
     MAGIC,
     Attempt,
     ConfigFile,
-    FileBlob,
     Host,
     Location,
     Plan,
     PlanMeta,
     Report,
-    SecretRef,
     Step,
     StepResult,
     Task,
@@ -89,6 +87,7 @@ def tasks(draw, count: int) -> list[Task]:
                 retries=draw(st.integers(0, 5)),
                 pty=draw(st.booleans()),
                 shell=tuple(draw(st.lists(texts, min_size=1, max_size=4))),
+                run_as=draw(st.none() | st.sampled_from(["root", "deploy", "www-data", "svc.app"])),
                 env=draw(env_pairs),
                 props=draw(pairs),
                 hidden=draw(st.booleans()),
@@ -130,8 +129,6 @@ def plans(draw, max_hosts: int = 4, max_tasks: int = 5) -> Plan:
         tasks=tuple(task_list),
         scripts=tuple(scripts),
         steps=tuple(steps),
-        files=tuple(draw(st.lists(st.builds(FileBlob, sha256=hex_digests, data=st.binary(max_size=20)), max_size=2))),
-        secrets=tuple(draw(st.lists(st.builds(SecretRef, name=names, source=texts), max_size=2))),
     )
 
 
@@ -190,9 +187,9 @@ def seal_builtins(obj: object, version: int = FORMAT_VERSION, flags: int = 0) ->
 DATA_DIR = Path(__file__).parents[1] / "data"
 
 
-def stored_plan_generator() -> ModuleType:
-    """tests/data/make_plan_v1.py, the script that wrote the stored version-1 plan."""
-    spec = importlib.util.spec_from_file_location("make_plan_v1", DATA_DIR / "make_plan_v1.py")
+def stored_plan_generator(version: int = 1) -> ModuleType:
+    """tests/data/make_plan_vN.py, the script that wrote the stored version-N plan."""
+    spec = importlib.util.spec_from_file_location(f"make_plan_v{version}", DATA_DIR / f"make_plan_v{version}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 
@@ -12,18 +13,21 @@ import msgspec
 from plan_strategies import plans, stored_plan_generator
 
 from essh.schema import (
+    BOOTSTRAPS,
+    sudo_prefix,
     PlanFileInvalid,
     Step,
     decode_plan,
     encode_plan,
+    encode_program,
     env_prelude,
-    step_argv,
     step_command,
     step_env,
     step_script,
+    task_argv,
 )
 
-PLAN = stored_plan_generator().build_plan()
+PLAN = stored_plan_generator(2).build_plan()
 # Values as bash can hold them: any text without NUL.
 # Prefixed: bash gives some names meaning of its own (`_`, `RANDOM`) or refuses them (`UID`, `PPID`).
 _NAMES = st.from_regex(r"T_[A-Za-z0-9_]{0,8}", fullmatch=True)
@@ -64,20 +68,46 @@ def test_exported_values_reach_bash_unchanged(env):
 
 @settings(max_examples=100)
 @given(plans())
-def test_the_command_line_is_the_argv(plan):
+def test_the_command_line_carries_no_program(plan):
     for step in plan.steps:
-        argv = step_argv(plan, step)
-        assert argv[:-1] == list(plan.tasks[step.task].shell)
-        assert argv[-1] == step_script(plan, step)
+        task = plan.tasks[step.task]
+        argv = task_argv(task, "stdin")
         assert shlex.split(step_command(plan, step)) == argv
+        # the same fixed words for every step: nothing of its environment or script
+        assert argv == [*sudo_prefix(task), *task.shell, BOOTSTRAPS["stdin"]]
+        assert (argv[0] == "sudo") == (task.run_as is not None)
 
 
-def test_the_script_runs_with_its_environment():
+def _run(argv, data, **kwargs):
+    return subprocess.run(argv, input=data, capture_output=True, check=True, env={"PATH": "/usr/bin:/bin"}, **kwargs)
+
+
+def test_the_program_runs_with_its_environment_from_stdin():
     step = PLAN.steps[1]
     plan = msgspec.structs.replace(PLAN, scripts=('echo "$ESSH_HOSTNAME:$ESSH_TASK_NAME"',), steps=())
-    argv = step_argv(plan, Step(step.task, step.host, 0))
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
-    assert out == "db-1:backup\n"
+    s = Step(step.task, step.host, 0)
+    argv = task_argv(plan.tasks[s.task], "stdin")
+    out = _run(argv, encode_program(step_script(plan, s), "stdin")).stdout
+    assert out == b"db-1:backup\n"
+
+
+@pytest.mark.parametrize("delivery", ["stdin", "terminal"])
+def test_the_program_is_the_script_exactly(delivery):
+    script = "set -e\nf() { printf '%s|' \"$@\"; }\nf 'a b' \"$0\" \"${__essh_program-unset}\"\ncat\nexit 3\n"
+    argv = task_argv(PLAN.tasks[1], delivery)
+    done = subprocess.run(argv, input=encode_program(script, delivery), capture_output=True, env={"PATH": "/usr/bin:/bin"})
+    # the program's variable is gone, and its standard input is at its end (cat reads nothing)
+    assert (done.returncode, done.stdout) == (3, b"a b|bash|unset|")
+
+
+def test_fd_delivery_leaves_stdin_to_the_step():
+    read, write = os.pipe()
+    os.write(write, encode_program("read line; echo \"got $line\"", "fd"))
+    os.close(write)
+    done = subprocess.run(task_argv(PLAN.tasks[1], "fd", read), input=b"from the user\n", capture_output=True,
+                          pass_fds=(read,))
+    os.close(read)
+    assert (done.stdout, done.stderr) == (b"got from the user\n", b"")
 
 
 def test_a_plan_with_an_invalid_environment_name_is_refused_when_read():

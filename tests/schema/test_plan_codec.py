@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from plan_strategies import plans
 
 from essh.schema import (
+    FORMAT_VERSION,
     HEADER_SIZE,
     MAGIC,
     Plan,
@@ -51,7 +52,7 @@ def test_different_plans_give_different_bytes(a, b):
 def test_header_describes_the_payload(plan):
     data = encode_plan(plan)
     magic, version, flags, length, digest = _HEADER.unpack_from(data)
-    assert (magic, version, flags, length) == (MAGIC, 1, 0, len(data) - HEADER_SIZE)
+    assert (magic, version, flags, length) == (MAGIC, FORMAT_VERSION, 0, len(data) - HEADER_SIZE)
     assert digest == hashlib.sha256(data[HEADER_SIZE:]).digest()
     assert payload_digest(data) == digest.hex()
 

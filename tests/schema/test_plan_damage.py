@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from plan_strategies import plans, seal, seal_builtins, stored_plan_generator
 
 from essh.schema import (
+    FileBlob,
     HEADER_SIZE,
     MAGIC,
     NotAPlanFile,
     Plan,
+    SecretRef,
     PlanFileDamaged,
     PlanFileError,
     PlanFileInvalid,
@@ -24,7 +26,7 @@ from essh.schema import (
     read_plan,
 )
 
-PLAN = stored_plan_generator().build_plan()
+PLAN = stored_plan_generator(2).build_plan()
 DATA = encode_plan(PLAN)
 
 
@@ -89,7 +91,7 @@ def test_wrong_magic(magic):
     assert "not an essh plan file" in str(refused(magic + DATA[len(MAGIC) :], NotAPlanFile))
 
 
-@pytest.mark.parametrize("version", [2, 7, 65535])
+@pytest.mark.parametrize("version", [3, 7, 65535])
 def test_future_format_version(version):
     error = refused(seal(DATA[HEADER_SIZE:], version=version), UnsupportedPlanVersion)
     assert f"format version {version}" in str(error) and "newer essh" in str(error)
@@ -187,9 +189,9 @@ def test_missing_required_field():
 
 
 def test_payload_version_must_match_the_header():
-    plan = msgspec.structs.replace(PLAN, format_version=2)
+    plan = msgspec.structs.replace(PLAN, format_version=1)
     error = refused(seal_builtins(msgspec.to_builtins(plan, builtin_types=(bytes,))), PlanFileInvalid)
-    assert "header says format version 1 but its payload says 2" in str(error)
+    assert "header says format version 2 but its payload says 1" in str(error)
 
 
 def _task(i: int, **changes) -> Plan:
@@ -236,3 +238,18 @@ def test_read_plan_names_the_file(tmp_path):
         read_plan(str(path))
     with pytest.raises(PlanFileInvalid, match="cannot read plan file .*missing.bin: No such file"):
         read_plan(str(tmp_path / "missing.bin"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("files", (FileBlob(sha256="cd" * 32, data=b"x"),)), ("secrets", (SecretRef(name="db", source="env:DB"),))],
+)
+def test_reserved_tables_are_never_skipped(field, value):
+    plan = msgspec.structs.replace(PLAN, **{field: value})
+    error = refused(seal(msgspec.msgpack.encode(plan)), PlanFileInvalid)
+    assert f"$.{field}: " in str(error) and "reserved" in str(error)
+
+
+def test_run_as_must_be_a_user_name():
+    error = refused(seal(msgspec.msgpack.encode(_task(2, run_as="-oops"))), PlanFileInvalid)
+    assert "$.tasks[2].run_as" in str(error)

@@ -1,43 +1,76 @@
-"""The stored format-version-1 plan file still reads to the same content.
+"""The stored format-version-1 plan file: still read, upgraded to today's form, and
+refused where it carries reserved tables (files, secrets) no reader may skip.
 
-If this fails, the plan format changed: bump FORMAT_VERSION and keep reading
-version 1 (or refuse it on purpose); never regenerate the stored files to pass.
+If this fails, the plan format changed: never regenerate the stored files to pass.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 
+import msgspec
+import pytest
 from plan_strategies import DATA_DIR, stored_plan_generator
 
-from essh.schema import FORMAT_VERSION, SUPPORTED_VERSIONS, encode_plan, read_plan, step_argv
+from essh.schema import MAGIC, SUPPORTED_VERSIONS, Plan, PlanFileInvalid, decode_plan, read_plan, step_command
 
 make_plan_v1 = stored_plan_generator()
+V1 = DATA_DIR / "plan-v1.bin"
+
+
+def _payload_plan() -> Plan:
+    """plan-v1.bin's payload decoded as it was written, before any upgrade or check."""
+    plan = msgspec.msgpack.decode(V1.read_bytes()[52:], type=Plan)
+    return msgspec.structs.replace(plan, format_version=1)  # left out as the default of its day
+
+
+def _as_v1_file(plan: Plan) -> bytes:
+    payload = msgspec.msgpack.encode(plan)
+    return struct.pack(">8sHHQ32s", MAGIC, 1, 0, len(payload), hashlib.sha256(payload).digest()) + payload
 
 
 def test_version_1_is_still_read():
     assert 1 in SUPPORTED_VERSIONS
 
 
-def test_stored_plan_decodes_to_the_stored_content():
-    plan = read_plan(str(DATA_DIR / "plan-v1.bin"))
-    expected = json.loads((DATA_DIR / "plan-v1.json").read_text(encoding="utf-8"))
-    # Every field, defaults included: a changed default would show here too.
-    assert make_plan_v1.explicit(plan) == expected
-
-
-def test_stored_plan_is_what_the_generator_builds():
-    plan = read_plan(str(DATA_DIR / "plan-v1.bin"))
+def test_stored_payload_is_what_the_generator_built():
+    plan = _payload_plan()
     assert plan == make_plan_v1.build_plan()
+    expected = json.loads((DATA_DIR / "plan-v1.json").read_text(encoding="utf-8"))
+    # Every field of version 1, defaults included; run_as came with version 2.
+    got = make_plan_v1.explicit(plan)
+    for task in got["tasks"]:
+        assert task.pop("run_as") is None
+    assert got == expected
 
 
-def test_this_version_writes_the_same_bytes():
-    if FORMAT_VERSION == 1:
-        assert encode_plan(make_plan_v1.build_plan()) == (DATA_DIR / "plan-v1.bin").read_bytes()
+def test_stored_plan_with_reserved_tables_is_refused():
+    with pytest.raises(PlanFileInvalid, match=r"\$\.files: .*reserved"):
+        read_plan(str(V1))
+
+
+def test_a_version_1_plan_is_upgraded_when_read():
+    plain = msgspec.structs.replace(_payload_plan(), files=(), secrets=())
+    plan = decode_plan(_as_v1_file(plain))
+    migrate = plan.tasks[2]
+    assert (migrate.run_as, migrate.shell) == ("root", ("bash", "-c"))
+    assert all(t.run_as is None and t.shell == ("bash", "-c") for i, t in enumerate(plan.tasks) if i != 2)
+    assert step_command(plan, plan.steps[2]).startswith("sudo -n -u root -H -- bash -c ")
+
+
+def test_a_version_1_shell_essh_never_wrote_is_refused():
+    plain = _payload_plan()
+    tasks = list(plain.tasks)
+    tasks[2] = msgspec.structs.replace(tasks[2], shell=("sudo", "-n", "-u", "root", "bash", "-c"))
+    plan = msgspec.structs.replace(plain, tasks=tuple(tasks), files=(), secrets=())
+    with pytest.raises(PlanFileInvalid, match=r"\$\.tasks\[2\]\.shell"):
+        decode_plan(_as_v1_file(plan))
 
 
 def test_stored_plan_content_in_plain_words():
-    plan = read_plan(str(DATA_DIR / "plan-v1.bin"))
+    plan = _payload_plan()
     assert [h.name for h in plan.hosts] == ["db-1", "web-1", "web-2"]
     assert [(t.name, t.role, t.backend) for t in plan.tasks] == [
         ("build", "task", "local"),
@@ -54,9 +87,3 @@ def test_stored_plan_content_in_plain_words():
     assert [s.prefix for s in plan.steps] == [None, "[remote:db-1] ", None, None, "[remote:web-1] ", "[remote:web-2] "]
     assert plan.hosts[1].ssh_options[1:3] == (("IdentityFile", "~/.ssh/id_ed25519"), ("IdentityFile", "~/.ssh/id_rsa"))
     assert plan.files[0].data == b"\x00\x01release\xff"
-    argv = step_argv(plan, plan.steps[2])
-    assert argv[:2] == ["sudo", "-n"]
-    assert argv[-1] == (
-        "export ESSH_HOSTNAME=db-1\nexport ESSH_HOST_HOSTNAME=10.0.0.11\nexport ESSH_HOST_TAGS_DB=1\n"
-        "export ESSH_TASK_NAME=migrate\ncd /srv/app && ./migrate up\n"
-    )
