@@ -24,8 +24,8 @@ import typer
 
 import essh
 from essh import schema
+from essh.schema import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 
 app = typer.Typer(
     name="essh",

@@ -27,6 +27,9 @@ from typing import BinaryIO
 import trio
 
 from essh.schema import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     Attempt,
     Plan,
     Report,
@@ -49,7 +52,6 @@ from .scheduler import Outcome, Scheduler
 from .signals import forward_signals
 from .ssh import SshPool
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _NOT_OK = frozenset({"failed", "unreachable", "timed_out", "cancelled"})
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -15,6 +15,7 @@ from .codec import (
     write_plan,
     write_private_file,
 )
+from .exit_codes import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE
 from .display import escape_line, escape_text
 from .command import BOOTSTRAPS, Delivery, encode_program, env_prelude, step_command, step_env, step_script, sudo_prefix, task_argv
 from .errors import (
@@ -50,6 +51,12 @@ from .report import (
 )
 
 __all__ = [
+    "EXIT_BUG",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REPORT_LOST",
+    "EXIT_USAGE",
     "BOOTSTRAPS",
     "Delivery",
     "encode_program",
