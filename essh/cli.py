@@ -24,6 +24,7 @@ import typer
 
 import essh
 from essh import schema
+from essh.schema.codec import in_place_destination
 from essh.schema import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
@@ -221,10 +222,12 @@ def _probe(folder: Path) -> None:
 def _check_writable(report_path: Path, log_dir: Path | None) -> None:
     """Refuse, before anything runs, a report or log place that cannot be written."""
     try:
-        report_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if report_path.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        _probe(report_path.parent)
+        if in_place_destination(str(report_path)):
+            if not os.access(report_path, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        else:
+            report_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _probe(report_path.parent)
     except OSError as exc:
         raise Abort(f"cannot write the report to {report_path}: {exc.strerror or exc}") from None
     if log_dir is not None:

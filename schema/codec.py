@@ -21,9 +21,11 @@ looks inside an argv.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import stat
 import struct
 import tempfile
 
@@ -140,11 +142,19 @@ def write_plan(path: str, plan: Plan) -> bytes:
 
 
 def write_private_file(path: str, data: bytes) -> None:
-    """Replace `path` with `data`, atomically and readable by its owner only.
+    """Write `data` to `path`, readable by its owner only.
 
-    A fresh file (0600, O_EXCL: never a symlink or someone else's file planted
-    at a guessable name) is written next to `path`, then renamed over it. Plans
-    hold every step's environment; reports hold their output."""
+    A regular file (or a new one) is replaced atomically: a fresh file (0600,
+    O_EXCL: never a symlink or someone else's file planted at a guessable name)
+    is written next to `path`, then renamed over it. Plans hold every step's
+    environment; reports hold their output.
+
+    A character device or a FIFO that `path` already is (`/dev/null`,
+    `/dev/stdout`, `mkfifo`) is written in place, never replaced. A directory,
+    socket or block device is refused with an OSError whose `strerror` says so."""
+    if in_place_destination(path):
+        _write_in_place(path, data)
+        return
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
         with open(fd, "wb") as f:
@@ -154,6 +164,39 @@ def write_private_file(path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def in_place_destination(path: str) -> bool:
+    """True if `path` is a character device or FIFO to write in place; False if it is a
+    regular file or nothing yet (replaced atomically); OSError for any other kind."""
+    try:
+        mode = os.stat(path).st_mode  # follows the path's own symlinks: /dev/stdout is one
+    except FileNotFoundError:
+        return False
+    if stat.S_ISREG(mode):
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    raise _refused(path, mode)
+
+
+def _refused(path: str, mode: int) -> OSError:
+    kind = "a directory" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else (
+        "a block device" if stat.S_ISBLK(mode) else "a file of another kind"
+    )
+    code = errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL
+    return OSError(code, f"it is {kind}; essh writes to a regular file, a character device or a FIFO", path)
+
+
+def _write_in_place(path: str, data: bytes) -> None:
+    # No O_CREAT or O_TRUNC: what is there stays what it is. A FIFO blocks here
+    # until it has a reader, as `echo > fifo` does.
+    fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    with open(fd, "wb") as f:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            raise OSError(errno.EAGAIN, "it was replaced while essh opened it", path)
+        f.write(data)
 
 
 def check_plan(plan: Plan) -> None:
