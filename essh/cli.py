@@ -24,8 +24,8 @@ import typer
 
 import essh
 from essh import schema
+from essh.schema import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE
 from essh.schema.codec import in_place_destination
-from essh.schema import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 app = typer.Typer(
@@ -181,7 +181,7 @@ def _apply(
     max_connections: int,
     fail_fast: bool,
 ) -> None:
-    from essh.executor import ApplyOptions, apply_plan
+    from essh.executor import ApplyOptions, LogDirError, apply_plan
 
     from .review import host_key_notes, render_summary
 
@@ -192,24 +192,30 @@ def _apply(
         typer.echo(f"warning: {warning}", err=True)
     for note in host_key_notes(plan):
         typer.echo(note, err=True)
-    result = apply_plan(
-        plan,
-        digest,
-        ApplyOptions(
-            max_connections=max_connections,
-            fail_fast=fail_fast,
-            log_dir=str(log_dir) if log_dir else None,
-            report_path=str(report_path),
-            essh_version=essh.__version__,
-        ),
-    )
+    try:
+        result = apply_plan(
+            plan,
+            digest,
+            ApplyOptions(
+                max_connections=max_connections,
+                fail_fast=fail_fast,
+                log_dir=str(log_dir) if log_dir else None,
+                report_path=str(report_path),
+                essh_version=essh.__version__,
+            ),
+        )
+    except LogDirError as exc:
+        raise Abort(str(exc)) from None
     with contextlib.suppress(AttributeError, OSError):  # stdout may be closed or gone
         sys.stdout.flush()
     typer.echo("", err=True)
-    for line in render_summary(result):
+    for line in render_summary(result.report):
         typer.echo(line, err=True)
+    if result.report_error is not None:
+        typer.echo(f"essh: {result.report_error}", err=True)
+        raise typer.Exit(EXIT_REPORT_LOST)
     typer.echo(f"Report: {report_path}", err=True)
-    raise typer.Exit(result.exit_code)
+    raise typer.Exit(result.report.exit_code)
 
 
 def _probe(folder: Path) -> None:

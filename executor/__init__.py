@@ -1,13 +1,18 @@
 """A plan in, a status report out: runs the steps over SSH with trio. No Lua.
 
-`apply_plan` (in `apply`) is the entry point; `scheduler` decides what may run,
-`ssh`, `local` and `output` do the I/O, `bridge` joins trio to asyncssh's asyncio.
+`apply_plan` (in `apply`) is the entry point. The pure core: `scheduler`
+(what may run), `policy` (what an attempt's end means), `report_builder` (the
+report from events). The transports behind `transport`'s interface: `local`,
+and SSH (`ssh_pool`, `ssh_connect`, `ssh_channel`, `ssh_options`, `pid_line`),
+with `bridge` joining trio to asyncssh's asyncio. The sinks consuming `events`:
+`terminal`, `logs`, `report_file`.
 The heavy modules load on first use, so importing this package costs nothing.
 """
 
 from __future__ import annotations
 
-_FROM_APPLY = ("ApplyOptions", "apply_plan")
+_FROM_APPLY = ("ApplyOptions", "ApplyResult", "apply_plan")
+_FROM_LOGS = ("LogDirError",)
 
 
 def __getattr__(name: str):
@@ -15,7 +20,11 @@ def __getattr__(name: str):
         from . import apply
 
         return getattr(apply, name)
+    if name in _FROM_LOGS:
+        from . import logs
+
+        return getattr(logs, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = list(_FROM_APPLY)
+__all__ = [*_FROM_APPLY, *_FROM_LOGS]

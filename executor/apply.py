@@ -1,59 +1,65 @@
-"""`apply_plan`: carries out the scheduler's answers with trio and returns the report.
+"""Applying a plan: the engine that carries out the scheduler's answers, and `apply_plan`.
 
-The scheduler (scheduler.py) decides what may start, what is skipped and what
-must be cancelled; this module only does it: one trio task per running step in
-a nursery, a cancel scope per step (fail-fast, second Ctrl-C), a timeout per
-attempt counted from the command's start (not the wait for a connection), retries, output per step, connections released when a
-host has no step left, and the `essh.schema.Report`, written to
-`report_path` on every way out, internal errors included.
+`Engine` is plain trio and knows no backend: it asks the scheduler what to do
+(`next_actions`), runs each started step in a nursery with a cancel scope of
+its own, holds the step's connection through the transport interface, enforces
+the task's timeout around the command (counted from the command's start, not
+the wait for a connection), asks the pure policy whether to try again, and
+emits what happens as events. The sinks (terminal, log files, report) do the
+rest. Tests drive it with an in-memory transport and trio's MockClock.
 
-Retries: a `failed` or `timed_out` attempt runs again, up to `Task.retries`
-more times, unless the run was interrupted. `unreachable` is not retried:
-the scheduler ends the host's later steps with the same reason, a new attempt
-would only repeat a connection timeout or an auth/host key refusal, and
-transient network trouble is the job of ConnectTimeout, not of a task's retries.
+`apply_plan` is the entry point: it checks the log folder, wires the sinks,
+runs the engine as a trio guest of an asyncio loop (for asyncssh) with local
+and SSH transports, handles SIGINT (first: no new step starts; second: cancel
+the running ones), SIGTERM and SIGHUP (cancel at once and clean up), and
+returns the report, which was also written to `report_path` as the run went
+on and once more at its end, on every way out.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import re
+import secrets
+import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import trio
 
-from essh.schema import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    Attempt,
-    Plan,
-    Report,
-    StepResult,
-    StepStatus,
-    Task,
-    Totals,
-    encode_report_json,
-    encode_program,
-    step_script,
-    task_argv,
-    write_private_file,
-)
+from essh.schema import Plan, Report, Task, step_script
 
 from .bridge import run
-from .errors import ConnectionLost, HostUnreachable, StepTimedOut
-from .local import run_local
-from .output import StepOutput, Terminal
-from .scheduler import Outcome, Scheduler
+from .errors import LocalError, StepFailure, StepTimedOut
+from .events import (
+    AttemptEnded,
+    AttemptStarted,
+    EventBus,
+    Notice,
+    OutputChunk,
+    RunEnded,
+    RunStarted,
+    StepEnded,
+    StepStarted,
+    Stream,
+    Tick,
+)
+from .local import LocalTransport
+from .logs import LogSink, check_log_dir
+from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
+from .report_builder import ReportBuilder
+from .report_file import ReportFileSink
+from .scheduler import Scheduler
 from .signals import forward_signals
-from .ssh import SshPool
+from .ssh_pool import SshTransport
+from .terminal import Terminal, TerminalSink
+from .transport import Command, Connection, Transport
 
-_NOT_OK = frozenset({"failed", "unreachable", "timed_out", "cancelled"})
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+TICK = 1.0  # seconds between Tick events while a run goes on
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,211 @@ class ApplyOptions:
     log_dir: str | None = None
     report_path: str | None = None
     essh_version: str | None = None  # for the report; looked up from the installed package when None
+    raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
+
+
+@dataclass
+class ApplyResult:
+    report: Report
+    report_error: str | None = None  # the report file could not be written: why
+
+
+class Engine:
+    """One apply of `plan` over `transport`, telling `bus` what happens."""
+
+    def __init__(
+        self, plan: Plan, transport: Transport, bus: EventBus, *, fail_fast: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.plan = plan
+        self.transport = transport
+        self.bus = bus
+        self.sched = Scheduler(plan, fail_fast=fail_fast)
+        self.clock = clock
+        self._scopes: dict[int, trio.CancelScope] = {}
+        self._cancel_reasons: dict[int, str] = {}
+        self._changed = trio.Event()
+        self._ended: set[int] = set()
+        self.run_ended = False
+
+    def wake(self) -> None:
+        self._changed.set()
+
+    async def run(self) -> None:
+        """Run the plan to its end; a `RunEnded` is emitted on every way out."""
+        error: BaseException | None = None
+        self.bus.emit(RunStarted(self.clock()))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._tick)
+                while True:
+                    actions = self.sched.next_actions()
+                    for step in actions.ended:
+                        self._emit_end(step)
+                    for step in actions.cancel:
+                        self._cancel_reasons[step] = actions.cancel_reason
+                        self._scopes[step].cancel()
+                    for host in actions.release:
+                        nursery.start_soon(self.transport.release, host)
+                    if actions.done:
+                        nursery.cancel_scope.cancel()  # the ticker
+                        break
+                    for step in actions.start:
+                        self.sched.started(step)
+                        self._scopes[step] = trio.CancelScope()
+                        self.bus.emit(StepStarted(step, self.clock()))
+                        nursery.start_soon(self._run_step, step)
+                    await self._changed.wait()
+                    self._changed = trio.Event()
+        except BaseException as exc:
+            error = _single(exc)
+            if error is not exc:
+                raise error from None
+            raise
+        finally:
+            self.finish(error)
+
+    async def _tick(self) -> None:
+        while True:
+            await trio.sleep(TICK)
+            self.bus.emit(Tick(self.clock()))
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Every step not ended yet gets its end (skipped, or cancelled by essh's own end); then RunEnded."""
+        if self.run_ended:
+            return
+        self.run_ended = True
+        why = None
+        if error is not None and not isinstance(error, (KeyboardInterrupt, trio.Cancelled)):
+            why = f"{type(error).__name__}: {error}"
+        for step, outcome in enumerate(self.sched.results()):
+            if step in self._ended:
+                continue
+            if outcome is None:  # still running when essh itself stopped
+                self._emit(StepEnded(step, "cancelled", self.clock(), f"cancelled: essh stopped: {why}" if why else "cancelled"))
+            elif why is not None and outcome.status == "skipped":
+                self._emit(StepEnded(step, "skipped", self.clock(), f"not run: essh stopped: {why}"))
+            else:
+                self._emit(StepEnded(step, outcome.status, self.clock(), outcome.error, outcome.kind))
+        interrupted = self.sched.interrupted or isinstance(error, KeyboardInterrupt)
+        self.bus.emit(RunEnded(self.clock(), interrupted=interrupted, error=why))
+
+    def on_signal(self, signum: int) -> None:
+        if signum == signal.SIGINT:
+            first = not self.sched.interrupted
+            if self.sched.interrupt():
+                self.say("interrupted again: cancelling the running steps")
+            elif first:
+                self.say("interrupted: no new step will start; interrupt again to cancel the running ones")
+        else:  # SIGTERM (docker stop, a CI cancel), SIGHUP (the terminal went away)
+            self.sched.interrupt(cancel_running=True)
+            self.say(f"{signal.Signals(signum).name}: cancelling the running steps and stopping")
+        self.wake()
+
+    def say(self, text: str, step: int | None = None) -> None:
+        self.bus.emit(Notice(text, step))
+
+    # -- one step ---------------------------------------------------------------------
+
+    def _emit_end(self, step: int) -> None:
+        outcome = self.sched.outcome(step)
+        assert outcome is not None
+        self._emit(StepEnded(step, outcome.status, self.clock(), outcome.error, outcome.kind))
+
+    def _emit(self, event: StepEnded) -> None:
+        self._ended.add(event.step)
+        self.bus.emit(event)
+
+    async def _run_step(self, step: int) -> None:
+        s = self.plan.steps[step]
+        task = self.plan.tasks[s.task]
+        where = s.host if task.backend == "remote" else None  # local steps may carry a host for its env
+        number, started = 0, self.clock()
+        outcome = AttemptOutcome("failed", None, "not started", "local_error")
+        try:
+            command = Command(task, step_script(self.plan, s, self.sched.extra_env(step)))
+            with self._scopes[step] as scope:
+                while True:
+                    number += 1
+                    outcome, started = await self._attempt(step, number, where, command, task)
+                    again = retry(task, number, outcome, stopping=self.sched.interrupted)
+                    self._attempt_ended(step, number, started, outcome, again)
+                    if not again:
+                        break
+            if scope.cancelled_caught:
+                number += 1
+                outcome = AttemptOutcome("cancelled", None, self._cancel_reasons.get(step, "cancelled"))
+                self._attempt_ended(step, number, started, outcome, False)
+        except Exception as exc:  # noqa: BLE001 - one step's trouble must not lose the other steps' results
+            number += 1
+            outcome = AttemptOutcome("failed", None, f"essh could not run this step: {type(exc).__name__}: {exc}", "local_error")
+            self._attempt_ended(step, number, started, outcome, False)
+        self.sched.finished(step, outcome.status, outcome.error, outcome.kind, host_down=outcome.host_down)
+        self._emit(StepEnded(step, outcome.status, self.clock(), outcome.error, outcome.kind))
+        self.wake()
+
+    def _attempt_ended(self, step: int, number: int, started: float, outcome: AttemptOutcome, again: bool) -> None:
+        self.bus.emit(
+            AttemptEnded(step, number, outcome.status, started, self.clock(), outcome.exit_code, outcome.error,
+                         outcome.kind, retrying=again)
+        )
+
+    async def _attempt(
+        self, step: int, number: int, where: int | None, command: Command, task: Task
+    ) -> tuple[AttemptOutcome, float]:
+        """One try: its outcome, and when its command started (or it began waiting for one)."""
+        started = self.clock()
+        try:
+            async with self.transport.connection(where) as conn:
+                started = self.clock()
+                self.bus.emit(AttemptStarted(step, number, started))
+                return await self._command(conn, command, task.timeout, _StepIO(self, step)), started
+        except StepFailure as failure:
+            return outcome_of_failure(failure), started
+        except OSError as exc:  # this machine's trouble, whatever it was doing: never the host's
+            return outcome_of_failure(LocalError(f"essh failed on this machine: {exc.strerror or exc}")), started
+
+    @staticmethod
+    async def _command(conn: Connection, command: Command, timeout: float | None, io: _StepIO) -> AttemptOutcome:
+        with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
+            code = await conn.run(command, io)
+        if deadline.cancelled_caught:
+            return outcome_of_failure(StepTimedOut(timeout))  # type: ignore[arg-type]
+        return outcome_of_exit(code)
+
+
+class _StepIO:
+    """A running step's output and notes, turned into events."""
+
+    __slots__ = ("_emit", "_step")
+
+    def __init__(self, engine: Engine, step: int) -> None:
+        self._emit = engine.bus.emit
+        self._step = step
+
+    def output(self, stream: Stream, data: bytes) -> None:
+        self._emit(OutputChunk(self._step, stream, data))
+
+    def notice(self, text: str) -> None:
+        self._emit(Notice(text, self._step))
+
+
+class Transports:
+    """Steps without a host run here, the others over SSH."""
+
+    def __init__(self, local: LocalTransport, ssh: SshTransport) -> None:
+        self._local = local
+        self._ssh = ssh
+
+    def connection(self, host: int | None) -> AbstractAsyncContextManager[Connection]:
+        return self._local.connection(None) if host is None else self._ssh.connection(host)
+
+    async def release(self, host: int | None) -> None:
+        if host is not None:
+            await self._ssh.release(host)
+
+    async def aclose(self) -> None:
+        await self._ssh.aclose()
 
 
 def apply_plan(
@@ -74,239 +285,67 @@ def apply_plan(
     *,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
-) -> Report:
+) -> ApplyResult:
     """Run `plan` and return its report (also written to `options.report_path`).
 
-    `report.exit_code`: 0 all succeeded, 1 a step failed, timed out, was
-    cancelled or its host unreachable, 130 interrupted. An exception (the log
-    directory cannot be made, our own bug) propagates after the report is written.
-    """
+    `report.exit_code`: see essh.schema.exit_codes. Raises `LogDirError` before
+    anything runs when the log folder cannot be used safely. An exception (our
+    own bug) propagates after the report is written."""
     if options.max_connections < 1:
         raise ValueError(f"--max-connections must be at least 1, not {options.max_connections}")
-    out = Terminal(stdout or _binary(sys.stdout))
-    err = Terminal(stderr or _binary(sys.stderr))
-    apply = _Apply(plan, plan_digest, options, out, err)
-    try:
-        if options.log_dir is not None:
-            os.makedirs(options.log_dir, mode=0o700, exist_ok=True)
-        run(apply.main, install_signal_handlers=False)
-    except BaseException as exc:
-        _write(options.report_path, apply.report(error=exc))
-        raise
-    report = apply.report()
-    _write(options.report_path, report)
-    return report
+    if options.log_dir is not None:
+        check_log_dir(options.log_dir)
+    builder = ReportBuilder(plan, plan_digest, options.essh_version or _essh_version())
+    terminal = TerminalSink(
+        plan, Terminal(stdout or _binary(sys.stdout)), Terminal(stderr or _binary(sys.stderr)), raw=options.raw_output
+    )
+    report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
+    logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event)) if options.log_dir is not None else None
+    bus = EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])])
+    nonce = secrets.token_hex(8)
+    engine: Engine | None = None
 
+    async def main() -> None:
+        nonlocal engine
+        ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit)
+        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast)
 
-@dataclass
-class _Record:
-    """What apply.py saw of one started step."""
+        def on_signal(signum: int) -> None:
+            if signum == signal.SIGHUP:
+                terminal.hangup()
+            engine.on_signal(signum)
 
-    started_at: float
-    attempts: list[Attempt] = field(default_factory=list)
-    out: StepOutput | None = None
-    log_file: str | None = None
-    ended_at: float | None = None
-
-
-class _Apply:
-    """The state of one apply: the scheduler, running steps' cancel scopes and records."""
-
-    def __init__(self, plan: Plan, digest: str, options: ApplyOptions, stdout: Terminal, stderr: Terminal) -> None:
-        self.plan = plan
-        self.digest = digest
-        self.options = options
-        self.stdout = stdout
-        self.stderr = stderr
-        self.sched = Scheduler(plan, fail_fast=options.fail_fast)
-        self.records: dict[int, _Record] = {}
-        self.scopes: dict[int, trio.CancelScope] = {}
-        self.cancel_reasons: dict[int, str] = {}
-        self.started_at = time.time()
-        self.changed: trio.Event | None = None
-        self.width = [0] * len(plan.tasks)
-        self.n_steps = [0] * len(plan.tasks)
-        for step in plan.steps:
-            self.n_steps[step.task] += 1
-            self.width[step.task] = max(self.width[step.task], len(step.prefix or ""))
-
-    async def main(self) -> None:
-        self.changed = trio.Event()
-        with forward_signals(self.on_signal):
-            async with SshPool(self.plan.hosts, max_connections=self.options.max_connections) as pool:
-                async with trio.open_nursery() as nursery:
-                    while True:
-                        self.cancel_what_must_be()
-                        for host in self.sched.hosts_done():
-                            nursery.start_soon(pool.release, host)
-                        if self.sched.done():
-                            break
-                        for step in self.sched.startable():
-                            self.sched.started(step)
-                            self.scopes[step] = trio.CancelScope()
-                            self.records[step] = _Record(started_at=time.time())
-                            nursery.start_soon(self.run_step, pool, step)
-                        await self.changed.wait()
-                        self.changed = trio.Event()
-
-    def wake(self) -> None:
-        if self.changed is not None:
-            self.changed.set()
-
-    def on_signal(self, signum: int) -> None:
-        first = not self.sched.interrupted
-        if self.sched.interrupt():
-            self.say("essh: interrupted again: cancelling the running steps")
-        elif first:
-            self.say("essh: interrupted: no new step will start; interrupt again to cancel the running ones")
-        self.wake()
-
-    def cancel_what_must_be(self) -> None:
-        for step in sorted(self.sched.to_cancel()):
-            if step not in self.cancel_reasons:
-                self.cancel_reasons[step] = self.sched.cancel_reason()
-                self.scopes[step].cancel()
-
-    def say(self, message: str) -> None:
-        self.stderr.write(message.encode() + b"\n")
-        self.stderr.flush()
-
-    def log_path(self, step: int) -> str | None:
-        if self.options.log_dir is None:
-            return None
-        s = self.plan.steps[step]
-        host = "local" if s.host is None else self.plan.hosts[s.host].name
-        name = f"{step:04d}-{self.plan.tasks[s.task].name}-{host}"
-        return os.path.join(self.options.log_dir, _UNSAFE.sub("_", name) + ".log")
-
-    async def run_step(self, pool: SshPool, step: int) -> None:
-        s = self.plan.steps[step]
-        task = self.plan.tasks[s.task]
-        record = self.records[step]
-        status: StepStatus = "failed"
-        error: str | None = None
-        lost = False
-        attempt_started = record.started_at
         try:
-            program = step_script(self.plan, s, self.sched.extra_env(step))
-            record.log_file = self.log_path(step)
-            record.out = out = StepOutput(
-                prefix=s.prefix,
-                width=self.width[s.task],
-                stdout=self.stdout,
-                stderr=self.stderr,
-                log_path=record.log_file,
-                passthrough=s.prefix is None and (self.n_steps[s.task] == 1 or task.parallel == 1),
-            )
-            with self.scopes[step]:
-                for number in range(1, task.retries + 2):
-                    attempt_started = time.time()
-                    where = None if task.backend == "local" else s.host  # local steps may carry a host for its env
-                    status, error, code, lost = await self.attempt(pool, where, task, program, out)
-                    record.attempts.append(
-                        Attempt(number=number, status=status, exit_code=code, started_at=attempt_started,
-                                ended_at=time.time(), error=error)
-                    )
-                    if status in ("succeeded", "unreachable") or number > task.retries or self.sched.interrupted:
-                        break
-                    note = f"essh: attempt {number} of {task.retries + 1}: {error}; trying again\n"
-                    out.feed("stderr", note.encode())
-            if self.scopes[step].cancelled_caught:
-                status, error = "cancelled", self.cancel_reasons.get(step, "cancelled")
-                record.attempts.append(
-                    Attempt(number=len(record.attempts) + 1, status=status, started_at=attempt_started,
-                            ended_at=time.time(), error=error)
-                )
-        except Exception as exc:  # noqa: BLE001 - a step's trouble must not lose the other steps' results
-            status, error = "failed", f"essh could not run this step: {type(exc).__name__}: {exc}"
-            record.attempts.append(
-                Attempt(number=len(record.attempts) + 1, status=status, started_at=attempt_started,
-                        ended_at=time.time(), error=error)
-            )
+            with forward_signals(on_signal):
+                await engine.run()
         finally:
-            if record.out is not None:
-                record.out.close()
-            record.ended_at = time.time()
-        self.sched.finished(step, status, error, host_down=not lost)
-        self.wake()
+            with trio.CancelScope(shield=True):
+                await ssh.aclose()
 
-    @staticmethod
-    async def attempt(
-        pool: SshPool, host: int | None, task: Task, program: str, out: StepOutput
-    ) -> tuple[StepStatus, str | None, int | None, bool]:
-        """One try: (status, error, exit code, whether an established connection was lost)."""
-        timeout = task.timeout
-        try:
-            if host is None:
-                with trio.move_on_after(math.inf if timeout is None else timeout) as deadline:
-                    code = await run_local(task, program, out=out)
-                if deadline.cancelled_caught:
-                    raise StepTimedOut(timeout)
-            else:
-                code = await pool.run(host, task, program, out=out)
-        except HostUnreachable as exc:
-            return "unreachable", exc.reason, None, isinstance(exc, ConnectionLost)
-        except StepTimedOut as exc:
-            return "timed_out", str(exc), None, False
-        if code == 0:
-            return "succeeded", None, 0, False
-        return "failed", f"exit status {code}", code, False
-
-    def report(self, error: BaseException | None = None) -> Report:
-        """The report as things stand; with `error`, steps left unfinished say why."""
-        ended_at = time.time()
-        outcomes = self.sched.results()
-        results = [self.step_result(i, outcome, error) for i, outcome in enumerate(outcomes)]
-        totals = {status: 0 for status in ("succeeded", "failed", "unreachable", "timed_out", "skipped", "cancelled")}
-        for r in results:
-            totals[r.status] += 1
-        if self.sched.interrupted or isinstance(error, KeyboardInterrupt):
-            exit_code = EXIT_INTERRUPTED
-        elif error is not None or any(r.status in _NOT_OK for r in results):
-            exit_code = EXIT_FAILED
+    try:
+        run(main, install_signal_handlers=False)
+    except BaseException as exc:
+        error = _single(exc)
+        if engine is not None:
+            engine.finish(error)
         else:
-            exit_code = EXIT_OK
-        return Report(
-            essh_version=self.options.essh_version or _essh_version(),
-            plan_digest=self.digest,
-            started_at=self.started_at,
-            ended_at=ended_at,
-            wall_seconds=round(ended_at - self.started_at, 6),
-            exit_code=exit_code,
-            interrupted=exit_code == EXIT_INTERRUPTED,
-            totals=Totals(**totals),
-            steps=tuple(results),
-        )
+            bus.emit(RunEnded(time.time(), error=f"{type(error).__name__}: {error}"))
+        if error is not exc:
+            raise error from None
+        raise
+    finally:
+        if logs is not None:
+            logs.close()
+        if report_file is not None:
+            report_file.write_final()
+    return ApplyResult(builder.report(), report_file.error if report_file else None)
 
-    def step_result(self, i: int, outcome: Outcome | None, error: BaseException | None) -> StepResult:
-        s = self.plan.steps[i]
-        task = self.plan.tasks[s.task].name
-        host = None if s.host is None else self.plan.hosts[s.host].name
-        if outcome is None:  # still running when essh itself failed
-            why = f"cancelled: essh stopped: {type(error).__name__}: {error}" if error else "cancelled"
-            outcome = Outcome("cancelled", why)
-        elif outcome.status == "skipped" and error is not None:
-            outcome = Outcome("skipped", f"not run: essh stopped: {type(error).__name__}: {error}")
-        record = self.records.get(i)
-        if record is None:
-            return StepResult(step=i, task=task, host=host, status=outcome.status, error=outcome.error)
-        last = record.attempts[-1] if record.attempts else None
-        ended = record.ended_at
-        return StepResult(
-            step=i,
-            task=task,
-            host=host,
-            status=outcome.status,
-            exit_code=last.exit_code if last else None,
-            attempts=tuple(record.attempts),
-            started_at=record.started_at,
-            ended_at=ended,
-            duration=None if ended is None else round(ended - record.started_at, 6),
-            stdout_tail=record.out.tail("stdout") if record.out else "",
-            stderr_tail=record.out.tail("stderr") if record.out else "",
-            error=outcome.error,
-            log_file=record.log_file,
-        )
+
+def _single(exc: BaseException) -> BaseException:
+    """The one exception inside nested single-member exception groups (trio's nurseries)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _essh_version() -> str:
@@ -322,12 +361,5 @@ def _essh_version() -> str:
 def _binary(stream) -> BinaryIO:
     """The byte stream under sys.stdout/sys.stderr; /dev/null when the descriptor was closed (`>&-`)."""
     if stream is None:
-        return open(os.devnull, "wb")  # noqa: SIM115 - lives as long as the process
+        return open("/dev/null", "wb")  # noqa: SIM115 - lives as long as the process
     return stream.buffer
-
-
-def _write(path: str | None, report: Report) -> None:
-    """Write the report as JSON to `path`, replacing it atomically."""
-    if path is None:
-        return
-    write_private_file(path, encode_report_json(report))

@@ -1,9 +1,11 @@
-"""The local transport: a step's argv run on this machine with trio's process support.
+"""The local transport: a step run on this machine with trio's process support.
 
-The process starts in its own session (so its own process group); its output
-streams into the step's `StepOutput`. Cancelling the caller ends the whole
-group: TERM, then KILL after a grace period, before Cancelled propagates.
-With `pty=True` the process gets a terminal as stdin, stdout and stderr.
+The process starts in its own session (so its own process group); its program
+arrives on an inherited pipe (never in an argv) and its output streams into
+the step's `StepIO`. Cancelling the caller ends the whole group: TERM, then
+KILL after `KILL_GRACE`, before Cancelled propagates. With `task.pty` the
+process gets a terminal as stdin, stdout and stderr; otherwise its stdin is
+the null device.
 """
 
 from __future__ import annotations
@@ -11,25 +13,63 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import termios
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 
-from essh.schema import Task, encode_program, task_argv
+from essh.schema import encode_program, task_argv
 
-from .output import StepOutput
+from .errors import LocalError
+from .transport import KILL_GRACE, Command, StepIO
 
-KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled process group
 _READ_SIZE = 64 * 1024
 
 
-async def run_local(task: Task, program: str, *, out: StepOutput) -> int:
-    """Run a step of `task` with `program` here and return its exit status (128+n if killed by signal n).
+class LocalTransport:
+    """This machine, for steps without a host (or of local tasks)."""
 
-    The program arrives on an inherited pipe (never in an argv); the step's
-    standard input is the null device, or its terminal with `task.pty`."""
+    @asynccontextmanager
+    async def connection(self, host: int | None = None) -> AsyncIterator[LocalConnection]:
+        yield LocalConnection()
+
+    async def release(self, host: int | None = None) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+class LocalConnection:
+    async def run(self, command: Command, io: StepIO) -> int:
+        """Run a step here and return its exit status (128+n if killed by signal n)."""
+        try:
+            return await _run(command, io)
+        except OSError as exc:  # the process could not start: out of descriptors, no bash...
+            raise LocalError(f"cannot start the local command: {exc.strerror or exc}") from exc
+
+    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
+        await trio.to_thread.run_sync(_copy, local_path, path, mode)
+
+    async def get_file(self, path: str, local_path: str) -> int:
+        await trio.to_thread.run_sync(_copy, path, local_path, 0o600)
+        return os.stat(local_path).st_size
+
+
+def _copy(source: str, destination: str, mode: int) -> None:
+    try:
+        shutil.copyfile(source, destination)
+        os.chmod(destination, mode)
+    except OSError as exc:
+        raise LocalError(f"cannot copy {source} to {destination}: {exc.strerror or exc}") from exc
+
+
+async def _run(command: Command, io: StepIO) -> int:
+    task = command.task
     read, write = os.pipe()
     terminal = None
     try:
@@ -50,9 +90,9 @@ async def run_local(task: Task, program: str, *, out: StepOutput) -> int:
         os.close(read)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_send, write, program)
+            nursery.start_soon(_send, write, encode_program(command.program, "fd"))
             for stream, name in streams:
-                nursery.start_soon(_pump, stream, name, out)
+                nursery.start_soon(_pump, stream, name, io)
         return _status(await process.wait())
     except BaseException:
         with trio.CancelScope(shield=True):
@@ -63,11 +103,11 @@ async def run_local(task: Task, program: str, *, out: StepOutput) -> int:
             await terminal.aclose()
 
 
-async def _send(write: int, program: str) -> None:
+async def _send(write: int, data: bytes) -> None:
     """Write the program into the pipe the step's bootstrap reads, then close it."""
     pipe = trio.lowlevel.FdStream(write)  # takes ownership of `write`
     try:
-        await pipe.send_all(encode_program(program, "fd"))
+        await pipe.send_all(data)
     except (trio.BrokenResourceError, OSError):
         pass  # the step ended before reading it all: its exit status says what happened
     finally:
@@ -100,7 +140,7 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-async def _pump(stream: trio.abc.ReceiveStream | None, name: str, out: StepOutput) -> None:
+async def _pump(stream: trio.abc.ReceiveStream | None, name: str, io: StepIO) -> None:
     if stream is None:
         return
     while True:
@@ -113,7 +153,7 @@ async def _pump(stream: trio.abc.ReceiveStream | None, name: str, out: StepOutpu
             raise
         if not data:
             return
-        out.feed(name, data)  # type: ignore[arg-type]
+        io.output(name, data)  # type: ignore[arg-type]
 
 
 async def _end_group(process: trio.Process) -> None:

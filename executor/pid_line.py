@@ -1,74 +1,73 @@
 """The remote shell's pid line: found in a step's output stream and removed from it.
 
-`ssh.py` starts every remote command with `printf 'ESSH-PID %d\\n' "$$" >&2`
-so it can end the step's process group on cancel. Whatever the login shell
-prints first (a chatty .bashrc, a banner on a terminal) passes through
-untouched; the first complete line that is exactly the mark and a number is
-taken out. After `SCAN_LIMIT` bytes without it (a shell that is not POSIX sh),
-the filter gives up and passes everything.
+`ssh_channel.py` starts every remote command with
+`printf 'ESSH-PID-<nonce> %d\\n' "$$" >&2`, so it can end the step's process
+group on cancel. The nonce is new for every apply, so no output of an earlier
+run (or a log replayed by a command) is taken for it. Whatever the login shell
+prints first passes through untouched, even when it ends without a newline
+(`printf 'Welcome '` in a .bashrc): the mark is looked for anywhere, not only
+at a line's start, and only the mark, its number and its newline are removed.
+After `SCAN_LIMIT` bytes without it (a shell that is not POSIX sh), the filter
+gives up and passes everything.
 """
 
 from __future__ import annotations
 
-PID_MARK = b"ESSH-PID "
+PID_MARK = b"ESSH-PID-"
 SCAN_LIMIT = 64 * 1024
+_MAX_NUMBER = 24  # digits, a CR: more than that after the mark is not our line
 
 
 class PidLineFilter:
     """Feed a stream's bytes in; get back the bytes to show. `pid` is set once the line is seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, nonce: str) -> None:
+        self.mark = PID_MARK + nonce.encode("ascii") + b" "
         self.pid: int | None = None
         self.done = False  # found, given up, or finished: everything passes from now on
-        self._held = bytearray()  # a partial line that may still become the pid line
-        self._mid_line = False  # inside a line that is not ours (it began in earlier data)
+        self._held = b""  # bytes that may be (the start of) our line
         self._scanned = 0
 
     def feed(self, data: bytes) -> bytes:
         if self.done:
             return data
-        held = self._held
-        held += data
-        passed = bytearray()
-        while not self.done:
-            end = held.find(b"\n")
+        buf = self._held + data
+        self._held = b""
+        at = buf.find(self.mark)
+        if at >= 0:
+            end = buf.find(b"\n", at)
             if end < 0:
-                if self._mid_line or not PID_MARK.startswith(bytes(held[: len(PID_MARK)])) or len(held) > 64:
-                    # Not the start of our line: our line can only begin after this one ends.
-                    self._pass(passed, len(held), ends_line=False)
-                break
-            line = bytes(held[: end + 1])
-            if not self._mid_line and _pid_of(line) is not None:
-                self.pid = _pid_of(line)
-                del held[: end + 1]
-                self._stop(passed)
-                break
-            self._pass(passed, end + 1, ends_line=True)
-        return bytes(passed)
-
-    def _pass(self, passed: bytearray, count: int, *, ends_line: bool) -> None:
-        if count:
-            passed += self._held[:count]
-            del self._held[:count]
-            self._mid_line = not ends_line
-            self._scanned += count
+                if len(buf) - at - len(self.mark) > _MAX_NUMBER:
+                    return self._give_up(buf)
+                self._held = buf[at:]
+                return buf[:at]
+            number = buf[at + len(self.mark) : end].rstrip(b"\r")
+            if not number.isdigit():
+                return self._give_up(buf)
+            self.pid = int(number)
+            self.done = True
+            return buf[:at] + buf[end + 1 :]
+        keep = _partial_mark(buf, self.mark)
+        self._scanned += len(buf) - keep
         if self._scanned > SCAN_LIMIT:
-            self._stop(passed)
+            return self._give_up(buf)
+        self._held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep]
 
-    def _stop(self, passed: bytearray) -> None:
-        passed += self._held
-        self._held.clear()
+    def _give_up(self, buf: bytes) -> bytes:
         self.done = True
+        return buf
 
     def finish(self) -> bytes:
         """The stream ended: whatever was held back, to pass on."""
-        passed = bytearray()
-        self._stop(passed)
-        return bytes(passed)
+        held, self._held = self._held, b""
+        self.done = True
+        return held
 
 
-def _pid_of(line: bytes) -> int | None:
-    if not line.startswith(PID_MARK):
-        return None
-    number = line[len(PID_MARK) :].rstrip(b"\r\n")
-    return int(number) if number.isdigit() else None
+def _partial_mark(buf: bytes, mark: bytes) -> int:
+    """The length of the longest end of `buf` that is a start of `mark` (shorter than it)."""
+    for size in range(min(len(mark) - 1, len(buf)), 0, -1):
+        if mark.startswith(buf[-size:]):
+            return size
+    return 0

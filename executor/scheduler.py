@@ -1,10 +1,13 @@
 """The executor's scheduler: a pure state machine saying which steps may start now.
 
-Feed it events (`started`, `finished`, `interrupt`); ask it what may start
-(`startable`), what must be cancelled (`to_cancel`), which hosts have no step left
-(`hosts_done`), whether the run is over (`done`) and how every step ended
-(`results`). It knows nothing of trio, clocks, SSH or retries: apply.py carries
-out its answers and reports each step's final status once.
+Feed it events (`started`, `finished`, `interrupt`); take its answers with the
+one consuming call, `next_actions()`: which steps to start, which running ones
+to cancel (and why), which hosts have no step left (their connections can
+close), which steps it ended itself (on a host already unreachable, handlers
+not needed), and whether the run is over. Every other call is a query that
+changes nothing: `results()`, `outcome()`, `interrupted`, `extra_env()`. It
+knows nothing of trio, clocks, SSH or retries: apply.py carries out its answers
+and reports each step's final status once.
 
 The rules it keeps:
 - A task's steps start only once every task in its `after` has finished (all of
@@ -24,14 +27,16 @@ The rules it keeps:
   same reason when their turn comes, without a new connection attempt. A
   connection that broke after it was made (`host_down=False`) only ends its step.
 - `interrupt()` (Ctrl-C): the first stops new starts (handlers included), the
-  second asks for every running step to be cancelled.
+  second (or one with `cancel_running`: SIGTERM, SIGHUP) asks for every running
+  step to be cancelled.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from essh.schema import Plan, StepStatus
+from essh.schema import FailureKind, Plan, StepStatus
 
 Pair = tuple[str, str]
 
@@ -46,10 +51,23 @@ class SchedulerMisuse(Exception):
 
 
 class Outcome(NamedTuple):
-    """How a step ended: its status and, unless it succeeded, why."""
+    """How a step ended: its status and, unless it succeeded, why (in words and as a kind)."""
 
     status: StepStatus
     error: str | None = None
+    kind: FailureKind | None = None
+
+
+@dataclass
+class Actions:
+    """What the caller must do now (see `Scheduler.next_actions`)."""
+
+    start: list[int] = field(default_factory=list)  # call started(step), then run it
+    cancel: list[int] = field(default_factory=list)  # running steps to cancel, each named once
+    cancel_reason: str = "cancelled"
+    release: list[int] = field(default_factory=list)  # hosts with no step left, each named once
+    ended: list[int] = field(default_factory=list)  # steps the scheduler ended itself; see outcome()
+    done: bool = False  # nothing runs and nothing can start: the run is over
 
 
 class Scheduler:
@@ -92,7 +110,7 @@ class Scheduler:
         self._running: set[int] = set()
         self._running_ordinary = 0
         self._running_handlers = 0
-        self._unreachable: dict[int, str] = {}
+        self._unreachable: dict[int, tuple[str, FailureKind | None]] = {}
         self._stop_reason: str | None = None
         self._triggered: list[int] = []  # handler tasks to run, in the order their tasks failed
         self._settled = False
@@ -103,58 +121,32 @@ class Scheduler:
         self._dirty_hosts: set[int] = set()
         self._offered: dict[int, None] | None = None  # startable steps, in order; None: to compute
         self._resolved = 0  # how many steps have ended so far
+        self._ended_here: list[int] = []  # steps ended by the scheduler itself, not yet told
+        self._cancel_told: set[int] = set()
         self._make_ready([t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0])
 
-    # -- queries ---------------------------------------------------------------------------
+    # -- the one consuming call -----------------------------------------------------------
 
-    def startable(self) -> list[int]:
-        """Step ids that may start now, in plan order. Start each with `started()`."""
-        return list(self._current_offer())
-
-    def _current_offer(self) -> dict[int, None]:
-        while self._offered is None:
-            # resolving steps on unreachable hosts may finish tasks and free others: repeat
-            seen = self._resolved
-            offered = self._compute_startable()
-            if self._resolved == seen:
-                self._offered = dict.fromkeys(offered)
-        return self._offered
-
-    def to_cancel(self) -> set[int]:
-        """Running steps that must be cancelled now (fail-fast, or a second interrupt)."""
+    def next_actions(self) -> Actions:
+        """What to do now. Each cancel, release and self-ended step is named once;
+        the steps to start stay offered until `started()` takes them."""
+        actions = Actions(start=list(self._current_offer()))
         if self._interrupts >= 2:
-            return set(self._running)
-        if self._fail_fast_tripped:
-            return {i for i in self._running if not self._is_handler[self._plan.steps[i].task]}
-        return set()
+            running = self._running
+        elif self._fail_fast_tripped:
+            running = {i for i in self._running if not self._is_handler[self._plan.steps[i].task]}
+        else:
+            running = set()
+        actions.cancel = sorted(running - self._cancel_told)
+        self._cancel_told.update(actions.cancel)
+        if actions.cancel:
+            actions.cancel_reason = self._cancel_reason()
+        actions.release = self._hosts_done()
+        actions.ended, self._ended_here = self._ended_here, []
+        actions.done = self._running_ordinary == 0 and self._running_handlers == 0 and not actions.start
+        return actions
 
-    def cancel_reason(self) -> str:
-        """Why running steps are being cancelled, for their results."""
-        if self._interrupts >= 2:
-            return "cancelled: interrupted"
-        return f"cancelled: {self._stop_reason.removeprefix('not run: ')}" if self._stop_reason else "cancelled"
-
-    def hosts_done(self) -> list[int]:
-        """Hosts that ran a step and will run no more, each reported once, so their connection can close."""
-        self.startable()  # settles what can no longer run
-        winding = self._stop_reason is not None
-        done = []
-        for h in sorted(self._dirty_hosts):
-            if (
-                h in self._used
-                and h not in self._released
-                and self._running_on[h] == 0
-                and (winding or self._pending_ordinary[h] == 0)
-                and (self._pending_handler[h] == 0 or self._interrupts)
-            ):
-                self._released.add(h)
-                done.append(h)
-        self._dirty_hosts.clear()
-        return done
-
-    def done(self) -> bool:
-        """True when no step is running and none can start: the run is over."""
-        return self._running_ordinary == 0 and self._running_handlers == 0 and not self.startable()
+    # -- queries (they change nothing) ---------------------------------------------------
 
     @property
     def interrupted(self) -> bool:
@@ -182,13 +174,45 @@ class Scheduler:
             out.append(outcome)
         return out
 
+    # -- internals used by next_actions -------------------------------------------------
+
+    def _current_offer(self) -> dict[int, None]:
+        while self._offered is None:
+            # resolving steps on unreachable hosts may finish tasks and free others: repeat
+            seen = self._resolved
+            offered = self._compute_startable()
+            if self._resolved == seen:
+                self._offered = dict.fromkeys(offered)
+        return self._offered
+
+    def _cancel_reason(self) -> str:
+        if self._interrupts >= 2:
+            return "cancelled: interrupted"
+        return f"cancelled: {self._stop_reason.removeprefix('not run: ')}" if self._stop_reason else "cancelled"
+
+    def _hosts_done(self) -> list[int]:
+        winding = self._stop_reason is not None
+        done = []
+        for h in sorted(self._dirty_hosts):
+            if (
+                h in self._used
+                and h not in self._released
+                and self._running_on[h] == 0
+                and (winding or self._pending_ordinary[h] == 0)
+                and (self._pending_handler[h] == 0 or self._interrupts)
+            ):
+                self._released.add(h)
+                done.append(h)
+        self._dirty_hosts.clear()
+        return done
+
     # -- events ----------------------------------------------------------------------------
 
     def started(self, step: int) -> None:
-        """`step`, offered by `startable()`, has been started."""
+        """`step`, offered by `next_actions().start`, has been started."""
         offered = self._current_offer()
         if step not in offered:
-            raise SchedulerMisuse(f"step {step} is not startable now; start only what startable() returns")
+            raise SchedulerMisuse(f"step {step} is not startable now; start only what next_actions() offers")
         del offered[step]
         self._phase[step] = _RUNNING
         self._running.add(step)
@@ -203,8 +227,16 @@ class Scheduler:
             self._used.add(host)
             self._dirty_hosts.add(host)
 
-    def finished(self, step: int, status: StepStatus, error: str | None = None, *, host_down: bool = True) -> None:
-        """`step` has ended with `status` (its final attempt's), `error` saying why if it failed.
+    def finished(
+        self,
+        step: int,
+        status: StepStatus,
+        error: str | None = None,
+        kind: FailureKind | None = None,
+        *,
+        host_down: bool = True,
+    ) -> None:
+        """`step` has ended with `status` (its final attempt's), `error` and `kind` saying why if it failed.
 
         An `unreachable` step marks its host down (its later steps end at once)
         unless `host_down` is False: a connection that broke after it was made."""
@@ -222,13 +254,14 @@ class Scheduler:
         if host is not None:
             self._running_on[host] -= 1
         if status == "unreachable" and host is not None and host_down:
-            self._unreachable.setdefault(host, error or "unreachable")
-        self._end(step, Outcome(status, error))
+            self._unreachable.setdefault(host, (error or "unreachable", kind))
+        self._end(step, Outcome(status, error, kind))
 
-    def interrupt(self) -> bool:
-        """Ctrl-C: the first stops new starts; returns True (from the second on) when
-        the running steps must now be cancelled (see `to_cancel`)."""
-        self._interrupts += 1
+    def interrupt(self, *, cancel_running: bool = False) -> bool:
+        """Ctrl-C: the first stops new starts; from the second on (or with
+        `cancel_running`), the running steps are to be cancelled too. Returns
+        whether they now are (see `next_actions().cancel`)."""
+        self._interrupts += 2 if cancel_running and not self._interrupts else 1
         self._stop("not run: interrupted")
         self._dirty_hosts.update(self._used)  # pending handler steps will not run either
         self._offered = None
@@ -275,7 +308,7 @@ class Scheduler:
                 continue
             host = self._plan.steps[s].host
             if host is not None and host in self._unreachable:
-                self._end(s, Outcome("unreachable", self._unreachable[host]))
+                self._end(s, Outcome("unreachable", *self._unreachable[host]))
                 if self._stop_reason is not None and not self._is_handler[task]:
                     break
                 continue
@@ -320,6 +353,8 @@ class Scheduler:
         """Record `step`'s outcome and apply what follows from it."""
         self._offered = None
         self._resolved += 1
+        if self._phase[step] == _PENDING:
+            self._ended_here.append(step)
         self._phase[step] = _DONE
         self._outcome[step] = outcome
         s = self._plan.steps[step]
@@ -375,7 +410,7 @@ class Scheduler:
     def _skip_reason(self, step: int) -> str:
         s = self._plan.steps[step]
         if s.host is not None and s.host in self._unreachable:
-            return f"not run: host {self._plan.hosts[s.host].name} was unreachable: {self._unreachable[s.host]}"
+            return f"not run: host {self._plan.hosts[s.host].name} was unreachable: {self._unreachable[s.host][0]}"
         if self._is_handler[s.task]:
             return "not run: interrupted" if s.task in self._triggered and self._interrupts else "handler not needed"
         return self._stop_reason or "not run: the run ended before its turn"

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM during an apply, delivered to trio code running as an asyncio guest.
+"""Ctrl-C, SIGTERM and SIGHUP during an apply, delivered to trio code running as an asyncio guest.
 
 `bridge.run(..., install_signal_handlers=False)` leaves SIGINT to us. The
 asyncio host loop owns signal delivery (`loop.add_signal_handler`); each signal
@@ -17,12 +17,12 @@ from contextlib import contextmanager
 
 import trio
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
 def forward_signals(on_signal: Callable[[int], None]) -> Iterator[bool]:
-    """While inside, SIGINT and SIGTERM call `on_signal(signum)` in trio; yields whether installed.
+    """While inside, SIGINT, SIGTERM and SIGHUP call `on_signal(signum)` in trio; yields whether installed.
 
     Call from trio code running as a guest of an asyncio loop (see bridge.run).
     """

@@ -38,7 +38,7 @@ from .errors import (
     UnsupportedPlanVersion,
 )
 from .command import ENV_NAME, SUDO
-from .plan import FORMAT_VERSION, Plan, Task
+from .plan import FORMAT_VERSION, Plan
 
 MAGIC = b"ESSHPLAN"
 SUPPORTED_VERSIONS = frozenset({1, 2})

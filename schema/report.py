@@ -6,9 +6,11 @@ from typing import Literal
 
 import msgspec
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 
-StepStatus = Literal["succeeded", "failed", "unreachable", "timed_out", "skipped", "cancelled"]
+# Final statuses, and (only while `Report.complete` is false: a report written
+# during the run) "running" and "pending" for steps that have not ended yet.
+StepStatus = Literal["succeeded", "failed", "unreachable", "timed_out", "skipped", "cancelled", "running", "pending"]
 STEP_STATUSES: tuple[StepStatus, ...] = (
     "succeeded",
     "failed",
@@ -17,6 +19,28 @@ STEP_STATUSES: tuple[StepStatus, ...] = (
     "skipped",
     "cancelled",
 )
+# Why a step failed, was unreachable or timed out, as data (the `error` text says it in words):
+# the host's side: refused, dns, connect_timeout, network (no route, reset), auth, host_key,
+# ssh_error (the SSH protocol failed), connection_lost (after it was made), session_refused;
+# the configuration's: ssh_settings (options essh's client cannot use);
+# the command's: exit_status, timeout; a file operation the host refused: file_error;
+# ours: local_error (this machine failed: descriptors, memory, a full disk).
+FailureKind = Literal[
+    "refused",
+    "dns",
+    "connect_timeout",
+    "network",
+    "auth",
+    "host_key",
+    "ssh_error",
+    "connection_lost",
+    "session_refused",
+    "ssh_settings",
+    "exit_status",
+    "timeout",
+    "file_error",
+    "local_error",
+]
 TAIL_BYTES = 64 * 1024  # how much of each stream a step result keeps
 
 
@@ -33,6 +57,7 @@ class Attempt(_Struct, kw_only=True):
     started_at: float  # Unix seconds
     ended_at: float
     error: str | None = None
+    kind: FailureKind | None = None
 
 
 class StepResult(_Struct, kw_only=True):
@@ -50,6 +75,7 @@ class StepResult(_Struct, kw_only=True):
     stdout_tail: str = ""  # the last TAIL_BYTES of stdout, decoded with replacement
     stderr_tail: str = ""
     error: str | None = None  # why it failed, was unreachable, skipped or cancelled
+    kind: FailureKind | None = None  # with failed, unreachable, timed_out: the kind of failure
     log_file: str | None = None  # the step's full output, with --log-dir
 
 
@@ -62,6 +88,8 @@ class Totals(_Struct, kw_only=True):
     timed_out: int = 0
     skipped: int = 0
     cancelled: int = 0
+    running: int = 0  # only in an incomplete report
+    pending: int = 0  # only in an incomplete report
 
 
 class Report(_Struct, kw_only=True):
@@ -73,8 +101,11 @@ class Report(_Struct, kw_only=True):
     started_at: float
     ended_at: float
     wall_seconds: float
-    exit_code: int  # 0 all succeeded, 1 a step failed or a host was unreachable, 130 interrupted
+    exit_code: int  # see essh.schema.exit_codes; in an incomplete report, what it would be so far
     interrupted: bool = False
+    complete: bool = True  # False in the report rewritten while the run goes on
+    requested: tuple[str, ...] = ()  # the plan's requested tasks
+    args: tuple[str, ...] = ()  # and their arguments
     totals: Totals
     steps: tuple[StepResult, ...]
 

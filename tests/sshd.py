@@ -168,14 +168,39 @@ def start_fleet(workdir: Path, names: Sequence[str] = HOST_NAMES) -> SshdFleet:
     return fleet
 
 
-def _start_server(workdir: Path, name: str, authorized: Path) -> SshdServer:
+def start_extra_server(fleet: SshdFleet, name: str, *, max_sessions: int = 1000, users: Sequence[str] = (TEST_USER,)) -> SshdServer:
+    """Another server for the fleet's client key (a stock MaxSessions, other users); the caller stops it."""
+    server = _start_server(fleet.workdir, name, fleet.workdir / "authorized_keys", max_sessions=max_sessions, users=users)
+    with open(fleet.known_hosts, "a") as known:
+        known.write(f"[127.0.0.1]:{server.port} {_public_key(server.host_key)}\n")
+    return server
+
+
+def ensure_chatty_user(user: str = "essh-chatty") -> str:
+    """A second test user whose .bashrc prints `Welcome ` (no newline) to stderr on every login."""
+    _ensure_user(user)
+    entry = pwd.getpwnam(user)
+    bashrc = Path(entry.pw_dir) / ".bashrc"
+    bashrc.write_text("printf 'Welcome ' >&2\n")
+    os.chown(bashrc, entry.pw_uid, entry.pw_gid)
+    return user
+
+
+def _public_key(host_key: Path) -> str:
+    kind, key = Path(str(host_key) + ".pub").read_text().split()[:2]
+    return f"{kind} {key}"
+
+
+def _start_server(
+    workdir: Path, name: str, authorized: Path, *, max_sessions: int = 1000, users: Sequence[str] = (TEST_USER,)
+) -> SshdServer:
     host_key = workdir / f"host_key_{name}"
     _keygen(host_key)
     log_path = workdir / f"sshd_{name}.log"
     for _ in range(5):  # another session may take the probed port before sshd binds it
         port = free_port()
         config = workdir / f"sshd_config_{name}"
-        config.write_text(_sshd_config(port, host_key, authorized))
+        config.write_text(_sshd_config(port, host_key, authorized, max_sessions, users))
         with open(log_path, "ab") as log:
             process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log)
         if _wait_listening(port, process):
@@ -185,7 +210,7 @@ def _start_server(workdir: Path, name: str, authorized: Path) -> SshdServer:
     raise SshdError(f"sshd for test host {name} did not start; see {log_path}")
 
 
-def _sshd_config(port: int, host_key: Path, authorized: Path) -> str:
+def _sshd_config(port: int, host_key: Path, authorized: Path, max_sessions: int = 1000, users: Sequence[str] = (TEST_USER,)) -> str:
     return f"""\
 Port {port}
 ListenAddress 127.0.0.1
@@ -197,9 +222,9 @@ UsePAM no
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-AllowUsers {TEST_USER}
+AllowUsers {" ".join(users)}
 MaxStartups 1000
-MaxSessions 1000
+MaxSessions {max_sessions}
 MaxAuthTries 20
 LogLevel VERBOSE
 PrintMotd no

@@ -210,12 +210,15 @@ def test_plan_report_and_log_files_are_private_and_never_follow_a_planted_symlin
     ws.write(".esshconfig.lua", LOCAL)
     victim = ws.path / "victim"
     victim.write_text("keep me")
-    (ws.path / "logs").mkdir()
-    (ws.path / "logs" / "0000-greet-local.log").symlink_to(victim)
+    (ws.path / "logs").mkdir(mode=0o700)
+    (ws.path / "logs" / "00000-greet-local.log").symlink_to(victim)
     planned = ws.essh("plan", "greet", "-o", "plan.bin")
     applied = ws.essh("apply", "plan.bin", "--report", "report.json", "--log-dir", "logs")
-    assert planned.returncode == 0 and applied.returncode == 1  # the log cannot be written: the step fails
+    # The folder is ours alone, so the planted link is ours too: replaced by a fresh private file.
+    assert planned.returncode == 0 and applied.returncode == 0, applied.stderr
     assert victim.read_text() == "keep me"
+    log = ws.path / "logs" / "00000-greet-local.log"
+    assert not log.is_symlink() and log.stat().st_mode & 0o777 == 0o600
     for name in ("plan.bin", "report.json"):
         assert (ws.path / name).stat().st_mode & 0o777 == 0o600
     assert "Traceback" not in applied.stderr

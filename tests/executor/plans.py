@@ -17,8 +17,6 @@ from typing import Any
 
 import msgspec
 
-import shlex
-
 from essh.schema import Host, Plan, PlanMeta, Step, Task, check_plan, encode_plan, payload_digest
 
 
@@ -104,7 +102,3 @@ def digest(plan: Plan) -> str:
     """The digest a plan file of `plan` would carry in its header."""
     return payload_digest(encode_plan(plan))
 
-
-def step(argv: list[str], *, pty: bool = False, timeout: float | None = None, run_as: str | None = None) -> tuple[Task, str]:
-    """(task, program) for a transport's run(): `argv` as the program, in a bare task."""
-    return Task(name="t", pty=pty, timeout=timeout, run_as=run_as), shlex.join(argv)

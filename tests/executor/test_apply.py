@@ -39,7 +39,7 @@ def fleet_builder(sshd, *extra_hosts) -> PlanBuilder:
 
 def apply(plan: Plan, **options) -> tuple[Report, bytes, bytes]:
     stdout, stderr = io.BytesIO(), io.BytesIO()
-    report = apply_plan(plan, digest(plan), ApplyOptions(**options), stdout=stdout, stderr=stderr)
+    report = apply_plan(plan, digest(plan), ApplyOptions(**options), stdout=stdout, stderr=stderr).report
     return report, stdout.getvalue(), stderr.getvalue()
 
 
@@ -248,7 +248,7 @@ def test_output_prefixes_log_files_and_tails(sshd, shared):
     assert sorted(err.splitlines()) == [b"[remote:db-1]  two", b"[remote:web-1] two"]
     first = report.steps[0]
     assert first.stdout_tail == "one\n" and first.stderr_tail == "two\n"
-    assert first.log_file == str(shared / "logs" / "0000-out-db-1.log")
+    assert first.log_file == str(shared / "logs" / "00000-out-db-1.log")
     assert sorted(Path(first.log_file).read_bytes().splitlines()) == [b"one", b"two"]
 
 
@@ -263,15 +263,39 @@ def test_a_bad_plan_option_makes_its_host_unreachable_and_the_others_go_on(sshd,
     assert "Port" in report.steps[0].error
 
 
-def test_the_report_is_written_when_essh_itself_fails(sshd, shared):
+def test_the_report_is_written_when_essh_itself_fails(sshd, shared, monkeypatch):
+    from essh.executor import terminal
+    from essh.executor.events import StepStarted
+
+    def broken(self, event):
+        if isinstance(event, StepStarted) and event.step == 1:
+            raise RuntimeError("a bug in a sink")
+
+    monkeypatch.setattr(terminal.TerminalSink, "handle", broken)
     b = fleet_builder(sshd)
     b.task("t", "true", hosts=["db-1"])
-    (shared / "not-a-dir").write_text("")
-    with pytest.raises(FileExistsError):
-        apply(b.build(), log_dir=str(shared / "not-a-dir"), report_path=str(shared / "r.json"))
+    b.task("u", "true", hosts=["db-1"], after=(0,))
+    b.task("v", "true", hosts=["db-1"], after=(1,))
+    with pytest.raises(RuntimeError, match="a bug in a sink"):
+        apply(b.build(), report_path=str(shared / "r.json"))
     report = decode_report_json((shared / "r.json").read_bytes())
-    assert report.exit_code == 1 and report.steps[0].status == "skipped"
-    assert report.steps[0].error.startswith("not run: essh stopped: FileExistsError")
+    assert report.complete and report.exit_code == 1
+    assert [s.status for s in report.steps] == ["succeeded", "cancelled", "skipped"]
+    assert report.steps[2].error == "not run: essh stopped: RuntimeError: a bug in a sink"
+
+
+def test_a_log_folder_others_can_write_is_refused_before_anything_runs(sshd, shared):
+    from essh.executor import LogDirError
+
+    b = fleet_builder(sshd)
+    b.task("t", f"touch {shared}/ran", hosts=["db-1"])
+    (shared / "open").mkdir(mode=0o777)
+    (shared / "open").chmod(0o777)
+    (shared / "file").write_text("")
+    for place, message in [("open", "can be written by other users"), ("file", "File exists|not a folder")]:
+        with pytest.raises(LogDirError, match=message):
+            apply(b.build(), log_dir=str(shared / place))
+    assert not (shared / "ran").exists()
 
 
 def test_local_steps_run_here_with_the_environment(shared):

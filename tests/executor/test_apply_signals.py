@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM sent to a process running apply_plan against the real sshd fleet."""
+"""Ctrl-C, SIGTERM, SIGHUP and SIGKILL sent to a process running apply_plan against the real sshd fleet."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import sys
 from essh.executor.apply import ApplyOptions, apply_plan
 from essh.schema import read_plan
 plan_path, digest, report_path = sys.argv[1:]
-report = apply_plan(read_plan(plan_path), digest, ApplyOptions(report_path=report_path))
+report = apply_plan(read_plan(plan_path), digest, ApplyOptions(report_path=report_path)).report
 sys.exit(report.exit_code)
 """
 
@@ -71,11 +71,38 @@ def test_second_sigint_cancels_running_steps_and_ends_remote_processes(sshd, sha
     assert {r.error for r in report.steps} == {"cancelled: interrupted", "not run: interrupted"}
     assert gone(f"sleep {marker}")
 
-def test_first_sigterm_lets_running_steps_finish(sshd, shared):
-    process = start_apply(sshd, shared, "1")
-    process.send_signal(signal.SIGTERM)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("runner", [python_runner, cli_runner], ids=["apply_plan", "essh-apply"])
+def test_sigterm_and_sighup_cancel_at_once_and_clean_up_in_bounded_time(sshd, shared, signum, runner):
+    marker = "43.4213" if signum == signal.SIGTERM else "47.4213"
+    process = start_apply(sshd, shared, marker, runner)
+    sent = time.monotonic()
+    process.send_signal(signum)
     _, err = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 8  # docker stop waits 10 s before its SIGKILL
     assert process.returncode == 130, err
     report = decode_report_json((shared / "report.json").read_bytes())
-    assert [r.status for r in report.steps] == ["succeeded"] * 4 + ["skipped"] * 4
-    assert report.steps[4].error == "not run: interrupted"
+    assert report.complete and report.interrupted
+    assert [r.status for r in report.steps] == ["cancelled"] * 4 + ["skipped"] * 4
+    assert gone(f"sleep {marker}")
+
+
+def test_sigkill_leaves_a_usable_report_of_what_had_ended(sshd, shared):
+    b = PlanBuilder([sshd.schema_host(name) for name, _ in sshd.hosts])
+    quick = b.task("quick", "true", hosts=ALL, parallel=0)
+    b.task("long", f"touch {shared}/started-$ESSH_HOSTNAME; sleep 53.4213", hosts=ALL, parallel=0, after=(quick,))
+    plan = b.build()
+    write_plan(str(shared / "plan.bin"), plan)
+    process = subprocess.Popen(python_runner(shared / "plan.bin", digest(plan), shared / "report.json"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while len(list(shared.glob("started-*"))) < len(ALL):
+        assert time.monotonic() < deadline and process.poll() is None, "the steps never started"
+        time.sleep(0.05)
+    time.sleep(1.2)  # the report is rewritten at most once a second
+    process.kill()
+    process.wait()
+    report = decode_report_json((shared / "report.json").read_bytes())
+    assert not report.complete
+    assert [r.status for r in report.steps] == ["succeeded"] * 4 + ["running"] * 4
+    subprocess.run(["pkill", "-f", "sleep 53.4213"], check=False)

@@ -10,23 +10,22 @@ import uuid
 import trio
 
 from essh.executor.bridge import run
-from essh.executor.local import run_local
-from essh.executor.output import StepOutput
+from essh.executor.local import LocalTransport
 from essh.schema import step_script
 
-from plans import PlanBuilder, step
+from harness import Capture, run_on, step
+from plans import PlanBuilder
 
 
 def capture(argv: list[str], *, pty: bool = False, program: str | None = None) -> tuple[int, bytes, bytes]:
-    stdout, stderr = io.BytesIO(), io.BytesIO()
-    out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=stderr, log_path=None, passthrough=True)
+    out = Capture()
+    stdout, stderr = out.stdout, out.stderr
 
     async def main() -> int:
         task, shown = step(argv, pty=pty)
-        return await run_local(task, shown if program is None else program, out=out)
+        return await run_on(LocalTransport(), None, task, shown if program is None else program, out)
 
     code = run(main)
-    out.close()
     return code, stdout.getvalue(), stderr.getvalue()
 
 
@@ -62,9 +61,10 @@ def test_cancel_kills_the_whole_process_group():
     argv = ["bash", "-c", f"sleep {marker} & echo started; sleep {marker}; wait"]
 
     async def main() -> list[str]:
-        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
+        out = Capture()
+        out.stdout = stdout
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: run_local(*step(argv, pty=False), out=out))
+            nursery.start_soon(lambda: run_on(LocalTransport(), None, *step(argv, pty=False), out))
             with trio.fail_after(5):
                 while b"started" not in stdout.getvalue():
                     await trio.sleep(0.01)
@@ -83,9 +83,10 @@ def test_cancel_of_a_process_ignoring_term_ends_with_kill():
     stdout = io.BytesIO()
 
     async def main() -> float:
-        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
+        out = Capture()
+        out.stdout = stdout
         with trio.move_on_after(0.3):
-            await run_local(*step(["bash", "-c", "trap '' TERM; echo armed; while :; do sleep 0.05; done"], pty=False), out=out)
+            await run_on(LocalTransport(), None, *step(["bash", "-c", "trap '' TERM; echo armed; while :; do sleep 0.05; done"], pty=False), out)
         return trio.current_time()
 
     started = time.monotonic()

@@ -7,6 +7,7 @@ import pytest
 from essh.executor.scheduler import Outcome, Scheduler, SchedulerMisuse
 from essh.schema import Host
 
+from driven import Driven
 from plans import PlanBuilder
 
 HOSTS = ["web-1", "web-2", "web-3", "web-4"]
@@ -16,7 +17,7 @@ def builder() -> PlanBuilder:
     return PlanBuilder([Host(name=n) for n in HOSTS])
 
 
-def run_all(s: Scheduler, status: dict[int, str] | None = None) -> list[list[int]]:
+def run_all(s: Driven, status: dict[int, str] | None = None) -> list[list[int]]:
     """Start everything startable, finish it (default: succeeded), until done; the waves started."""
     waves = []
     while not s.done():
@@ -34,14 +35,14 @@ def run_all(s: Scheduler, status: dict[int, str] | None = None) -> list[list[int
 def test_sequential_runs_one_host_after_another():
     b = builder()
     b.task("a", "x", hosts=HOSTS, parallel=1)
-    assert run_all(Scheduler(b.build())) == [[0], [1], [2], [3]]
+    assert run_all(Driven(Scheduler(b.build()))) == [[0], [1], [2], [3]]
 
 
 def test_parallel_n_and_unlimited():
     b = builder()
     b.task("a", "x", hosts=HOSTS, parallel=3)
     b.task("b", "x", hosts=HOSTS, parallel=0, after=(0,))
-    assert run_all(Scheduler(b.build())) == [[0, 1, 2], [3], [4, 5, 6, 7]]
+    assert run_all(Driven(Scheduler(b.build()))) == [[0, 1, 2], [3], [4, 5, 6, 7]]
 
 
 def test_after_waits_for_every_step_and_composites_pass_through():
@@ -50,7 +51,7 @@ def test_after_waits_for_every_step_and_composites_pass_through():
     c = b.composite("c", after=(a,))
     b.task("d", "x", hosts=["web-3"], after=(c,))
     b.task("e", "x", hosts=["web-4"])  # independent: starts at once
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     assert s.startable() == [0, 1, 3]
     for step in (0, 1, 3):
         s.started(step)
@@ -64,7 +65,7 @@ def test_stop_policy_skips_the_rest_with_the_reason():
     b = builder()
     b.task("build", "x", hosts=["web-1", "web-2"], parallel=0)
     b.task("deploy", "x", hosts=["web-1"], after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     s.finished(0, "failed", "exit status 1")
@@ -82,7 +83,7 @@ def test_continue_policy_goes_on_with_dependents():
     b = builder()
     b.task("a", "x", hosts=["web-1", "web-2"], on_error="continue")
     b.task("b", "x", hosts=["web-1"], after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     run_all(s, {0: "timed_out"})
     assert [r.status for r in s.results()] == ["timed_out", "succeeded", "succeeded"]
 
@@ -92,7 +93,7 @@ def test_handler_runs_on_failed_hosts_then_the_run_ends():
     b.task("deploy", "x", hosts=HOSTS, parallel=2, on_error="handler", handler=1)
     b.task("rollback", "y", hosts=HOSTS, parallel=0, role="handler", handles=0)
     b.task("after", "z", hosts=["web-1"], after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     assert s.startable() == [0, 1]
     s.started(0)
     s.started(1)
@@ -123,7 +124,7 @@ def test_handler_waits_for_running_steps_and_collects_every_failed_host():
     b = builder()
     b.task("deploy", "x", hosts=["web-1", "web-2"], parallel=0, on_error="handler", handler=1)
     b.task("rollback", "y", hosts=None, role="handler", handles=0)
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     s.finished(0, "failed")
@@ -137,7 +138,7 @@ def test_handler_not_needed_when_the_task_succeeds():
     b = builder()
     b.task("deploy", "x", hosts=["web-1"], on_error="handler", handler=1)
     b.task("rollback", "y", hosts=["web-1"], role="handler", handles=0)
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     run_all(s)
     assert s.results() == [Outcome("succeeded"), Outcome("skipped", "handler not needed")]
 
@@ -146,7 +147,7 @@ def test_unreachable_host_resolves_its_later_steps_at_their_turn():
     b = builder()
     b.task("a", "x", hosts=["web-1", "web-2"], parallel=0, on_error="continue")
     b.task("b", "x", hosts=["web-1", "web-2"], parallel=0, on_error="continue", after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     s.finished(0, "unreachable", "connection refused")
@@ -160,7 +161,7 @@ def test_steps_resolved_unreachable_finish_their_task_and_free_its_dependents():
     b.task("a", "x", hosts=["web-1"], on_error="continue")
     b.task("b", "x", hosts=["web-1"], on_error="continue", after=(0,))
     b.task("c", "x", hosts=["web-2"], after=(1,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.finished(0, "unreachable", "timeout")
     assert s.startable() == [2]
@@ -171,7 +172,7 @@ def test_unreachable_host_under_stop_skips_with_the_host_reason():
     b = builder()
     b.task("a", "x", hosts=["web-1", "web-2"], parallel=0)
     b.task("b", "x", hosts=["web-1", "web-2"], after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     run_all(s, {0: "unreachable"})
     r = s.results()
     assert r[2] == Outcome("skipped", "not run: host web-1 was unreachable: boom")
@@ -181,7 +182,7 @@ def test_unreachable_host_under_stop_skips_with_the_host_reason():
 def test_fail_fast_cancels_running_steps():
     b = builder()
     b.task("a", "x", hosts=HOSTS, parallel=0, on_error="continue")
-    s = Scheduler(b.build(), fail_fast=True)
+    s = Driven(Scheduler(b.build(), fail_fast=True))
     for step in s.startable():
         s.started(step)
     assert s.to_cancel() == set()
@@ -196,7 +197,7 @@ def test_fail_fast_cancels_running_steps():
 def test_interrupt_twice():
     b = builder()
     b.task("a", "x", hosts=HOSTS, parallel=2)
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     assert s.interrupt() is False
@@ -214,7 +215,7 @@ def test_hosts_done_releases_each_host_once_when_nothing_is_left_on_it():
     b = builder()
     b.task("a", "x", hosts=["web-1", "web-2"], parallel=0)
     b.task("b", "x", hosts=["web-2"], after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     s.finished(0, "succeeded")
@@ -231,7 +232,7 @@ def test_hosts_done_after_a_stop_releases_idle_hosts_at_once():
     b = builder()
     b.task("a", "x", hosts=HOSTS, parallel=0)
     b.task("b", "x", hosts=HOSTS, after=(0,))
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     for step in s.startable():
         s.started(step)
     s.finished(0, "failed")
@@ -243,7 +244,7 @@ def test_hosts_done_after_a_stop_releases_idle_hosts_at_once():
 def test_local_steps_and_misuse_errors():
     b = builder()
     b.task("l", "x", hosts=None)
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     with pytest.raises(SchedulerMisuse, match="call started"):
         s.finished(0, "succeeded")
     with pytest.raises(SchedulerMisuse, match="status must be"):
@@ -259,7 +260,7 @@ def test_an_interrupt_releases_hosts_waiting_only_for_a_handler():
     b = builder()
     b.task("deploy", "x", hosts=["web-1", "web-2"], parallel=0, on_error="handler", handler=1)
     b.task("rollback", "y", hosts=["web-1", "web-2"], role="handler", handles=0)
-    s = Scheduler(b.build())
+    s = Driven(Scheduler(b.build()))
     s.started(0)
     s.started(1)
     s.finished(0, "failed")

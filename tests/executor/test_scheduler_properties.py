@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from essh.executor.scheduler import Scheduler
 from essh.schema import STEP_STATUSES, Host, Plan
 
+from driven import Driven
 from plans import PlanBuilder
 
 HOSTS = ["h1", "h2", "h3", "h4"]
@@ -56,7 +57,7 @@ def note_unreachable(s: Scheduler, plan: Plan, ended: dict[int, str], ever_start
 @settings(max_examples=300, deadline=None)
 @given(plan=plans(), fail_fast=st.booleans(), data=st.data())
 def test_invariants_hold_for_random_runs(plan: Plan, fail_fast: bool, data) -> None:
-    s = Scheduler(plan, fail_fast=fail_fast)
+    s = Driven(Scheduler(plan, fail_fast=fail_fast))
     tasks, steps = plan.tasks, plan.steps
     ended: dict[int, str] = {}
     running: set[int] = set()

@@ -17,29 +17,27 @@ from pathlib import Path
 
 import pytest
 import trio
-from plans import step as bare_step
+from harness import NONCE, Capture, Framed, run_on
+from harness import step as bare_step
 
 from essh.executor.bridge import run
-from essh.executor.errors import HostUnreachable
-from essh.executor.output import StepOutput
-from essh.executor.ssh import SshPool
+from essh.executor.errors import HostUnreachable, LocalError
+from essh.executor.ssh_pool import SshTransport
 from essh.schema import TAIL_BYTES, Host, Task
 
 pytestmark = pytest.mark.sshd
 
 
-def sink_output(prefix: str | None = None, width: int = 0, log_path: str | None = None) -> tuple[StepOutput, io.BytesIO, io.BytesIO]:
-    stdout, stderr = io.BytesIO(), io.BytesIO()
-    out = StepOutput(prefix=prefix, width=width, stdout=stdout, stderr=stderr, log_path=log_path, passthrough=prefix is None)
-    return out, stdout, stderr
+def sink_output() -> tuple[Capture, io.BytesIO, io.BytesIO]:
+    out = Capture()
+    return out, out.stdout, out.stderr
 
 
 def run_one(host: Host, argv: list[str], *, pty: bool = False) -> tuple[int, bytes, bytes]:
     async def main() -> tuple[int, bytes, bytes]:
         out, stdout, stderr = sink_output()
-        async with SshPool([host], max_connections=4) as pool:
-            code = await pool.run(0, *bare_step(argv, pty=pty), out=out)
-        out.close()
+        async with SshTransport([host], max_connections=4, nonce=NONCE) as pool:
+            code = await run_on(pool, 0, *bare_step(argv, pty=pty), out)
         return code, stdout.getvalue(), stderr.getvalue()
 
     return run(main)
@@ -77,11 +75,11 @@ def test_one_connection_per_host_many_channels(sshd):
     outputs: dict[tuple[str, int], bytes] = {}
 
     async def main() -> int:
-        async with SshPool([sshd.schema_host(n) for n in names], max_connections=10) as pool:
+        async with SshTransport([sshd.schema_host(n) for n in names], max_connections=10, nonce=NONCE) as pool:
 
             async def step(index: int, number: int) -> None:
                 out, stdout, _ = sink_output()
-                assert await pool.run(index, *bare_step(["bash", "-c", f"sleep 0.2; echo step {number}"], pty=False), out=out) == 0
+                assert await run_on(pool, index, *bare_step(["bash", "-c", f"sleep 0.2; echo step {number}"], pty=False), out) == 0
                 outputs[names[index], number] = stdout.getvalue()
 
             for _round in range(2):  # several at once per host, then again on the same connections
@@ -106,19 +104,19 @@ def test_connection_limit_closes_idle_connections(sshd):
 
     async def main() -> int:
         nonlocal peak
-        async with SshPool([sshd.schema_host(n) for n in names], max_connections=2) as pool:
+        async with SshTransport([sshd.schema_host(n) for n in names], max_connections=2, nonce=NONCE) as pool:
 
             async def step(index: int) -> None:
                 nonlocal peak
                 out, _, _ = sink_output()
-                assert await pool.run(index, *bare_step(["true"], pty=False), out=out) == 0
+                assert await run_on(pool, index, *bare_step(["true"], pty=False), out) == 0
                 peak = max(peak, pool.open_connections)
 
             async with trio.open_nursery() as nursery:
                 for index in range(len(names)):
                     nursery.start_soon(step, index)
             await pool.release(0)
-            assert 0 not in pool._conns
+            assert 0 not in pool._links
             return pool.opened
 
     assert run(main) == len(names)
@@ -133,12 +131,12 @@ def test_prefixed_lines_never_mix_under_load(sshd):
     lines = 5000
 
     async def main() -> None:
-        async with SshPool([sshd.schema_host(n) for n in names], max_connections=10) as pool:
+        async with SshTransport([sshd.schema_host(n) for n in names], max_connections=10, nonce=NONCE) as pool:
 
             async def step(index: int) -> None:
-                out = StepOutput(prefix=prefixes[index], width=width, stdout=shared, stderr=shared, log_path=None, passthrough=False)
+                out = Framed(prefix=prefixes[index], width=width, stdout=shared, stderr=shared)
                 script = f'for i in $(seq 1 {lines}); do echo "{names[index]} line $i of many words to make it long"; done'
-                assert await pool.run(index, *bare_step(["bash", "-c", script], pty=False), out=out) == 0
+                assert await run_on(pool, index, *bare_step(["bash", "-c", script], pty=False), out) == 0
                 out.close()
 
             async with trio.open_nursery() as nursery:
@@ -168,13 +166,13 @@ def test_fifty_megabytes_bounded_memory_exact_log(sshd, tmp_path):
         check=True,
     )
     data_file.chmod(0o644)
-    log_path = tmp_path / "step.log"
+    log_path = tmp_path / "00000-t-h.log"
     with open(os.devnull, "wb") as devnull:
 
-        async def main() -> tuple[int, StepOutput]:
-            out = StepOutput(prefix="[remote:web-1]", width=14, stdout=devnull, stderr=devnull, log_path=str(log_path), passthrough=False)
-            async with SshPool([sshd.schema_host("web-1")], max_connections=1) as pool:
-                code = await pool.run(0, *bare_step(["cat", str(data_file)], pty=False), out=out)
+        async def main() -> tuple[int, Framed]:
+            out = Framed(prefix="[remote:web-1]", width=14, stdout=devnull, stderr=devnull, log_dir=str(tmp_path))
+            async with SshTransport([sshd.schema_host("web-1")], max_connections=1, nonce=NONCE) as pool:
+                code = await run_on(pool, 0, *bare_step(["cat", str(data_file)], pty=False), out)
             out.close()
             return code, out
 
@@ -298,10 +296,11 @@ def test_cancel_ends_remote_process_group(sshd, pty, sudo):
     stdout = io.BytesIO()
 
     async def main() -> list[str]:
-        out = StepOutput(prefix=None, width=0, stdout=stdout, stderr=io.BytesIO(), log_path=None, passthrough=True)
-        async with SshPool([sshd.schema_host("db-2")], max_connections=1) as pool:
+        out = Capture()
+        out.stdout = stdout
+        async with SshTransport([sshd.schema_host("db-2")], max_connections=1, nonce=NONCE) as pool:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(partial(pool.run, 0, *bare_step(argv, pty=pty, run_as="root" if sudo else None), out=out))
+                nursery.start_soon(partial(run_on, pool, 0, *bare_step(argv, pty=pty, run_as="root" if sudo else None), out))
                 with trio.fail_after(10):
                     while b"started" not in stdout.getvalue():
                         await trio.sleep(0.02)
@@ -317,13 +316,13 @@ def test_cancel_ends_remote_process_group(sshd, pty, sudo):
 
 def test_connection_lost_mid_step_is_unreachable_and_next_step_reconnects(sshd):
     async def main() -> tuple[str, int, int]:
-        async with SshPool([sshd.schema_host("web-1")], max_connections=1) as pool:
+        async with SshTransport([sshd.schema_host("web-1")], max_connections=1, nonce=NONCE) as pool:
             out, _, _ = sink_output()
             with pytest.raises(HostUnreachable) as caught:
                 # $PPID is the sshd process serving this connection: the connection dies.
-                await pool.run(0, Task(name="t"), "kill -KILL $PPID; sleep 5", out=out)
+                await run_on(pool, 0, Task(name="t"), "kill -KILL $PPID; sleep 5", out)
             out, _, _ = sink_output()
-            code = await pool.run(0, *bare_step(["true"], pty=False), out=out)
+            code = await run_on(pool, 0, *bare_step(["true"], pty=False), out)
             return caught.value.reason, code, pool.opened
 
     reason, code, opened = run(main)
@@ -354,10 +353,9 @@ def test_proxy_jump_through_an_essh_host_uses_its_options(sshd):
     before = jump.accepted_logins(), target.accepted_logins()
 
     async def main():
-        async with SshPool([bastion, inner], max_connections=4) as pool:
+        async with SshTransport([bastion, inner], max_connections=4, nonce=NONCE) as pool:
             out, stdout, _ = sink_output()
-            codes = [await pool.run(1, *bare_step(["echo", "through"], pty=False), out=out) for _ in range(2)]
-            out.close()
+            codes = [await run_on(pool, 1, *bare_step(["echo", "through"], pty=False), out) for _ in range(2)]
             return codes, stdout.getvalue()
 
     assert run(main) == ([0, 0], b"through\nthrough\n")
@@ -370,10 +368,10 @@ def test_proxy_jump_loops_are_unreachable(sshd):
     b = sshd.schema_host("b", ProxyJump="a")
 
     async def main():
-        async with SshPool([a, b], max_connections=4) as pool:
+        async with SshTransport([a, b], max_connections=4, nonce=NONCE) as pool:
             out, _, _ = sink_output()
             with pytest.raises(HostUnreachable, match="ProxyJump loops back: a -> b -> a"):
-                await pool.run(0, *bare_step(["true"], pty=False), out=out)
+                await run_on(pool, 0, *bare_step(["true"], pty=False), out)
 
     run(main)
 
@@ -392,32 +390,32 @@ def test_silent_server_times_out():
 
 def test_connection_closed_while_idle_is_reopened(sshd):
     async def main() -> tuple[int, int]:
-        async with SshPool([sshd.schema_host("db-1")], max_connections=1) as pool:
+        async with SshTransport([sshd.schema_host("db-1")], max_connections=1, nonce=NONCE) as pool:
             out, stdout, _ = sink_output()
             # $PPID: the sshd process serving this one connection.
-            assert await pool.run(0, Task(name="t"), "echo $PPID", out=out) == 0
+            assert await run_on(pool, 0, Task(name="t"), "echo $PPID", out) == 0
             # The server side goes away between two steps (sshd restarted, idle timeout...).
             os.kill(int(stdout.getvalue()), signal.SIGKILL)
             await trio.sleep(0.3)
-            code = await pool.run(0, *bare_step(["true"], pty=False), out=out)
+            code = await run_on(pool, 0, *bare_step(["true"], pty=False), out)
             return code, pool.opened
 
     assert run(main) == (0, 2)
 
 
 def test_output_that_cannot_be_written_ends_the_step(sshd):
-    class Full(io.BytesIO):
-        def write(self, data) -> int:  # type: ignore[override]
+    class Full(Capture):
+        def output(self, stream: str, data: bytes) -> None:
             raise OSError(28, "No space left on device")
 
     marker = f"{5000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
 
     async def main() -> None:
-        out = StepOutput(prefix=None, width=0, stdout=Full(), stderr=Full(), log_path=None, passthrough=True)
-        async with SshPool([sshd.schema_host("web-2")], max_connections=1) as pool:
-            await pool.run(0, *bare_step(["bash", "-c", f"echo hello; sleep {marker}"], pty=False), out=out)
+        out = Full()
+        async with SshTransport([sshd.schema_host("web-2")], max_connections=1, nonce=NONCE) as pool:
+            await run_on(pool, 0, *bare_step(["bash", "-c", f"echo hello; sleep {marker}"], pty=False), out)
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(LocalError, match="No space left"):
         run(main)
     assert wait_gone(f"sleep {marker}") == []
 
@@ -432,9 +430,9 @@ def test_cancel_while_connecting_returns_promptly():
 
         async def main() -> bool:
             out, _, _ = sink_output()
-            async with SshPool([host], max_connections=1) as pool:
+            async with SshTransport([host], max_connections=1, nonce=NONCE) as pool:
                 with trio.move_on_after(0.5) as scope:
-                    await pool.run(0, *bare_step(["true"], pty=False), out=out)
+                    await run_on(pool, 0, *bare_step(["true"], pty=False), out)
                 assert pool.open_connections == 0
             return scope.cancelled_caught
 
@@ -542,11 +540,10 @@ def test_a_host_with_an_impossible_option_is_unreachable_and_the_others_go_on(ss
     good = sshd.schema_host("web-2")
 
     async def main():
-        async with SshPool([bad, good], max_connections=4) as pool:
-            sink = io.BytesIO()
-            out = StepOutput(prefix=None, width=0, stdout=sink, stderr=sink, log_path=None, passthrough=True)
+        async with SshTransport([bad, good], max_connections=4, nonce=NONCE) as pool:
+            out = Capture()
             with pytest.raises(HostUnreachable, match="Port 'not-a-port' must be a number"):
-                await pool.run(0, *bare_step(["true"], pty=False), out=out)
-            return await pool.run(1, *bare_step(["true"], pty=False), out=out)
+                await run_on(pool, 0, *bare_step(["true"], pty=False), out)
+            return await run_on(pool, 1, *bare_step(["true"], pty=False), out)
 
     assert run(main) == 0

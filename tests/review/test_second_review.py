@@ -16,25 +16,24 @@ from pathlib import Path
 
 import pytest
 import trio
-from plans import step
+from harness import NONCE, Capture, run_on, step
 import trio.testing
 
 from essh.executor.bridge import run
 from essh.executor.errors import HostUnreachable
-from essh.executor.output import StepOutput
-from essh.executor.ssh import SshPool
+from essh.executor.ssh_pool import SshTransport
 from essh.schema import Host
 
 
-def _sink() -> StepOutput:
-    return StepOutput(prefix=None, width=0, stdout=io.BytesIO(), stderr=io.BytesIO(), log_path=None, passthrough=True)
+def _sink() -> Capture:
+    return Capture()
 
 
 def _run_on(hosts: list[Host], index: int, *, max_connections: int = 4, seconds: float = 20) -> int:
     async def main() -> int:
-        async with SshPool(hosts, max_connections=max_connections) as pool:
+        async with SshTransport(hosts, max_connections=max_connections, nonce=NONCE) as pool:
             with trio.fail_after(seconds):
-                return await pool.run(index, *step(["true"]), out=_sink())
+                return await run_on(pool, index, *step(["true"]), _sink())
 
     return run(main)
 
@@ -111,11 +110,11 @@ def test_a_jump_chain_is_not_a_loop_while_its_middle_host_connects(sshd, home):
 
     async def main() -> dict[int, int | str]:
         results: dict[int, int | str] = {}
-        async with SshPool([a, b, c], max_connections=10) as pool:
+        async with SshTransport([a, b, c], max_connections=10, nonce=NONCE) as pool:
 
             async def one(index: int) -> None:
                 try:
-                    results[index] = await pool.run(index, *step(["true"]), out=_sink())
+                    results[index] = await run_on(pool, index, *step(["true"]), _sink())
                 except HostUnreachable as exc:
                     results[index] = exc.reason
 

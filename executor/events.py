@@ -1,0 +1,137 @@
+"""What happens during an apply, as typed events, and the bus that hands them to sinks.
+
+The engine (apply.py and the transports) only emits; the terminal, the log
+files, the report and the report file are sinks that consume the same stream
+(`Sink.handle`), in the order they were given to the bus. Events are plain
+frozen records: step ids index `Plan.steps`, host ids `Plan.hosts`, times are
+Unix seconds. Every step gets exactly one `StepEnded`, whatever happened:
+steps that never started get theirs (skipped, with the reason) just before
+`RunEnded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from essh.schema import FailureKind, StepStatus
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """The scheduler let the step start; it may still wait for a connection."""
+
+    step: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    """The step's command is about to run (its connection is ready)."""
+
+    step: int
+    number: int  # 1-based
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    step: int
+    stream: Stream
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    step: int
+    number: int
+    status: StepStatus
+    started_at: float
+    at: float
+    exit_code: int | None = None
+    error: str | None = None
+    kind: FailureKind | None = None
+    retrying: bool = False  # another attempt follows
+
+
+@dataclass(frozen=True, slots=True)
+class StepEnded:
+    step: int
+    status: StepStatus
+    at: float
+    error: str | None = None
+    kind: FailureKind | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostConnected:
+    host: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostLost:
+    """An established connection broke (the host's next step reconnects)."""
+
+    host: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogOpened:
+    """A step's log file was created (by the log sink)."""
+
+    step: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """essh's own word to the operator (an interrupt, a failed clean-up, logging stopped)."""
+
+    text: str
+    step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes (every second while the run goes on): for sinks that act on their own schedule."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    at: float
+    interrupted: bool = False
+    error: str | None = None  # essh itself failed: why (the steps say what became of them)
+
+
+Event = (
+    RunStarted | StepStarted | AttemptStarted | OutputChunk | AttemptEnded | StepEnded
+    | HostConnected | HostLost | LogOpened | Notice | Tick | RunEnded
+)
+
+
+class Sink(Protocol):
+    def handle(self, event: Event) -> None: ...
+
+
+class EventBus:
+    """Hands every event to every sink, in order. A sink may emit events itself."""
+
+    def __init__(self, sinks: Sequence[Sink] = ()) -> None:
+        self._handlers = [sink.handle for sink in sinks]
+
+    def emit(self, event: Event) -> None:
+        for handle in self._handlers:
+            handle(event)

@@ -1,0 +1,195 @@
+"""One step on one SSH channel (asyncio side): start it, feed it its program, end it.
+
+The exec request is the task's fixed command line (`essh.schema.task_argv`),
+behind a prelude the login shell runs first: it reports the shell's pid on a
+line marked with this run's nonce (sshd makes that shell a session and
+process-group leader), then `exec`s the command. The step's program follows on
+the channel's stdin in the same flight as the request, so it costs no round
+trip. When the step is cancelled, a second channel kills the whole process
+group (TERM, then KILL after `KILL_GRACE`, in the background on the host;
+through the step's own sudo when it runs as another user) before the step's
+channel is closed. When that second channel is refused (a server's
+MaxSessions), `open_spare` gives another connection to run the kill on; when the
+kill cannot be done at all, `io.notice` says so.
+
+This assumes a POSIX login shell on the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import signal
+from collections.abc import Awaitable, Callable
+
+import asyncssh
+
+from essh.schema import Task, encode_program, sudo_prefix, task_argv
+
+from .errors import ConnectionLost, LocalError
+from .pid_line import PidLineFilter
+from .transport import CLEANUP_TIMEOUT, KILL_GRACE, Command, StepIO
+
+OpenSpare = Callable[[], Awaitable[asyncssh.SSHClientConnection | None]]
+
+
+class SessionRefused(Exception):
+    """The server refused a new channel on this connection (MaxSessions reached)."""
+
+
+def exec_request(task: Task, nonce: str) -> str:
+    """The exec request of every step of `task`: the pid prelude, then the task's command line."""
+    delivery = "terminal" if task.pty else "stdin"
+    return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(task_argv(task, delivery))
+
+
+def kill_script(pid: int, task: Task) -> str:
+    """Shell commands that TERM process group `pid`, then KILL it after the grace period, in the background."""
+    wrappers = [""] + ([shlex.join(sudo_prefix(task)) + " "] if task.run_as is not None else [])
+
+    def kill(signal_name: str) -> str:
+        return "; ".join(f"{wrapper}kill -{signal_name} -- -{pid} 2>/dev/null" for wrapper in wrappers)
+
+    return f"{kill('TERM')}; (sleep {KILL_GRACE:g}; {kill('KILL')}) >/dev/null 2>&1 </dev/null &"
+
+
+class _Session(asyncssh.SSHClientSession[bytes]):
+    """One step's channel: bytes to the step's io, exit status out."""
+
+    def __init__(self, io: StepIO, pid_stream: str, nonce: str) -> None:
+        self.io = io
+        self.pid_stream = pid_stream
+        self.pid_filter = PidLineFilter(nonce)
+        self.exit_code: int | None = None
+        loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.pid_seen: asyncio.Future[None] = loop.create_future()  # the pid line arrived, or never will
+        self.output_failed: asyncio.Future[None] = loop.create_future()  # handing the output on raised
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
+        if stream == self.pid_stream and not self.pid_filter.done:
+            data = self.pid_filter.feed(data)
+            if self.pid_filter.done and not self.pid_seen.done():
+                self.pid_seen.set_result(None)
+        if data and not self.output_failed.done():
+            try:
+                self.io.output(stream, data)  # type: ignore[arg-type]
+            except Exception as exc:  # our side failed, not the host
+                self.output_failed.set_exception(exc)
+
+    def exit_status_received(self, status: int) -> None:
+        self.exit_code = status
+
+    def exit_signal_received(self, signal_name: str, core_dumped: bool, msg: str, lang: str) -> None:
+        try:
+            self.exit_code = 128 + signal.Signals["SIG" + signal_name].value
+        except KeyError:
+            self.exit_code = 255
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        held = self.pid_filter.finish()  # the command ended inside a line: give back what was held
+        if held and not self.output_failed.done():
+            self.io.output(self.pid_stream, held)  # type: ignore[arg-type]
+        if not self.pid_seen.done():
+            self.pid_seen.set_result(None)
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+
+
+async def run_channel(
+    conn: asyncssh.SSHClientConnection, command: Command, io: StepIO, nonce: str, open_spare: OpenSpare
+) -> int:
+    """Run `command` on a new channel of `conn`; returns its exit status.
+
+    Raises `SessionRefused` when the server refuses the channel, `ConnectionLost`
+    when the connection breaks, `LocalError` when the output cannot be handed on."""
+    task = command.task
+    delivery = "terminal" if task.pty else "stdin"
+    opening = asyncio.ensure_future(
+        conn.create_session(
+            lambda: _Session(io, "stdout" if task.pty else "stderr", nonce),
+            exec_request(task, nonce),
+            encoding=None,
+            request_pty="force" if task.pty else False,
+            term_type="xterm" if task.pty else None,
+            term_size=(80, 24) if task.pty else None,
+            term_modes={asyncssh.PTY_ECHO: 0} if task.pty else None,  # the program is not echoed back
+        )
+    )
+    try:
+        try:
+            channel, session = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The command may start all the same: let the channel open, then end it.
+            channel, session = await asyncio.wait_for(opening, CLEANUP_TIMEOUT)
+            await _end_remote(conn, channel, session, task, io, open_spare)
+            raise
+    except asyncssh.ChannelOpenError as exc:
+        raise SessionRefused(exc.reason) from exc
+    except (asyncssh.Error, OSError) as exc:
+        raise ConnectionLost(f"connection lost: {exc}") from exc
+    except asyncio.TimeoutError:
+        raise asyncio.CancelledError from None
+    try:
+        channel.write(encode_program(command.program, delivery))  # in the request's flight: no round trip
+        if delivery == "stdin":
+            channel.write_eof()
+        await asyncio.wait([session.done, session.output_failed], return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        await _end_remote(conn, channel, session, task, io, open_spare)
+        raise
+    if session.output_failed.done():
+        await _end_remote(conn, channel, session, task, io, open_spare)
+        exc = session.output_failed.exception()
+        raise LocalError(f"essh could not handle this step's output: {exc}") from exc
+    try:
+        session.done.result()
+    except (asyncssh.Error, OSError) as exc:
+        raise ConnectionLost(f"connection lost while the step ran: {exc}") from exc
+    # A channel that closed without an exit status: what OpenSSH's client reports.
+    return 255 if session.exit_code is None else session.exit_code
+
+
+async def _end_remote(
+    conn: asyncssh.SSHClientConnection,
+    channel: asyncssh.SSHClientChannel,
+    session: _Session,
+    task: Task,
+    io: StepIO,
+    open_spare: OpenSpare,
+) -> None:
+    """End the step's remote process group, then its channel; bounded in time, never raises."""
+    try:
+        if not session.done.done():
+            # The pid line may still be on its way when a step is cancelled right away.
+            await asyncio.wait_for(asyncio.shield(session.pid_seen), CLEANUP_TIMEOUT)
+        if not session.done.done():
+            if session.pid_filter.pid is None:
+                io.notice("could not end the remote command: the host's login shell never reported its process id")
+            else:
+                await _kill(conn, kill_script(session.pid_filter.pid, task), io, open_spare)
+    except Exception as exc:  # clean-up is best effort: the connection may be gone already
+        io.notice(f"could not end the remote command: {exc or type(exc).__name__}")
+    try:
+        channel.close()
+        await asyncio.wait_for(asyncio.shield(session.done), CLEANUP_TIMEOUT)
+    except Exception:
+        channel.abort()
+
+
+async def _kill(conn: asyncssh.SSHClientConnection, script: str, io: StepIO, open_spare: OpenSpare) -> None:
+    try:
+        await asyncio.wait_for(conn.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
+        return
+    except asyncssh.ChannelOpenError:
+        pass  # no session left on this connection: use another one
+    spare = await asyncio.wait_for(open_spare(), CLEANUP_TIMEOUT)
+    if spare is None:
+        io.notice("could not end the remote command: the server refused another session and connection")
+        return
+    await asyncio.wait_for(spare.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
+

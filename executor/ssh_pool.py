@@ -1,0 +1,307 @@
+"""The SSH transport: connections to a plan's hosts, opened on demand, shared by their steps.
+
+Used from trio; asyncssh runs natively on the asyncio host loop and is reached
+through `bridge.aio`, once to open a connection and once per step (the step's
+bytes go straight from asyncssh's callbacks into its `StepIO`, never through trio).
+
+- One connection per host, opened by its first step and reused by the later
+  ones; a step holds one of its sessions. A connection carries at most
+  `SESSIONS_PER_CONNECTION` steps at once, one session fewer than a stock
+  sshd's MaxSessions (10), so a kill always has a session; a host running more
+  steps at once gets another connection. A server that refuses a session
+  sooner teaches its connection a lower limit and the step moves to another
+  connection; it is never reported unreachable for that.
+- At most `max_connections` connections are open at once, bastions apart
+  (when full, the least recently used idle one is closed first).
+- `ProxyJump` naming a plan host tunnels through that host's pooled connection,
+  opened with its own options and held while the pool lives.
+- `release(host)`: the host has no step left; its connections close once idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncssh
+import trio
+
+from essh.schema import Host
+
+from .bridge import aio
+from .errors import HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
+from .events import Event, HostConnected, HostLost
+from .ssh_channel import SessionRefused, run_channel
+from .ssh_connect import connect, wait_closed
+from .ssh_options import ConnectSpec, connect_spec
+from .transport import Command, StepIO
+
+SESSIONS_PER_CONNECTION = 9
+
+
+@dataclass(eq=False)
+class _Link:
+    """One open connection to a host and the step sessions it carries."""
+
+    conn: asyncssh.SSHClientConnection
+    limit: int = SESSIONS_PER_CONNECTION
+    sessions: int = 0
+    last_used: int = 0
+
+
+class SshConnection:
+    """A session slot on one of a host's connections, held for one step."""
+
+    def __init__(self, pool: SshTransport, host: int, link: _Link) -> None:
+        self._pool = pool
+        self._host = host
+        self.link = link
+
+    async def run(self, command: Command, io: StepIO) -> int:
+        while True:
+            try:
+                return await aio(
+                    run_channel(self.link.conn, command, io, self._pool.nonce, self._pool.spare_opener(self._host))
+                )
+            except SessionRefused as exc:
+                self.link = await self._pool.moved(self._host, self.link, exc)
+
+    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
+        await aio(_sftp_put(self.link.conn, local_path, path, mode))
+
+    async def get_file(self, path: str, local_path: str) -> int:
+        return await aio(_sftp_get(self.link.conn, path, local_path))
+
+
+class SshTransport:
+    """SSH connections to a plan's hosts; use `async with` inside trio (or call `aclose`)."""
+
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        *,
+        max_connections: int,
+        nonce: str,
+        emit: Callable[[Event], None] = lambda event: None,
+        clock: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
+        self._hosts = list(hosts)
+        # Checked now; a host whose options cannot be honoured is unreachable (with
+        # the reason) when its first step needs it, and the other hosts go on.
+        self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
+        self._max = max_connections
+        self._index = {host.name: i for i, host in enumerate(self._hosts)}
+        self.nonce = nonce
+        self._emit = emit
+        self._clock = clock
+        self._links: dict[int, list[_Link]] = {}
+        self._held: set[int] = set()  # bastions: open while the pool lives, outside max_connections
+        self._locks: dict[int, trio.Lock] = {}
+        self._capacity = trio.Event()
+        self._opening = 0
+        self._released: set[int] = set()
+        self._uses = 0
+        self.opened = 0  # connections opened so far (for tests and benchmarks)
+
+    async def __aenter__(self) -> SshTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        links = [link for host in sorted(self._links) for link in self._links.pop(host)]
+        for link in links:
+            link.conn.close()
+        with trio.CancelScope(shield=True):
+            await aio(asyncio.gather(*(wait_closed(link.conn) for link in links)))
+
+    @property
+    def open_connections(self) -> int:
+        return sum(len(links) for links in self._links.values())
+
+    @asynccontextmanager
+    async def connection(self, host: int | None) -> AsyncIterator[SshConnection]:
+        if host is None:
+            raise ValueError("the SSH transport runs steps on hosts only")
+        link = await self._acquire(host)
+        slot = SshConnection(self, host, link)
+        try:
+            yield slot
+        except HostUnreachable:
+            self._forget_closed(host)
+            raise
+        finally:
+            await self._give_back(host, slot.link)
+
+    async def release(self, host: int | None) -> None:
+        """No more steps will run on `host`: close its connections once their steps end."""
+        if host is None:
+            return
+        self._released.add(host)
+        for link in list(self._links.get(host, ())):
+            if link.sessions == 0 and host not in self._held:
+                await self._close(host, link)
+
+    # -- connections --------------------------------------------------------------------
+
+    async def _acquire(self, host: int, *, avoid: _Link | None = None, via: tuple[int, ...] = ()) -> _Link:
+        lock = self._locks.setdefault(host, trio.Lock())
+        async with lock:
+            self._forget_closed(host)  # the server may have closed one while it sat idle
+            for link in self._links.get(host, ()):
+                if link is not avoid and link.sessions < link.limit:
+                    link.sessions += 1
+                    return link
+            link = _Link(await self._open(host, via))
+            link.sessions = 1
+            self._links.setdefault(host, []).append(link)
+            return link
+
+    async def _open(self, host: int, via: tuple[int, ...]) -> asyncssh.SSHClientConnection:
+        spec = self._specs[host]
+        if isinstance(spec, str):
+            raise HostUnreachable(spec, "ssh_settings")
+        tunnel = await self._jump_connection(spec, (*via, host))
+        await self._make_room()
+        self._opening += 1
+        try:
+            conn = await aio(connect(spec, tunnel))
+        finally:
+            self._opening -= 1
+            self._signal_capacity()
+        self.opened += 1
+        self._emit(HostConnected(host, self._clock()))
+        return conn
+
+    async def moved(self, host: int, link: _Link, refused: SessionRefused) -> _Link:
+        """The server refused a session on `link`: learn its limit, give back the slot, take another."""
+        if link.sessions <= 1:  # not even one step's session: the server allows none
+            await self._give_back(host, link)
+            raise HostUnreachable(f"the server refused a session: {refused}", "session_refused")
+        # What the server allowed, less one kept for a kill.
+        link.limit = max(1, link.sessions - 2)
+        await self._give_back(host, link)
+        return await self._acquire(host, avoid=link)
+
+    async def _give_back(self, host: int, link: _Link) -> None:
+        link.sessions -= 1
+        self._uses += 1
+        link.last_used = self._uses
+        self._signal_capacity()
+        if host in self._released and link.sessions == 0 and host not in self._held:
+            with trio.CancelScope(shield=True):
+                await self._close(host, link)
+
+    def spare_opener(self, host: int) -> Callable[[], asyncio.Future]:
+        """On the asyncio side: a connection to `host` to run a kill on when its own is full."""
+
+        async def open_spare() -> asyncssh.SSHClientConnection | None:
+            for link in self._links.get(host, ()):
+                if link.sessions < link.limit:
+                    return link.conn
+            spec = self._specs[host]
+            if isinstance(spec, str):
+                return None
+            conn = await connect(spec)
+            asyncio.get_running_loop().call_later(30, conn.close)
+            return conn
+
+        return open_spare  # type: ignore[return-value]
+
+    async def _jump_connection(self, spec: ConnectSpec, via: tuple[int, ...]) -> asyncssh.SSHClientConnection | None:
+        """The pooled connection to the plan host named by ProxyJump, if it names one."""
+        jump = spec.kwargs.get("tunnel")
+        index = self._index.get(jump) if isinstance(jump, str) else None
+        if index is None:
+            return None
+        if index in via:  # the planner refuses loops; a hand-made plan must not deadlock here
+            chain = " -> ".join(self._hosts[i].name for i in (*via, index))
+            raise HostUnreachable(f"ProxyJump loops back: {chain}", "ssh_settings")
+        self._held.add(index)
+        try:
+            link = await self._acquire(index, via=via)
+        except HostUnreachable as exc:
+            raise HostUnreachable(f"jump host {jump} is unreachable: {exc.reason}", exc.kind) from exc
+        link.sessions -= 1  # held for tunnels, not for a step
+        return link.conn
+
+    async def _make_room(self) -> None:
+        # Held bastions do not count: steps never run on them and they can never be
+        # closed for room, so counting them could leave no slot for anything.
+        while self._counted() + self._opening >= self._max:
+            idle = [
+                (link.last_used, host, link)
+                for host, links in self._links.items()
+                if host not in self._held
+                for link in links
+                if link.sessions == 0
+            ]
+            if idle:
+                _, host, link = min(idle, key=lambda item: item[0])
+                await self._close(host, link)
+                continue
+            await self._capacity.wait()
+
+    def _counted(self) -> int:
+        return sum(len(links) for host, links in self._links.items() if host not in self._held)
+
+    def _signal_capacity(self) -> None:
+        self._capacity.set()
+        self._capacity = trio.Event()
+
+    def _forget_closed(self, host: int) -> None:
+        # A connection that broke is dropped; the host's next step reconnects.
+        links = self._links.get(host)
+        if not links:
+            return
+        alive = [link for link in links if not link.conn.is_closed()]
+        if len(alive) != len(links):
+            self._links[host] = alive
+            self._emit(HostLost(host, "the connection was closed", self._clock()))
+            self._signal_capacity()
+
+    async def _close(self, host: int, link: _Link) -> None:
+        links = self._links.get(host, [])
+        if link in links:
+            links.remove(link)
+            if not links:
+                del self._links[host]
+            self._signal_capacity()
+            link.conn.close()
+            await aio(wait_closed(link.conn))
+
+
+def _spec_or_reason(host: Host) -> ConnectSpec | str:
+    try:
+        return connect_spec(host)
+    except SshOptionError as exc:
+        return str(exc)
+
+
+async def _sftp_put(conn: asyncssh.SSHClientConnection, local_path: str, path: str, mode: int) -> None:
+    try:
+        async with conn.start_sftp_client() as sftp:
+            await sftp.put(local_path, path)
+            await sftp.chmod(path, mode)
+    except OSError as exc:
+        if is_local(exc) or getattr(exc, "filename", None) == local_path:
+            raise LocalError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
+        raise StepFailure(f"cannot write {path}: {exc.strerror or exc}", "file_error") from exc
+    except asyncssh.Error as exc:
+        raise StepFailure(f"cannot write {path}: {exc.reason}", "file_error") from exc
+
+
+async def _sftp_get(conn: asyncssh.SSHClientConnection, path: str, local_path: str) -> int:
+    try:
+        async with conn.start_sftp_client() as sftp:
+            await sftp.get(path, local_path)
+            return (await sftp.stat(path)).size or 0
+    except OSError as exc:
+        raise LocalError(f"cannot write {local_path}: {exc.strerror or exc}") from exc
+    except asyncssh.Error as exc:
+        raise StepFailure(f"cannot read {path}: {exc.reason}", "file_error") from exc

@@ -1,0 +1,70 @@
+"""The one interface every way of running a step implements: local, SSH, in memory (tests).
+
+    async with transport.connection(host) as conn:     # host None: this machine
+        with trio.move_on_after(timeout):               # the caller owns timeouts
+            status = await conn.run(Command(task, program), io)
+        await conn.put_file("/local/path", "/remote/path", mode=0o644)
+        await conn.get_file("/remote/path", "/local/path")
+    await transport.release(host)                       # no step left on the host
+    await transport.aclose()                            # end of the run
+
+- `connection(host)` waits for and holds what a step needs on `host` (a
+  connection, a session slot); it raises `HostUnreachable` (with its kind) when
+  the host cannot be reached. Time spent here is not the step's.
+- `run` starts the task's fixed command line and hands it the step's program
+  (see `essh.schema.command`); the command's output goes to `io.output` as it
+  comes, and its exit status is returned (128+n for signal n). Cancelling `run`
+  is how a step is killed: the whole process group the step started gets TERM,
+  then KILL `KILL_GRACE` seconds later, before the cancellation propagates; a
+  kill that could not be done is told through `io.notice`.
+- `put_file` / `get_file` copy a whole file to / from the host over the same
+  connection, streaming (memory stays bounded); `get_file` returns its size.
+
+Errors are the executor's own (`errors.py`): a transport never lets asyncssh's
+or the OS's exceptions through.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from essh.schema import Task
+
+from .events import Stream
+
+KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled step's process group
+CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What a step runs: its task's command line (shell, run_as, pty) and its program."""
+
+    task: Task
+    program: str
+
+
+class StepIO(Protocol):
+    """Where a running command's output and essh's notes about it go."""
+
+    def output(self, stream: Stream, data: bytes) -> None: ...
+
+    def notice(self, text: str) -> None: ...
+
+
+class Connection(Protocol):
+    async def run(self, command: Command, io: StepIO) -> int: ...
+
+    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None: ...
+
+    async def get_file(self, path: str, local_path: str) -> int: ...
+
+
+class Transport(Protocol):
+    def connection(self, host: int | None) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def release(self, host: int | None) -> None: ...
+
+    async def aclose(self) -> None: ...
