@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .deps import closest_hint
+from .hints import did_you_mean
 from .model import ConfigError, Config, DriverDef, HostDef, TaskDef
 
 _BASH = ("bash", "-c")
@@ -145,7 +145,7 @@ class Drivers:
         if driver is None and task.driver != "default":
             raise ConfigError(
                 f'task {task.name} uses driver "{task.driver}", which is not defined'
-                + closest_hint(task.driver, sorted(self.drivers)),
+                + did_you_mean(task.driver, self.drivers),
                 task.defined_at,
             )
         return driver

@@ -21,14 +21,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from essh.schema.command import ENV_NAME
+
 from .model import ConfigError, HostDef, TaskDef
 
 _NOT_KEY = re.compile(r"[^A-Z0-9_]")
 # Variables bash refuses to assign (`export UID=1` fails and the script goes on).
 BASH_READONLY = frozenset({"BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"})
-_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Pair = tuple[str, str]
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a variable of a task's `env`, or None when it can."""
+    if not ENV_NAME.match(name):
+        return "is not a valid variable name (letters, digits, _; not a digit first)"
+    if name in BASH_READONLY:
+        return "is read-only in bash, so the script could not set it"
+    return None
 
 
 def env_key(key: str) -> str:
@@ -69,16 +79,9 @@ def task_env(task: TaskDef, args: Sequence[str], extra: Iterable[Pair] = ()) -> 
     env.update(_prefixed("ESSH_TASK_PROPS_", task.props.items()))
     env.update({f"ESSH_TASK_ARGS_{n}": arg for n, arg in enumerate(args, start=1)})
     for name, value in sorted(task.env.items()):
-        if not _VALID_NAME.match(name):
-            raise ConfigError(
-                f'task {task.name}: env name "{name}" is not a valid variable name (letters, digits, _; not a digit first)',
-                task.defined_at,
-            )
-        if name in BASH_READONLY:
-            raise ConfigError(
-                f'task {task.name}: env name "{name}" is read-only in bash, so the script could not set it',
-                task.defined_at,
-            )
+        problem = env_name_problem(name)
+        if problem:
+            raise ConfigError(f'task {task.name}: env name "{name}" {problem}', task.defined_at)
         env[name] = value
     env.update(extra)
     return tuple(env.items())

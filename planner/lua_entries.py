@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lua_values as v
+from . import task_values
 from .lua_runtime import LuaState
 from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
 
@@ -196,12 +197,6 @@ def _script(value: Any, label: str, where: Source) -> list[ScriptPart]:
     return parts
 
 
-def _parallel(value: Any, label: str, where: Source) -> bool | int:
-    if isinstance(value, bool):
-        return value
-    return v.whole_number(value, label, where, minimum=1)
-
-
 def _read_script_file(value: Any, entry: Entry, read_text: Callable[[str, Source], str]) -> tuple[str, str]:
     where = entry.where("script_file")
     path = v.string(value, f"{entry.label}: script_file", where)
@@ -234,11 +229,9 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             task.script_file, code = _read_script_file(value, entry, read_text)
             task.script = [ScriptPart(code)]
         elif key == "backend":
-            if value not in ("remote", "local"):
-                raise v.fail(label, '"remote" or "local"', value, where)
-            task.backend = value
+            task.backend = task_values.backend(value, label, where)
         elif key == "parallel":
-            task.parallel = _parallel(value, label, where)
+            task.parallel = task_values.parallel(value, label, where)
         elif key == "prefix":
             if not isinstance(value, (bool, str)):
                 raise v.fail(label, "true, false or a template string", value, where)
@@ -250,9 +243,9 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             if not task.on_error:
                 raise v.fail(label, '"stop", "continue" or the name of a handler task', value, where)
         elif key == "timeout":
-            task.timeout = v.positive_number(value, label, where)
+            task.timeout = task_values.timeout(value, label, where)
         elif key == "retries":
-            task.retries = v.whole_number(value, label, where, minimum=0)
+            task.retries = task_values.retries(value, label, where)
         elif key == "prepare":
             task.prepare = _function(state, value, entry, key)
         else:

@@ -35,6 +35,7 @@ from .drivers import Drivers, ScriptTable, load_render, prefixes, run_as, shell_
 from .env import task_env
 from .hosts import plan_host, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
+from . import task_values
 from .targets import HostIndex
 from .targets import select_hosts as targets_select_hosts
 
@@ -261,15 +262,14 @@ def _apply_prepare_changes(task: TaskDef, seen: Mapping[str, Any]) -> TaskDef:
 
 
 def _backend(task: TaskDef) -> str:
-    backend = task.backend or ("remote" if task.targets else "local")
-    if backend not in ("remote", "local"):
-        raise ConfigError(f'task {task.name}: backend must be "remote" or "local", not "{backend}"', task.defined_at)
-    return backend
+    """The task's backend: as set, else remote with targets and local without."""
+    return task.backend or ("remote" if task.targets else "local")
 
 
 def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
     """Decide the task's role, backend and hosts."""
     task = p.task
+    task_values.check_task(task)
     p.backend = _backend(task)
     if is_composite(task):
         p.role = "composite"
@@ -304,6 +304,7 @@ def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
             )
         if is_composite(handler):
             raise ConfigError(f"task {handler.name} is an on_error handler and needs a script", handler.defined_at)
+        task_values.check_task(handler)
         backend = _backend(handler)
         if backend == "local" and not handler.targets:
             hosts: list[HostDef | None] = [None]
@@ -329,14 +330,13 @@ def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
 
 
 def _parallel(task: TaskDef) -> int:
+    """`parallel` as the plan holds it: 0 for no limit, 1 for one host after another."""
     value = task.parallel
     if value is True:
         return 0
     if value is False:
         return 1
-    if type(value) is int and value >= 1:
-        return value
-    raise ConfigError(f"task {task.name}: parallel must be true, false or a number >= 1, not {value!r}", task.defined_at)
+    return int(value)
 
 
 def _plan_task(
@@ -348,10 +348,6 @@ def _plan_task(
     args: Sequence[str],
 ) -> Task:
     task = p.task
-    if task.timeout is not None and task.timeout <= 0:
-        raise ConfigError(f"task {task.name}: timeout must be a number of seconds > 0", task.defined_at)
-    if task.retries < 0:
-        raise ConfigError(f"task {task.name}: retries must be 0 or more", task.defined_at)
     on_error = task.on_error if task.on_error in _ON_ERROR_MODES else "handler"
     if p.role == "handler":
         on_error = task.on_error
