@@ -48,7 +48,7 @@ def unknown_task(name: str, tasks: Mapping[str, TaskDef], referrer: str | None, 
 
 def is_composite(task: TaskDef) -> bool:
     """A task without a script runs only its depends."""
-    return not task.script and not task.script_file
+    return not task.script
 
 
 def runs_members_concurrently(task: TaskDef) -> bool:

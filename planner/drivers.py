@@ -130,10 +130,9 @@ class ScriptTable:
 class Drivers:
     """Chooses each task's driver and renders its scripts into a `ScriptTable`."""
 
-    def __init__(self, config: Config, scripts: ScriptTable, read_file: Callable[[TaskDef], str]) -> None:
+    def __init__(self, config: Config, scripts: ScriptTable) -> None:
         self.drivers = config.drivers
         self.scripts = scripts
-        self.read_file = read_file
         self._templates: dict[str, str] = {}
         self._render: Render | None = None
 
@@ -151,9 +150,8 @@ class Drivers:
         return driver
 
     def parts(self, task: TaskDef) -> list[tuple[str, str]]:
-        """The task's script as (code, description) parts."""
-        if task.script_file:
-            return [(self.read_file(task), "")]
+        """The task's script as (code, description) parts (a `script_file`'s
+        content is there already: the loader read it once, with its digest)."""
         return [(part.code, part.description) for part in task.script]
 
     def script_ids(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[int]:

@@ -10,7 +10,7 @@ The phases, in order, each deterministic:
 4. emit: the hosts some step uses (sorted by name), the tasks, their scripts
    (stored once each) and the steps: in task order, hosts sorted by name.
 
-Nothing here does I/O except reading a task's `script_file`.
+Nothing here does I/O: a task's `script_file` was read by the loader.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def _build(
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
     after = reduce_after([frozenset(position[name] for name in p.after) for p in planned])
     scripts = ScriptTable()
-    drivers = Drivers(config, scripts, _read_script_file)
+    drivers = Drivers(config, scripts)
     tasks: list[Task] = []
     steps: list[Step] = []
     for i, p in enumerate(planned):
@@ -372,16 +372,3 @@ def _plan_task(
         hidden=task.hidden,
         requested=p.requested,
     )
-
-
-def _read_script_file(task: TaskDef) -> str:
-    path = task.script_file or ""
-    if "://" in path:
-        raise ConfigError(f"task {task.name}: script_file {path} is a URL; essh reads local files only", task.defined_at)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as exc:
-        raise ConfigError(f"task {task.name}: cannot read script_file {path}: {exc.strerror or exc}", task.defined_at) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"task {task.name}: script_file {path} is not UTF-8 text", task.defined_at) from None

@@ -186,13 +186,20 @@ def test_built_in_driver_joins_the_parts_and_identical_scripts_are_stored_once()
     assert [s.script for s in plan.steps] == [0, 0, 0, 1]
 
 
-def test_script_file_is_read_at_plan_time(tmp_path):
-    path = tmp_path / "job.sh"
-    path.write_text("echo from file\n")
-    plan = plan_of([task("a", None, script_file=str(path))], ["a"])
-    assert plan.scripts == ("echo from file\n\n",)
-    with pytest.raises(ConfigError, match="cannot read script_file"):
-        plan_of([task("a", None, script_file=str(tmp_path / "missing.sh"))], ["a"])
+def test_script_file_is_read_once_the_digest_and_the_script_from_the_same_bytes(tmp_path):
+    import hashlib
+
+    from essh.planner.loader import load_config
+
+    job = tmp_path / "job.sh"
+    job.write_text("echo reviewed\n")
+    (tmp_path / "config.lua").write_text('task "a" { script_file = "job.sh" }')
+    config = load_config([str(tmp_path / "config.lua")])
+    job.write_text("echo swapped in after loading\n")  # where the planner used to read it again
+    plan = make_plan(config, ["a"], essh_version="t")
+    assert plan.scripts == ("echo reviewed\n\n",)
+    digests = {f.path: f.sha256 for f in plan.meta.config_files}
+    assert digests[str(job)] == hashlib.sha256(b"echo reviewed\n").hexdigest()
 
 
 def test_unknown_driver_names_the_closest():
