@@ -18,6 +18,7 @@ from . import lua_values as v
 from . import task_values
 from .lua_runtime import LuaState
 from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
+from .names import check_host_name, check_task_name
 
 _SSH_KEYWORD = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 HOST_KEYS = sorted(
@@ -144,9 +145,7 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
 
 def host_def(entry: Entry) -> HostDef:
     """A host's properties: capitalised keys are SSH options, the others essh's."""
-    if not entry.name or any(c.isspace() or not c.isprintable() for c in entry.name):
-        # The name is an ssh_config `Host` line (`essh hosts --ssh-config`) and a log file name.
-        raise ConfigError(f"host {entry.name!r}: a host name cannot be empty or contain spaces or control characters", entry.source)
+    check_host_name(entry.name, entry.source)
     host = HostDef(name=entry.name, defined_at=entry.source)
     options: list[tuple[str, str]] = []
     for key in sorted(entry.fields):
@@ -213,6 +212,7 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
         return None
     if "script" in fields and "script_file" in fields:
         raise ConfigError(f"{entry.label}: use script or script_file, not both", entry.where("script_file"))
+    check_task_name(entry.name, entry.source)
     task = TaskDef(name=entry.name, defined_at=entry.source)
     for key in sorted(fields):
         value, where, label = fields[key], entry.where(key), f"{entry.label}: {key}"
