@@ -36,7 +36,8 @@ from .env import task_env
 from .hosts import plan_host, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from . import task_values
-from .targets import HostIndex
+from .hints import did_you_mean
+from .targets import HostIndex, is_glob
 from .targets import select_hosts as targets_select_hosts
 
 _ON_ERROR_MODES = ("stop", "continue")
@@ -276,6 +277,10 @@ def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
         return
     if task.filters and not task.targets:
         raise ConfigError(f"task {task.name}: has filters but no targets; filters only narrow what targets select", task.defined_at)
+    for kind, entries in (("target", task.targets), ("filter", task.filters)):
+        for entry in entries:
+            if index.match(entry) == frozenset():
+                raise _matches_nothing(task, kind, entry, index)
     names = index.select(task.targets, task.filters)
     if task.targets and not names:
         wanted = ", ".join(task.targets) + (f" filtered by {', '.join(task.filters)}" if task.filters else "")
@@ -286,6 +291,13 @@ def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
         p.hosts = [None]
         return
     p.hosts = [hosts[name] for name in names]
+
+
+def _matches_nothing(task: TaskDef, kind: str, entry: str, index: HostIndex) -> ConfigError:
+    """The error for one entry of `targets` or `filters` that selects no host: a typo
+    in a list must not quietly shrink what a task runs on."""
+    hint = "" if is_glob(entry) else did_you_mean(entry, [*index.names, *index.by_tag])
+    return ConfigError(f'task {task.name}: {kind} "{entry}" matches no host name or tag{hint}', task.defined_at)
 
 
 def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:

@@ -61,8 +61,8 @@ def test_a_local_task_with_targets_runs_once_per_host_with_its_env():
 
 def test_a_remote_task_selecting_no_host_names_task_patterns_and_place():
     with pytest.raises(ConfigError) as err:
-        plan_of([task("a", targets=["api-*", "cache"], filters=["prod"], line=12)], ["a"])
-    assert str(err.value) == f"{FILE}:12: task a: targets api-*, cache filtered by prod select no host"
+        plan_of([task("a", targets=["web-*", "web-2"], filters=["db"], line=12)], ["a"])
+    assert str(err.value) == f"{FILE}:12: task a: targets web-*, web-2 filtered by db select no host"
 
 
 def test_a_remote_task_without_targets_is_refused():
@@ -351,7 +351,7 @@ def test_every_plannable_config_gives_a_valid_ordered_reproducible_plan(cfg_requ
     try:
         plan = make_plan(cfg, request, args, created_at=3, essh_version="t")
     except ConfigError as exc:
-        assert "select no host" in str(exc) or "runs on none" in str(exc)
+        assert any(words in str(exc) for words in ("select no host", "matches no host name or tag", "runs on none"))
         return
     round_trip(plan)
     assert encode_plan(plan) == encode_plan(make_plan(cfg, request, args, created_at=3, essh_version="t"))
