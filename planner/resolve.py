@@ -33,7 +33,7 @@ from .deps import (
 )
 from .drivers import Drivers, ScriptTable, load_render, prefixes, run_as, shell_for
 from .env import task_env
-from .hosts import plan_host, unapplied_options, with_jump_hosts
+from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from . import task_values
 from .hints import did_you_mean
@@ -164,6 +164,8 @@ def _build(
 
     used = sorted(with_jump_hosts({h.name for p in planned for h in p.hosts if h is not None}, config.hosts))
     host_index = {name: i for i, name in enumerate(used)}
+    plan_hosts = tuple(plan_host(config.hosts[name]) for name in used)
+    refuse_jump_loops(plan_hosts, config.hosts)
     for name in used:
         warnings.extend(unapplied_options(config.hosts[name]))
 
@@ -194,7 +196,7 @@ def _build(
     )
     return Plan(
         meta=meta,
-        hosts=tuple(plan_host(config.hosts[name]) for name in used),
+        hosts=plan_hosts,
         tasks=tuple(tasks),
         scripts=scripts.texts(),
         steps=tuple(steps),

@@ -410,3 +410,24 @@ def test_a_bastion_named_by_proxyjump_comes_along_into_the_plan():
     plan = plan_of([task("a", targets=["web-*"])], ["a"], hosts=hosts)
     assert [h.name for h in plan.hosts] == ["bastion", "web-1", "web-2"]
     assert sorted(plan.hosts[s.host].name for s in plan.steps) == ["web-1", "web-2"]
+
+
+def test_a_proxyjump_loop_is_refused_at_the_hosts_definition():
+    hosts = [
+        host("web", "web", line=3, ssh_options=[("ProxyJump", "bastion-a")]),
+        host("bastion-a", line=5, ssh_options=[("ProxyJump", "bastion-b")]),
+        host("bastion-b", line=7, ssh_options=[("ProxyJump", "bastion-a")]),
+    ]
+    with pytest.raises(ConfigError) as caught:
+        plan_of([task("a", targets=["web"])], ["a"], hosts=hosts)
+    assert str(caught.value) == f"{FILE}:5: host bastion-a: its ProxyJump hosts loop back: bastion-a -> bastion-b -> bastion-a"
+
+
+def test_a_proxyjump_chain_without_a_loop_brings_its_jump_hosts_into_the_plan():
+    hosts = [
+        host("web", "web", ssh_options=[("ProxyJump", "inner")]),
+        host("inner", ssh_options=[("ProxyJump", "outer")]),
+        host("outer", ssh_options=[("ProxyJump", "deploy@outer:2222")]),  # not a plan host: passed to SSH
+    ]
+    plan = plan_of([task("a", targets=["web"])], ["a"], hosts=hosts)
+    assert [h.name for h in plan.hosts] == ["inner", "outer", "web"]
