@@ -31,7 +31,7 @@ from .deps import (
     runs_members_concurrently,
     unknown_task,
 )
-from .drivers import Drivers, ScriptTable, load_render, prefixes, run_as, shell_for
+from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
 from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
@@ -173,7 +173,8 @@ def _build(
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
     after = reduce_after([frozenset(position[name] for name in p.after) for p in planned])
     scripts = ScriptTable()
-    drivers = Drivers(config, scripts)
+    templates = Templates()
+    drivers = Drivers(config, scripts, templates)
     tasks: list[Task] = []
     steps: list[Step] = []
     for i, p in enumerate(planned):
@@ -181,7 +182,7 @@ def _build(
         if p.role == "composite":
             continue
         script_ids = drivers.script_ids(p.task, p.hosts, args)
-        shown = prefixes(p.task, p.backend, p.hosts, args, load_render)
+        shown = prefixes(p.task, p.backend, p.hosts, args, templates)
         for h, script, prefix in zip(p.hosts, script_ids, shown):
             steps.append(Step(i, None if h is None else host_index[h.name], script, prefix))
 

@@ -290,12 +290,17 @@ def test_exec_plans_a_one_off_task():
         make_exec_plan(config(WEB), "date", targets=[], created_at=0, essh_version="t")
 
 
-def test_the_environment_template_renders_to_nothing_honouring_trims():
-    from essh.planner.drivers import drop_environment
-
-    assert drop_environment('{{template "environment" .}}\nset -e\n') == "\nset -e\n"
-    assert drop_environment('  {{- template "environment" . -}}\n\nset -e') == "set -e"
-    assert drop_environment('a\n{{template "environment" . -}}\n  b') == "a\nb"
+@pytest.mark.parametrize(
+    ("engine", "script"),
+    [
+        ('{{template "environment" .}}\nset -e\n', "\nset -e\n"),
+        ('  {{- template "environment" . -}}\n\nset -e', "set -e"),
+        ('a\n{{template "environment" . -}}\n  b', "a\nb"),
+    ],
+)
+def test_the_environment_template_renders_to_nothing_honouring_trims(engine, script):
+    plan = plan_of([task("a", targets=["web"], driver="d")], ["a"], drivers=[driver("d", engine)])
+    assert plan.scripts == (script,)
 
 
 def test_a_custom_driver_renders_once_per_task_unless_it_mentions_the_host():
