@@ -21,10 +21,10 @@ depth plan without hitting Python's recursion limit.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .hints import did_you_mean
 from .model import ConfigError, Source, TaskDef
 
 
@@ -37,16 +37,10 @@ class Ordered:
     requested: bool
 
 
-def closest_hint(name: str, known: Sequence[str]) -> str:
-    """`; did you mean "x"?` for the known name closest to `name`, or ``."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f'; did you mean "{match[0]}"?' if match else ""
-
-
 def unknown_task(name: str, tasks: Mapping[str, TaskDef], referrer: str | None, source: Source | None) -> ConfigError:
     """The error for a reference to a task that is not defined; `referrer` says
     who refers to it (`task deploy depends on`), None for the command line."""
-    hint = closest_hint(name, sorted(tasks))
+    hint = did_you_mean(name, tasks)
     if referrer is None:
         return ConfigError(f'task "{name}" is not defined{hint}', source)
     return ConfigError(f'{referrer} "{name}", which is not defined{hint}', source)
@@ -54,7 +48,7 @@ def unknown_task(name: str, tasks: Mapping[str, TaskDef], referrer: str | None, 
 
 def is_composite(task: TaskDef) -> bool:
     """A task without a script runs only its depends."""
-    return not task.script and not task.script_file
+    return not task.script
 
 
 def runs_members_concurrently(task: TaskDef) -> bool:

@@ -9,29 +9,29 @@ The script text comes from the task's driver:
   {"Scripts": [{"code", "description"}...], "Task": {...}, "Driver": {...},
   "Host": {...} or None, "Args": [...]}. The engine runs once per driver.
 
-`{{template "environment" .}}` renders to nothing here: the environment is not
-part of the script text but exported at the top of every step's script by
+`{{template "environment" .}}` renders to nothing here (gotemplate's default
+"environment" template is empty): the environment is not part of the script
+text but exported at the top of every step's script by
 `essh.schema.command.env_prelude`, from `Host.env` and `Task.env`, so that it
 is stored once per host and per task rather than in every script.
 
-A template is rendered once per task unless it mentions `.Host`, then once per
-host. Identical script texts are stored once (`ScriptTable`).
+A template (driver or prefix) is rendered once per task when the compiled
+template cannot read `.Host` (`Template.may_read`), else once per host.
+Identical script texts are stored once (`ScriptTable`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from .deps import closest_hint
+from .hints import did_you_mean
 from .model import ConfigError, Config, DriverDef, HostDef, TaskDef
 
+if TYPE_CHECKING:
+    from .gotemplate import Template
+
 _BASH = ("bash", "-c")
-
-_ENVIRONMENT = re.compile(r'(\s*)\{\{(-?)\s*template\s+"environment"\s+\.\s*(-?)\}\}(\s*)')
-
-Render = Callable[[str, dict[str, Any]], str]
 
 
 def shell_for(task: TaskDef) -> tuple[str, ...]:
@@ -46,32 +46,21 @@ def run_as(task: TaskDef) -> str | None:
     return "root" if task.privileged else None
 
 
-def drop_environment(template: str) -> str:
-    """`template` without `{{template "environment" .}}`, honouring `{{-`/`-}}` trims."""
+class Templates:
+    """Go text/templates compiled once per distinct text, for one planning run
+    (`gotemplate` is imported only when a template is used)."""
 
-    def keep_spaces(m: re.Match[str]) -> str:
-        before = "" if m.group(2) else m.group(1)
-        after = "" if m.group(3) else m.group(4)
-        return before + after
+    def __init__(self) -> None:
+        self._compiled: dict[str, Template] = {}
 
-    return _ENVIRONMENT.sub(keep_spaces, template)
-
-
-def load_render() -> Render:
-    """A Go text/template renderer that parses each distinct template once (the
-    module is imported only when a template is used; the cache lives as long as
-    the renderer, one planning run)."""
-    from .gotemplate import compile as compile_template
-
-    compiled: dict[str, Any] = {}
-
-    def render(template: str, data: dict[str, Any]) -> str:
-        found = compiled.get(template)
+    def get(self, text: str) -> Template:
+        """The compiled template; raises `gotemplate.TemplateError`."""
+        found = self._compiled.get(text)
         if found is None:
-            found = compiled[template] = compile_template(template)
-        return found.render(data)
+            from .gotemplate import compile as compile_template
 
-    return render
+            found = self._compiled[text] = compile_template(text)
+        return found
 
 
 def host_data(host: HostDef | None) -> dict[str, Any] | None:
@@ -130,12 +119,11 @@ class ScriptTable:
 class Drivers:
     """Chooses each task's driver and renders its scripts into a `ScriptTable`."""
 
-    def __init__(self, config: Config, scripts: ScriptTable, read_file: Callable[[TaskDef], str]) -> None:
+    def __init__(self, config: Config, scripts: ScriptTable, templates: Templates) -> None:
         self.drivers = config.drivers
         self.scripts = scripts
-        self.read_file = read_file
-        self._templates: dict[str, str] = {}
-        self._render: Render | None = None
+        self.templates = templates
+        self._engine_texts: dict[str, str] = {}
 
     def driver_for(self, task: TaskDef) -> DriverDef | None:
         """The task's driver; None for the built-in one."""
@@ -145,15 +133,14 @@ class Drivers:
         if driver is None and task.driver != "default":
             raise ConfigError(
                 f'task {task.name} uses driver "{task.driver}", which is not defined'
-                + closest_hint(task.driver, sorted(self.drivers)),
+                + did_you_mean(task.driver, self.drivers),
                 task.defined_at,
             )
         return driver
 
     def parts(self, task: TaskDef) -> list[tuple[str, str]]:
-        """The task's script as (code, description) parts."""
-        if task.script_file:
-            return [(self.read_file(task), "")]
+        """The task's script as (code, description) parts (a `script_file`'s
+        content is there already: the loader read it once, with its digest)."""
         return [(part.code, part.description) for part in task.script]
 
     def script_ids(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[int]:
@@ -171,20 +158,28 @@ class Drivers:
         if driver is None:
             only = self.scripts.add("".join(code + "\n" for code, _ in parts))
             return [only] * len(hosts)
-        template = self._template(driver)
+        template = self._compiled(driver, task)
         data = {
             "Scripts": [{"code": code, "description": description} for code, description in parts],
             "Task": task_data(task, args),
             "Driver": {"Name": driver.name, "Props": dict(sorted(driver.props.items()))},
             "Args": list(args),
         }
-        if ".Host" not in template:
+        if not template.may_read("Host"):
             only = self.scripts.add(self._run(template, {**data, "Host": None}, driver, task))
             return [only] * len(hosts)
         return [self.scripts.add(self._run(template, {**data, "Host": host_data(h)}, driver, task)) for h in hosts]
 
-    def _template(self, driver: DriverDef) -> str:
-        found = self._templates.get(driver.name)
+    def _compiled(self, driver: DriverDef, task: TaskDef) -> Template:
+        try:
+            return self.templates.get(self._engine_text(driver))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._template_error(driver, task, exc) from None
+
+    def _engine_text(self, driver: DriverDef) -> str:
+        found = self._engine_texts.get(driver.name)
         if found is None:
             try:
                 text = driver.engine({"name": driver.name, "props": dict(sorted(driver.props.items()))})
@@ -197,19 +192,21 @@ class Drivers:
                     f"driver {driver.name}: engine must return a template string, not {type(text).__name__}",
                     driver.defined_at,
                 )
-            found = self._templates[driver.name] = drop_environment(text)
+            found = self._engine_texts[driver.name] = text
         return found
 
-    def _run(self, template: str, data: dict[str, Any], driver: DriverDef, task: TaskDef) -> str:
-        if self._render is None:
-            self._render = load_render()
+    def _run(self, template: Template, data: dict[str, Any], driver: DriverDef, task: TaskDef) -> str:
         try:
-            return self._render(template, data)
+            return template.render(data)
         except Exception as exc:
-            raise ConfigError(
-                f"driver {driver.name} (at {driver.defined_at}): cannot render its template for task {task.name}: {exc}",
-                task.defined_at,
-            ) from None
+            raise self._template_error(driver, task, exc) from None
+
+    @staticmethod
+    def _template_error(driver: DriverDef, task: TaskDef, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"driver {driver.name} (at {driver.defined_at}): cannot render its template for task {task.name}: {exc}",
+            task.defined_at,
+        )
 
 
 def default_prefix(backend: str, host: HostDef | None) -> str:
@@ -218,7 +215,7 @@ def default_prefix(backend: str, host: HostDef | None) -> str:
 
 
 def prefixes(
-    task: TaskDef, backend: str, hosts: Sequence[HostDef | None], args: Sequence[str], render: Callable[[], Render]
+    task: TaskDef, backend: str, hosts: Sequence[HostDef | None], args: Sequence[str], templates: Templates
 ) -> list[str | None]:
     """The output prefix of each step; None where output passes through untouched.
 
@@ -232,16 +229,18 @@ def prefixes(
         return [None] * len(hosts)
     if setting is True:
         return [default_prefix(backend, h) for h in hosts]
-    template = setting
-    renderer = render()
     data = {"Task": task_data(task, args), "Args": list(args)}
+    try:
+        template = templates.get(setting)
+    except Exception as exc:
+        raise ConfigError(f"task {task.name}: cannot render its prefix {setting!r}: {exc}", task.defined_at) from None
 
     def one(h: HostDef | None) -> str:
         try:
-            return renderer(template, {**data, "Host": host_data(h)})
+            return template.render({**data, "Host": host_data(h)})
         except Exception as exc:
-            raise ConfigError(f"task {task.name}: cannot render its prefix {template!r}: {exc}", task.defined_at) from None
+            raise ConfigError(f"task {task.name}: cannot render its prefix {setting!r}: {exc}", task.defined_at) from None
 
-    if ".Host" not in template:
+    if not template.may_read("Host"):
         return [one(None)] * len(hosts)
     return [one(h) for h in hosts]

@@ -14,6 +14,9 @@ into variable names by `env_key`: upper-cased, then every character outside
 [A-Z0-9_] replaced by `_` (`web-1.example` -> `WEB_1_EXAMPLE`). When two keys
 collapse to the same name, the one sorting last wins. Names in a task's `env`
 are the user's own and must already be valid; they are checked, not changed.
+Every value must be one a shell variable can hold (no NUL:
+`essh.schema.command.env_value_problem`), else a ConfigError at the host's or
+task's definition.
 """
 
 from __future__ import annotations
@@ -21,14 +24,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from .model import ConfigError, HostDef, TaskDef
+from essh.schema.command import ENV_NAME, env_value_problem
+
+from .model import ConfigError, HostDef, Source, TaskDef
 
 _NOT_KEY = re.compile(r"[^A-Z0-9_]")
 # Variables bash refuses to assign (`export UID=1` fails and the script goes on).
 BASH_READONLY = frozenset({"BASHOPTS", "BASH_VERSINFO", "EUID", "PPID", "SHELLOPTS", "UID"})
-_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 Pair = tuple[str, str]
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a variable of a task's `env`, or None when it can."""
+    if not ENV_NAME.match(name):
+        return "is not a valid variable name (letters, digits, _; not a digit first)"
+    if name in BASH_READONLY:
+        return "is read-only in bash, so the script could not set it"
+    return None
 
 
 def env_key(key: str) -> str:
@@ -60,6 +73,7 @@ def host_env(host: HostDef) -> tuple[Pair, ...]:
         env["ESSH_HOST_SSH_" + env_key(key)] = value
     env.update({"ESSH_HOST_TAGS_" + env_key(tag): "1" for tag in sorted(host.tags)})
     env.update(_prefixed("ESSH_HOST_PROPS_", host.props.items()))
+    _check_values(env, f"host {host.name}", host.defined_at)
     return tuple(sorted(env.items()))
 
 
@@ -69,16 +83,18 @@ def task_env(task: TaskDef, args: Sequence[str], extra: Iterable[Pair] = ()) -> 
     env.update(_prefixed("ESSH_TASK_PROPS_", task.props.items()))
     env.update({f"ESSH_TASK_ARGS_{n}": arg for n, arg in enumerate(args, start=1)})
     for name, value in sorted(task.env.items()):
-        if not _VALID_NAME.match(name):
-            raise ConfigError(
-                f'task {task.name}: env name "{name}" is not a valid variable name (letters, digits, _; not a digit first)',
-                task.defined_at,
-            )
-        if name in BASH_READONLY:
-            raise ConfigError(
-                f'task {task.name}: env name "{name}" is read-only in bash, so the script could not set it',
-                task.defined_at,
-            )
+        problem = env_name_problem(name)
+        if problem:
+            raise ConfigError(f'task {task.name}: env name "{name}" {problem}', task.defined_at)
         env[name] = value
     env.update(extra)
+    _check_values(env, f"task {task.name}", task.defined_at)
     return tuple(env.items())
+
+
+def _check_values(env: dict[str, str], label: str, where: Source) -> None:
+    """Refuse, at plan time, a value the step's shell could not hold (a NUL from a prop or env)."""
+    for name, value in env.items():
+        problem = env_value_problem(value)
+        if problem:
+            raise ConfigError(f"{label}: the value of {name} {problem}", where)

@@ -20,6 +20,14 @@ with a `map[string]any`, a missing key renders as "<no value>" and is false in
 
 Anything else (`define`, `block`, `break`, assignment with `=`, methods, ...)
 is refused by `compile` with a `TemplateError` carrying the template's line.
+
+What a template reads of its data is decided while compiling, from the parsed
+template, never from its text: `Template.may_read("Host")` is False only when
+no evaluation can reach the data's `Host` field. The data itself (the dot at the
+top, `$`, a variable or `with` dot holding it) may only be used to take a named
+field; any other use (printing it, a function or `index` call on it, `range`
+over it, a test of it, a nested template that uses it so) counts as reading
+every field. The answer errs only on the side of "may read".
 """
 
 from __future__ import annotations
@@ -73,11 +81,16 @@ Eval = Callable[[Any, dict], Any]
 class Template:
     """A compiled template; `render(data)` may be called any number of times."""
 
-    __slots__ = ("_emit", "source")
+    __slots__ = ("_emit", "_reads", "source")
 
-    def __init__(self, source: str, emit: Callable[[Any, dict], str]) -> None:
+    def __init__(self, source: str, emit: Callable[[Any, dict], str], reads: frozenset[str] | None = None) -> None:
         self.source = source
         self._emit = emit
+        self._reads = reads  # the data's fields it may read; None: any of them
+
+    def may_read(self, field: str) -> bool:
+        """Whether rendering may read the data's top-level `field` (see the module's docstring)."""
+        return self._reads is None or field in self._reads
 
     def render(self, data: Any) -> str:
         """The template's text for `data` (the dot and `$`); None is Go's nil data."""
@@ -96,9 +109,14 @@ def compile(
     named = DEFAULT_TEMPLATES if templates is None else templates
     all_funcs = {**_BUILTINS, **(funcs or {})}
     registry: dict[str, Callable[[Any, dict], str]] = {}
+    reads: dict[str, frozenset[str] | None] = {}  # per named template, when handed the data
     for name in sorted(named):
-        registry[name] = _Parser(named[name], all_funcs, registry, named).parse()
-    return Template(source, _Parser(source, all_funcs, registry, named).parse())
+        parser = _Parser(named[name], all_funcs, registry, named, reads)
+        registry[name] = parser.parse()
+        reads[name] = parser.reads
+    parser = _Parser(source, all_funcs, registry, named, reads)
+    emit = parser.parse()
+    return Template(source, emit, parser.reads)
 
 
 def render(
@@ -216,15 +234,40 @@ _KEYWORDS = frozenset({"if", "else", "end", "range", "with", "template", "define
 
 
 class _Parser:
-    """Turns the lexed items into one emitter closure, checking names as it goes."""
+    """Turns the lexed items into one emitter closure, checking names as it goes.
 
-    def __init__(self, source, funcs, registry, named) -> None:
+    It also follows where the data (the root dot) can flow: expressions are
+    parsed into (evaluator, holds_data) pairs, `holds_data` being True when the
+    value may be the data itself; `reads` collects the data's fields taken.
+    """
+
+    def __init__(self, source, funcs, registry, named, named_reads) -> None:
         self.items = _lex(source)
         self.i = 0
         self.funcs = funcs
         self.registry = registry
         self.named = named
-        self.scopes: list[set[str]] = [{"$"}]
+        self.named_reads: Mapping[str, frozenset[str] | None] = named_reads
+        self.scopes: list[dict[str, bool]] = [{"$": True}]  # variable -> may hold the data
+        self.dot_holds_data = True
+        self._reads: set[str] | None = set()
+
+    @property
+    def reads(self) -> frozenset[str] | None:
+        """The data's fields the template may read; None when it may read any."""
+        return None if self._reads is None else frozenset(self._reads)
+
+    def _read_field(self, name: str) -> None:
+        if self._reads is not None:
+            self._reads.add(name)
+
+    def _use(self, holds_data: bool) -> None:
+        """A value used other than by taking a field: if it may be the data, anything may be read."""
+        if holds_data:
+            self._reads = None
+
+    def _holds_data(self, variable: str) -> bool:
+        return any(scope.get(variable, False) for scope in self.scopes)
 
     def parse(self) -> Callable[[Any, dict], str]:
         emit, stop = self._list()
@@ -249,7 +292,7 @@ class _Parser:
 
     def _block(self, opener: _Action) -> tuple[Callable, _Action]:
         """A block body in its own variable scope, and the action that ended it."""
-        self.scopes.append(set())
+        self.scopes.append({})
         try:
             emit, stop = self._list()
         finally:
@@ -278,7 +321,7 @@ class _Parser:
             if keyword == "template":
                 return self._template(action)
             raise TemplateError(f"{{{{{keyword}}}}} is not supported", first.line)
-        value = self._pipeline(action.tokens, action.line, declare=True)
+        value, holds_data = self._pipeline(action.tokens, action.line, declare=True)
         tokens = action.tokens
         if tokens[0].kind == "var" and len(tokens) >= 2 and tokens[1].kind == "declare":
 
@@ -287,10 +330,11 @@ class _Parser:
                 return ""  # a declaration prints nothing
 
             return declare
+        self._use(holds_data)
         return lambda dot, variables: _text(value(dot, variables))
 
     def _if(self, action: _Action, cond_tokens: list[_Token]) -> Callable:
-        cond = self._pipeline(cond_tokens, action.line)
+        cond = self._used_pipeline(cond_tokens, action.line)
         then, stop = self._block(action)
         otherwise = self._else(stop, chain="if")
 
@@ -315,8 +359,12 @@ class _Parser:
         return otherwise
 
     def _with(self, action: _Action) -> Callable:
-        value = self._pipeline(action.tokens[1:], action.line)
-        body, stop = self._block(action)
+        value, holds_data = self._pipeline(action.tokens[1:], action.line)
+        outer_dot, self.dot_holds_data = self.dot_holds_data, holds_data
+        try:
+            body, stop = self._block(action)
+        finally:
+            self.dot_holds_data = outer_dot
         otherwise = self._else(stop, chain=None)
 
         def emit(dot, variables):
@@ -336,12 +384,14 @@ class _Parser:
             names, tokens = [tokens[0].text, tokens[2].text], tokens[4:]
         if any("." in name for name in names):
             raise TemplateError("range declares variables, not fields", action.line)
-        items = self._pipeline(tokens, action.line)
-        self.scopes.append(set(names))
+        items = self._used_pipeline(tokens, action.line)  # the elements of non-data are not the data
+        self.scopes.append(dict.fromkeys(names, False))
+        outer_dot, self.dot_holds_data = self.dot_holds_data, False
         try:
             body, stop = self._block(action)
         finally:
             self.scopes.pop()
+            self.dot_holds_data = outer_dot
         otherwise = self._else(stop, chain=None)
         line = action.line
 
@@ -369,7 +419,16 @@ class _Parser:
         if name not in self.named:
             known = ", ".join(sorted(self.named)) or "none"
             raise TemplateError(f"no such template {name!r} (known: {known})", action.line)
-        value = self._pipeline(tokens[2:], action.line) if len(tokens) > 2 else _constant(NO_VALUE)
+        value, holds_data = self._pipeline(tokens[2:], action.line) if len(tokens) > 2 else (_constant(NO_VALUE), False)
+        if holds_data:
+            # The named template gets the data: it reads what it reads of its own dot (unknown
+            # when it is not compiled yet, as for a template calling itself).
+            named_reads = self.named_reads.get(name)
+            if named_reads is None:
+                self._use(True)
+            else:
+                for field in named_reads:
+                    self._read_field(field)
         registry = self.registry
 
         def emit(dot, variables):
@@ -380,7 +439,14 @@ class _Parser:
         return emit
 
     # Pipelines: [$x :=] command | command ...; a command is operands, a call when it starts with a function.
-    def _pipeline(self, tokens: list[_Token], line: int, declare: bool = False) -> Eval:
+    def _used_pipeline(self, tokens: list[_Token], line: int) -> Eval:
+        """A pipeline whose value is used (tested, iterated), not only a field of it taken."""
+        value, holds_data = self._pipeline(tokens, line)
+        self._use(holds_data)
+        return value
+
+    def _pipeline(self, tokens: list[_Token], line: int, declare: bool = False) -> tuple[Eval, bool]:
+        """The pipeline's evaluator, and whether its value may be the data."""
         if not tokens:
             raise TemplateError("missing value for command", line)
         target = None
@@ -398,12 +464,16 @@ class _Parser:
             if token.kind == "punct" and token.text in "()":
                 depth += 1 if token.text == "(" else -1
             commands[-1].append(token)
-        first = self._command(commands[0], line, piped=False)
-        rest = [self._command(command, line, piped=True) for command in commands[1:]]
+        first, holds_data = self._command(commands[0], line, piped=False)
+        rest = [self._command(command, line, piped=True)[0] for command in commands[1:]]
+        if rest:
+            self._use(holds_data)  # handed to a function
+            holds_data = False
         if target is not None:
-            self.scopes[-1].add(target)
+            scope = self.scopes[-1]
+            scope[target] = scope.get(target, False) or holds_data
         if not rest and target is None:
-            return first
+            return first, holds_data
 
         def run(dot, variables):
             value = first(dot, variables)
@@ -413,9 +483,9 @@ class _Parser:
                 variables[target] = value
             return value
 
-        return run
+        return run, holds_data
 
-    def _command(self, tokens: list[_Token], line: int, piped: bool) -> Callable:
+    def _command(self, tokens: list[_Token], line: int, piped: bool) -> tuple[Callable, bool]:
         if not tokens:
             raise TemplateError("missing command in pipeline", line)
         first = tokens[0]
@@ -426,7 +496,9 @@ class _Parser:
             if fn is None:
                 raise TemplateError(f"function {first.text!r} not defined", first.line)
             args = self._operands(tokens[1:], line)
-            return _call(first.text, fn, args, first.line)
+            for _, holds_data in args:
+                self._use(holds_data)
+            return _call(first.text, fn, [arg for arg, _ in args], first.line), False
         operands = self._operands(tokens, line)
         if len(operands) != 1:
             raise TemplateError(f"can't give arguments to non-function {first.text}", first.line)
@@ -434,8 +506,8 @@ class _Parser:
             raise TemplateError(f"non-function {first.text} in pipeline", first.line)
         return operands[0]
 
-    def _operands(self, tokens: list[_Token], line: int) -> list[Eval]:
-        operands: list[Eval] = []
+    def _operands(self, tokens: list[_Token], line: int) -> list[tuple[Eval, bool]]:
+        operands: list[tuple[Eval, bool]] = []
         i = 0
         while i < len(tokens):
             token = tokens[i]
@@ -454,26 +526,32 @@ class _Parser:
             i += 1
         return operands
 
-    def _operand(self, token: _Token) -> Eval:
+    def _operand(self, token: _Token) -> tuple[Eval, bool]:
         kind, text = token.kind, token.text
         if kind == "dot":
-            return _dot
+            return _dot, self.dot_holds_data
         if kind == "field":
-            return _field_chain(None, text[1:].split("."), token.line)
+            names = text[1:].split(".")
+            if self.dot_holds_data:
+                self._read_field(names[0])
+            return _field_chain(None, names, token.line), False
         if kind == "var":
             name, _, path = text.partition(".")
             if not any(name in scope for scope in self.scopes):
                 raise TemplateError(f"undefined variable {name!r}", token.line)
-            return _field_chain(name, path.split(".") if path else [], token.line)
+            holds_data = self._holds_data(name)
+            if path and holds_data:
+                self._read_field(path.split(".")[0])
+            return _field_chain(name, path.split(".") if path else [], token.line), holds_data and not path
         if kind in ("string", "raw", "number"):
-            return _constant(_literal(token))
+            return _constant(_literal(token)), False
         if kind == "ident" and text in ("true", "false", "nil"):
-            return _constant({"true": True, "false": False, "nil": None}[text])
+            return _constant({"true": True, "false": False, "nil": None}[text]), False
         if kind == "ident":
             fn = self.funcs.get(text)
             if fn is None:
                 raise TemplateError(f"function {text!r} not defined", token.line)
-            return _call(text, fn, [], token.line)
+            return _call(text, fn, [], token.line), False
         raise TemplateError(f"unexpected {text!r} in operand", token.line)
 
 

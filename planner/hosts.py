@@ -6,10 +6,14 @@ wrote) but reported in the plan's warnings, never dropped silently.
 
 from __future__ import annotations
 
-from .env import host_env
-from .model import HostDef
+from collections.abc import Mapping, Sequence
+
 from essh.schema import Host, Location
-from essh.schema.ssh_options import unapplied_ssh_options
+from essh.schema.ssh_options import proxy_jump_host, proxy_jump_loops, unapplied_ssh_options
+
+from .env import host_env
+from .model import ConfigError, HostDef
+
 
 def unapplied_options(host: HostDef) -> list[str]:
     """Warnings for the host's SSH options the executor does not apply, by keyword
@@ -23,11 +27,20 @@ def with_jump_hosts(names: set[str], hosts: dict[str, HostDef]) -> set[str]:
     connects through a bastion defined in the configuration with its own options."""
     result, todo = set(names), list(names)
     while todo:
-        for key, value in hosts[todo.pop()].ssh_options:
-            if key.lower() == "proxyjump" and value in hosts and value not in result:
-                result.add(value)
-                todo.append(value)
+        jump = proxy_jump_host(hosts[todo.pop()].ssh_options, hosts)
+        if jump is not None and jump not in result:
+            result.add(jump)
+            todo.append(jump)
     return result
+
+
+def refuse_jump_loops(plan_hosts: Sequence[Host], hosts: Mapping[str, HostDef]) -> None:
+    """A ConfigError, at the host's definition, for the first plan host whose
+    ProxyJump chain comes back on itself (the executor could never connect it)."""
+    loops = proxy_jump_loops(plan_hosts)
+    if loops:
+        first = plan_hosts[min(loops)].name
+        raise ConfigError(f"host {first}: its ProxyJump hosts loop back: {loops[min(loops)]}", hosts[first].defined_at)
 
 
 def plan_host(host: HostDef) -> Host:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import lua_values as v
+from . import task_values
 from .lua_runtime import LuaState
 from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
+from .names import check_host_name, check_task_name
 
 _SSH_KEYWORD = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 HOST_KEYS = sorted(
@@ -143,9 +145,7 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
 
 def host_def(entry: Entry) -> HostDef:
     """A host's properties: capitalised keys are SSH options, the others essh's."""
-    if not entry.name or any(c.isspace() or not c.isprintable() for c in entry.name):
-        # The name is an ssh_config `Host` line (`essh hosts --ssh-config`) and a log file name.
-        raise ConfigError(f"host {entry.name!r}: a host name cannot be empty or contain spaces or control characters", entry.source)
+    check_host_name(entry.name, entry.source)
     host = HostDef(name=entry.name, defined_at=entry.source)
     options: list[tuple[str, str]] = []
     for key in sorted(entry.fields):
@@ -196,12 +196,6 @@ def _script(value: Any, label: str, where: Source) -> list[ScriptPart]:
     return parts
 
 
-def _parallel(value: Any, label: str, where: Source) -> bool | int:
-    if isinstance(value, bool):
-        return value
-    return v.whole_number(value, label, where, minimum=1)
-
-
 def _read_script_file(value: Any, entry: Entry, read_text: Callable[[str, Source], str]) -> tuple[str, str]:
     where = entry.where("script_file")
     path = v.string(value, f"{entry.label}: script_file", where)
@@ -218,6 +212,7 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
         return None
     if "script" in fields and "script_file" in fields:
         raise ConfigError(f"{entry.label}: use script or script_file, not both", entry.where("script_file"))
+    check_task_name(entry.name, entry.source)
     task = TaskDef(name=entry.name, defined_at=entry.source)
     for key in sorted(fields):
         value, where, label = fields[key], entry.where(key), f"{entry.label}: {key}"
@@ -234,11 +229,9 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             task.script_file, code = _read_script_file(value, entry, read_text)
             task.script = [ScriptPart(code)]
         elif key == "backend":
-            if value not in ("remote", "local"):
-                raise v.fail(label, '"remote" or "local"', value, where)
-            task.backend = value
+            task.backend = task_values.backend(value, label, where)
         elif key == "parallel":
-            task.parallel = _parallel(value, label, where)
+            task.parallel = task_values.parallel(value, label, where)
         elif key == "prefix":
             if not isinstance(value, (bool, str)):
                 raise v.fail(label, "true, false or a template string", value, where)
@@ -250,9 +243,9 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             if not task.on_error:
                 raise v.fail(label, '"stop", "continue" or the name of a handler task', value, where)
         elif key == "timeout":
-            task.timeout = v.positive_number(value, label, where)
+            task.timeout = task_values.timeout(value, label, where)
         elif key == "retries":
-            task.retries = v.whole_number(value, label, where, minimum=0)
+            task.retries = task_values.retries(value, label, where)
         elif key == "prepare":
             task.prepare = _function(state, value, entry, key)
         else:

@@ -7,16 +7,16 @@ ConfigError saying what was expected and what was found.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any
 
+from .env import env_name_problem
+from .hints import did_you_mean
 from .model import ConfigError, Source
 
 FUNCTION = "\u0000fn"
 BAD = "\u0000bad"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PROP_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 
 
@@ -89,17 +89,20 @@ def scalar_text(value: Any) -> str | None:
 def text_map(value: Any, label: str, where: Source, *, env: bool = False) -> dict[str, str]:
     """A table of name = string/number/boolean, sorted by name.
 
-    Names must fit in an environment variable: a whole name when `env`, else a
-    suffix (ESSH_..._PROPS_<NAME>).
+    Names must fit in an environment variable: a whole name when `env` (see
+    `env.env_name_problem`), else a suffix (ESSH_..._PROPS_<NAME>).
     """
-    pattern = _ENV_NAME if env else _PROP_NAME
     if value == []:
         return {}
     if not isinstance(value, dict) or FUNCTION in value or BAD in value:
         raise fail(label, "a table of name = value", value, where)
     result: dict[str, str] = {}
     for key in sorted(value):
-        if not pattern.match(key):
+        if env:
+            problem = env_name_problem(key)
+            if problem:
+                raise ConfigError(f"{label}: {key!r} {problem}", where)
+        elif not _PROP_NAME.match(key):
             raise ConfigError(f"{label}: {key!r} is not a valid name (letters, digits and _)", where)
         text = scalar_text(value[key])
         if text is None:
@@ -127,8 +130,7 @@ def whole_number(value: Any, label: str, where: Source, *, minimum: int) -> int:
 
 def unknown_key(label: str, key: str, known: list[str], where: Source, *, list_known: bool = False) -> ConfigError:
     """An unknown property, with the closest known one (and, if asked, all of them)."""
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(key, known)
     if list_known:
         hint += f" (known: {', '.join(known)})"
     return ConfigError(f"{label}: unknown property {key!r}{hint}", where)

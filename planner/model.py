@@ -66,7 +66,9 @@ class TaskDef:
     defined_at: Source
     description: str = ""
     script: list[ScriptPart] = field(default_factory=list)
-    script_file: str | None = None  # resolved against the defining file's folder
+    # Where `script` came from, resolved against the defining file's folder: a record only. The
+    # loader read it once, and that read's bytes gave both `script` and the digest in `Config.files`.
+    script_file: str | None = None
     targets: list[str] = field(default_factory=list)
     filters: list[str] = field(default_factory=list)
     backend: str | None = None  # "remote" | "local" | None (decided by targets)

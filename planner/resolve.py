@@ -10,7 +10,7 @@ The phases, in order, each deterministic:
 4. emit: the hosts some step uses (sorted by name), the tasks, their scripts
    (stored once each) and the steps: in task order, hosts sorted by name.
 
-Nothing here does I/O except reading a task's `script_file`.
+Nothing here does I/O: a task's `script_file` was read by the loader.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ from .deps import (
     runs_members_concurrently,
     unknown_task,
 )
-from .drivers import Drivers, ScriptTable, load_render, prefixes, run_as, shell_for
+from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
-from .hosts import plan_host, unapplied_options, with_jump_hosts
+from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
-from .targets import HostIndex
+from . import task_values
+from .hints import did_you_mean
+from .targets import HostIndex, is_glob
 from .targets import select_hosts as targets_select_hosts
 
 _ON_ERROR_MODES = ("stop", "continue")
@@ -162,6 +164,8 @@ def _build(
 
     used = sorted(with_jump_hosts({h.name for p in planned for h in p.hosts if h is not None}, config.hosts))
     host_index = {name: i for i, name in enumerate(used)}
+    plan_hosts = tuple(plan_host(config.hosts[name]) for name in used)
+    refuse_jump_loops(plan_hosts, config.hosts)
     for name in used:
         warnings.extend(unapplied_options(config.hosts[name]))
 
@@ -169,7 +173,8 @@ def _build(
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
     after = reduce_after([frozenset(position[name] for name in p.after) for p in planned])
     scripts = ScriptTable()
-    drivers = Drivers(config, scripts, _read_script_file)
+    templates = Templates()
+    drivers = Drivers(config, scripts, templates)
     tasks: list[Task] = []
     steps: list[Step] = []
     for i, p in enumerate(planned):
@@ -177,7 +182,7 @@ def _build(
         if p.role == "composite":
             continue
         script_ids = drivers.script_ids(p.task, p.hosts, args)
-        shown = prefixes(p.task, p.backend, p.hosts, args, load_render)
+        shown = prefixes(p.task, p.backend, p.hosts, args, templates)
         for h, script, prefix in zip(p.hosts, script_ids, shown):
             steps.append(Step(i, None if h is None else host_index[h.name], script, prefix))
 
@@ -192,7 +197,7 @@ def _build(
     )
     return Plan(
         meta=meta,
-        hosts=tuple(plan_host(config.hosts[name]) for name in used),
+        hosts=plan_hosts,
         tasks=tuple(tasks),
         scripts=scripts.texts(),
         steps=tuple(steps),
@@ -261,21 +266,24 @@ def _apply_prepare_changes(task: TaskDef, seen: Mapping[str, Any]) -> TaskDef:
 
 
 def _backend(task: TaskDef) -> str:
-    backend = task.backend or ("remote" if task.targets else "local")
-    if backend not in ("remote", "local"):
-        raise ConfigError(f'task {task.name}: backend must be "remote" or "local", not "{backend}"', task.defined_at)
-    return backend
+    """The task's backend: as set, else remote with targets and local without."""
+    return task.backend or ("remote" if task.targets else "local")
 
 
 def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
     """Decide the task's role, backend and hosts."""
     task = p.task
+    task_values.check_task(task)
     p.backend = _backend(task)
     if is_composite(task):
         p.role = "composite"
         return
     if task.filters and not task.targets:
         raise ConfigError(f"task {task.name}: has filters but no targets; filters only narrow what targets select", task.defined_at)
+    for kind, entries in (("target", task.targets), ("filter", task.filters)):
+        for entry in entries:
+            if index.match(entry) == frozenset():
+                raise _matches_nothing(task, kind, entry, index)
     names = index.select(task.targets, task.filters)
     if task.targets and not names:
         wanted = ", ".join(task.targets) + (f" filtered by {', '.join(task.filters)}" if task.filters else "")
@@ -286,6 +294,13 @@ def _place(p: _Planned, index: HostIndex, hosts: Mapping[str, HostDef]) -> None:
         p.hosts = [None]
         return
     p.hosts = [hosts[name] for name in names]
+
+
+def _matches_nothing(task: TaskDef, kind: str, entry: str, index: HostIndex) -> ConfigError:
+    """The error for one entry of `targets` or `filters` that selects no host: a typo
+    in a list must not quietly shrink what a task runs on."""
+    hint = "" if is_glob(entry) else did_you_mean(entry, [*index.names, *index.by_tag])
+    return ConfigError(f'task {task.name}: {kind} "{entry}" matches no host name or tag{hint}', task.defined_at)
 
 
 def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
@@ -304,6 +319,7 @@ def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
             )
         if is_composite(handler):
             raise ConfigError(f"task {handler.name} is an on_error handler and needs a script", handler.defined_at)
+        task_values.check_task(handler)
         backend = _backend(handler)
         if backend == "local" and not handler.targets:
             hosts: list[HostDef | None] = [None]
@@ -329,14 +345,13 @@ def _handlers(config: Config, planned: list[_Planned]) -> list[_Planned]:
 
 
 def _parallel(task: TaskDef) -> int:
+    """`parallel` as the plan holds it: 0 for no limit, 1 for one host after another."""
     value = task.parallel
     if value is True:
         return 0
     if value is False:
         return 1
-    if type(value) is int and value >= 1:
-        return value
-    raise ConfigError(f"task {task.name}: parallel must be true, false or a number >= 1, not {value!r}", task.defined_at)
+    return int(value)
 
 
 def _plan_task(
@@ -348,10 +363,6 @@ def _plan_task(
     args: Sequence[str],
 ) -> Task:
     task = p.task
-    if task.timeout is not None and task.timeout <= 0:
-        raise ConfigError(f"task {task.name}: timeout must be a number of seconds > 0", task.defined_at)
-    if task.retries < 0:
-        raise ConfigError(f"task {task.name}: retries must be 0 or more", task.defined_at)
     on_error = task.on_error if task.on_error in _ON_ERROR_MODES else "handler"
     if p.role == "handler":
         on_error = task.on_error
@@ -376,16 +387,3 @@ def _plan_task(
         hidden=task.hidden,
         requested=p.requested,
     )
-
-
-def _read_script_file(task: TaskDef) -> str:
-    path = task.script_file or ""
-    if "://" in path:
-        raise ConfigError(f"task {task.name}: script_file {path} is a URL; essh reads local files only", task.defined_at)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as exc:
-        raise ConfigError(f"task {task.name}: cannot read script_file {path}: {exc.strerror or exc}", task.defined_at) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"task {task.name}: script_file {path} is not UTF-8 text", task.defined_at) from None

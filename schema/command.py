@@ -57,6 +57,23 @@ def step_env(plan: Plan, step: Step, extra: Iterable[Pair] = ()) -> dict[str, st
     return env
 
 
+def env_value_problem(value: str) -> str | None:
+    """Why a shell variable cannot hold `value` as `env_prelude` exports it, or None.
+
+    bash keeps a string only up to its first NUL byte, and the program must be
+    encodable (`encode_program`: UTF-8, undecodable bytes kept as they came).
+    """
+    if "\0" in value:
+        return "contains a NUL character, which a shell variable cannot hold"
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return "contains a character that cannot be encoded (a lone surrogate)"
+    return None
+
+
 def env_prelude(env: dict[str, str]) -> str:
     """`export NAME='value'` lines for `env`, in the order given."""
     lines = []

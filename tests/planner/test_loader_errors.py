@@ -68,13 +68,13 @@ def test_engine_must_return_text(load):
 def test_unknown_host_property_lists_the_known_ones(load_error, write):
     error = load_error('host "web01" {\n  HostName = "x",\n  descripton = "typo",\n}\n')
     assert error.source == Source(write("config.lua", ""), 1)
-    assert "host 'web01': unknown property 'descripton'; did you mean 'description'?" in error.message
+    assert """host 'web01': unknown property 'descripton'; did you mean "description"?""" in error.message
     assert "known: description, hidden," in error.message
 
 
 def test_unknown_task_property_suggests_the_closest(load_error):
     error = load_error('task "t" { scirpt = "x" }')
-    assert error.message == "task 't': unknown property 'scirpt'; did you mean 'script'?"
+    assert error.message == """task 't': unknown property 'scirpt'; did you mean "script"?"""
 
 
 def test_a_bad_group_default_is_blamed_on_the_group(load_error, write):
@@ -97,7 +97,7 @@ def test_a_bad_group_default_is_blamed_on_the_group(load_error, write):
         ("script = {{cmd = 'x'}}", "task 't': script must be a string, a list of strings or a list of"),
         ("targets = {1}", "task 't': targets must be a string or a list of strings, got a list"),
         ("depends = {a = 'b'}", "task 't': depends must be a string or a list of strings, got a table"),
-        ("env = {['1X'] = 'y'}", "task 't': env: '1X' is not a valid name"),
+        ("env = {['1X'] = 'y'}", "task 't': env: '1X' is not a valid variable name"),
         ("props = {a = {}}", "task 't': props.a must be a string, number or boolean, got an empty table"),
         ("prepare = 'x'", "task 't': prepare must be a function, got a string"),
         ("privileged = 'yes'", "task 't': privileged must be true or false, got a string"),

@@ -115,3 +115,12 @@ def test_a_plan_with_an_invalid_environment_name_is_refused_when_read():
     plan = msgspec.structs.replace(PLAN, hosts=(host, *PLAN.hosts[1:]))
     with pytest.raises(PlanFileInvalid, match=r"\$\.hosts\[0\]\.env"):
         decode_plan(encode_plan(plan))
+
+
+def test_env_value_problem_names_what_a_shell_variable_cannot_hold():
+    from essh.schema.command import env_value_problem
+
+    assert env_value_problem("plain ascii, quotes ' \" and $vars") is None
+    assert env_value_problem("ünïcode and \udc80 an undecodable byte kept by surrogateescape") is None
+    assert "NUL" in env_value_problem("a\0b")
+    assert "cannot be encoded" in env_value_problem("lone \ud800 surrogate")
