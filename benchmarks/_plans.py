@@ -8,7 +8,7 @@ planner orders tasks requested one after another.
 
 from __future__ import annotations
 
-from essh.schema import Host, Plan, PlanMeta, Step, Task, read_plan, step_command, write_plan
+from essh.schema import Host, Plan, PlanMeta, Step, Task, read_plan, step_command, step_script, write_plan
 
 from _fleet import Target
 
@@ -41,7 +41,8 @@ def write_bench_plan(path: str, target: Target, hosts: int, tasks: int) -> Plan:
     return read_plan(path)
 
 
-def plan_command(target: Target) -> str:
-    """The command line essh sends for the first step of a benchmark plan (its task shell around the script)."""
+def plan_command(target: Target) -> tuple[str, str]:
+    """What essh sends for the first step of a benchmark plan: its command line (the task's
+    shell and bootstrap) and the program that follows on the channel's stdin."""
     plan = bench_plan(target, 1, 1)
-    return step_command(plan, plan.steps[0])
+    return step_command(plan, plan.steps[0]), step_script(plan, plan.steps[0])

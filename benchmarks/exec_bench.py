@@ -91,10 +91,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def floor_client(
-    name: str, target: Target, mode: str, hosts: int, commands: int, limit: int, command: str = COMMAND
+    name: str, target: Target, mode: str, hosts: int, commands: int, limit: int,
+    command: str | tuple[str, str] = COMMAND,
 ) -> Client:
     argv = [sys.executable, FLOOR, "--mode", mode, "--hosts", str(hosts), "--commands", str(commands)]
-    return Client(name, [*argv, "--limit", str(limit), "--command", command, *target.floor_args()])
+    stdin = []
+    if isinstance(command, tuple):  # essh's command line, and its program on stdin
+        command, program = command
+        stdin = ["--stdin", program]
+    return Client(name, [*argv, "--limit", str(limit), "--command", command, *stdin, *target.floor_args()])
 
 
 def essh_client(workdir: Path, case: str, target: Target, hosts: int, tasks: int, limit: int) -> Client:

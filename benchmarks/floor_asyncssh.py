@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--commands", type=int, default=1, help="commands per host (reuse and new)")
     parser.add_argument("--limit", type=int, default=100, help="connections open at once at most")
     parser.add_argument("--command", default="echo hi")
+    parser.add_argument("--stdin", default=None, help="text sent on each command's standard input (essh's step program)")
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--user", required=True)
@@ -69,7 +70,10 @@ class Floor:
         )
 
     async def run(self, conn: asyncssh.SSHClientConnection) -> None:
-        result = await conn.run(self.args.command, check=False, stdin=asyncssh.DEVNULL)
+        if self.args.stdin is None:
+            result = await conn.run(self.args.command, check=False, stdin=asyncssh.DEVNULL)
+        else:
+            result = await conn.run(self.args.command, check=False, input=self.args.stdin)
         sys.stdout.write(result.stdout or "")
         sys.stderr.write(result.stderr or "")
         if result.exit_status != 0:

@@ -307,7 +307,7 @@ def apply_plan(
 
     async def main() -> None:
         nonlocal engine
-        ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit)
+        ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
         engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast)
 
         def on_signal(signum: int) -> None:

@@ -29,9 +29,10 @@ import asyncssh
 import trio
 
 from essh.schema import Host
+from essh.schema.ssh_options import proxy_jump_host
 
 from .bridge import aio
-from .errors import HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
+from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
 from .ssh_channel import SessionRefused, run_channel
 from .ssh_connect import connect, wait_closed
@@ -67,6 +68,9 @@ class SshConnection:
                 )
             except SessionRefused as exc:
                 self.link = await self._pool.moved(self._host, self.link, exc)
+            except ConnectionLost as exc:
+                self._pool.lost(self._host, exc.reason)
+                raise
 
     async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
         await aio(_sftp_put(self.link.conn, local_path, path, mode))
@@ -149,7 +153,7 @@ class SshTransport:
 
     # -- connections --------------------------------------------------------------------
 
-    async def _acquire(self, host: int, *, avoid: _Link | None = None, via: tuple[int, ...] = ()) -> _Link:
+    async def _acquire(self, host: int, *, avoid: _Link | None = None) -> _Link:
         lock = self._locks.setdefault(host, trio.Lock())
         async with lock:
             self._forget_closed(host)  # the server may have closed one while it sat idle
@@ -157,16 +161,16 @@ class SshTransport:
                 if link is not avoid and link.sessions < link.limit:
                     link.sessions += 1
                     return link
-            link = _Link(await self._open(host, via))
+            link = _Link(await self._open(host))
             link.sessions = 1
             self._links.setdefault(host, []).append(link)
             return link
 
-    async def _open(self, host: int, via: tuple[int, ...]) -> asyncssh.SSHClientConnection:
+    async def _open(self, host: int) -> asyncssh.SSHClientConnection:
         spec = self._specs[host]
         if isinstance(spec, str):
             raise HostUnreachable(spec, "ssh_settings")
-        tunnel = await self._jump_connection(spec, (*via, host))
+        tunnel = await self._jump_connection(host)
         await self._make_room()
         self._opening += 1
         try:
@@ -213,18 +217,16 @@ class SshTransport:
 
         return open_spare  # type: ignore[return-value]
 
-    async def _jump_connection(self, spec: ConnectSpec, via: tuple[int, ...]) -> asyncssh.SSHClientConnection | None:
-        """The pooled connection to the plan host named by ProxyJump, if it names one."""
-        jump = spec.kwargs.get("tunnel")
-        index = self._index.get(jump) if isinstance(jump, str) else None
-        if index is None:
+    async def _jump_connection(self, host: int) -> asyncssh.SSHClientConnection | None:
+        """The pooled connection to the plan host named by ProxyJump, if it names one
+        (loops were refused when the plan was read: `essh.schema.check_plan`)."""
+        jump = proxy_jump_host(self._hosts[host].ssh_options, self._index)
+        if jump is None:
             return None
-        if index in via:  # the planner refuses loops; a hand-made plan must not deadlock here
-            chain = " -> ".join(self._hosts[i].name for i in (*via, index))
-            raise HostUnreachable(f"ProxyJump loops back: {chain}", "ssh_settings")
+        index = self._index[jump]
         self._held.add(index)
         try:
-            link = await self._acquire(index, via=via)
+            link = await self._acquire(index)
         except HostUnreachable as exc:
             raise HostUnreachable(f"jump host {jump} is unreachable: {exc.reason}", exc.kind) from exc
         link.sessions -= 1  # held for tunnels, not for a step
@@ -253,6 +255,9 @@ class SshTransport:
     def _signal_capacity(self) -> None:
         self._capacity.set()
         self._capacity = trio.Event()
+
+    def lost(self, host: int, reason: str) -> None:
+        self._emit(HostLost(host, reason, self._clock()))
 
     def _forget_closed(self, host: int) -> None:
         # A connection that broke is dropped; the host's next step reconnects.

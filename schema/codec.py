@@ -39,6 +39,7 @@ from .errors import (
 )
 from .command import ENV_NAME, SUDO
 from .plan import FORMAT_VERSION, Plan
+from .ssh_options import proxy_jump_loops
 
 MAGIC = b"ESSHPLAN"
 SUPPORTED_VERSIONS = frozenset({1, 2})
@@ -220,6 +221,8 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.tasks[{i}].shell", "is empty")
         if task.run_as is not None and not _USER.match(task.run_as):
             raise bad(f"$.tasks[{i}].run_as", f"{task.run_as!r} is not a user name")
+    for i, chain in sorted(proxy_jump_loops(plan.hosts).items())[:1]:
+        raise bad(f"$.hosts[{i}].ssh_options", f"ProxyJump loops back: {chain}")
     # Reserved tables: a reader that does not know what they mean must never skip them.
     if plan.files:
         raise bad("$.files", "file contents are reserved for a later format version; this essh cannot apply them")

@@ -158,3 +158,32 @@ def test_a_report_that_cannot_be_written_loses_nothing_else(sshd, shared):
     result = apply_plan(plan, digest(plan), ApplyOptions(report_path="/dev/full"))
     assert result.report.exit_code == 0 and result.report.steps[0].status == "succeeded"
     assert "No space left on device" in result.report_error
+
+
+def test_a_full_disk_stops_logging_not_the_run(monkeypatch, tmp_path):
+    import errno
+
+    from essh.executor import logs
+    from essh.executor.events import AttemptStarted, Notice, OutputChunk, StepEnded
+
+    class Full:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    b = PlanBuilder([])
+    b.task("t", "x")
+    b.task("u", "x")
+    events = []
+    sink = logs.LogSink(b.build(), str(tmp_path), events.append)
+    monkeypatch.setattr(logs, "open", lambda fd, mode: (os.close(fd), Full())[1], raising=False)
+    sink.handle(AttemptStarted(0, 1, 0.0))
+    sink.handle(AttemptStarted(1, 1, 0.0))
+    sink.handle(OutputChunk(0, "stdout", b"x"))
+    sink.handle(OutputChunk(1, "stdout", b"y"))
+    sink.handle(StepEnded(0, "succeeded", 1.0))
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert notices == [f"logging stopped: No space left on device in {tmp_path}; the run goes on"]
+    assert sink.stopped

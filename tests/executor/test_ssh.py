@@ -363,17 +363,15 @@ def test_proxy_jump_through_an_essh_host_uses_its_options(sshd):
     assert (jump.accepted_logins() - before[0], target.accepted_logins() - before[1]) == (1, 1)
 
 
-def test_proxy_jump_loops_are_unreachable(sshd):
-    a = sshd.schema_host("a", ProxyJump="b")
-    b = sshd.schema_host("b", ProxyJump="a")
+def test_a_plan_with_a_proxy_jump_loop_is_refused_when_read(sshd):
+    from essh.schema import PlanFileInvalid, decode_plan, encode_plan
 
-    async def main():
-        async with SshTransport([a, b], max_connections=4, nonce=NONCE) as pool:
-            out, _, _ = sink_output()
-            with pytest.raises(HostUnreachable, match="ProxyJump loops back: a -> b -> a"):
-                await run_on(pool, 0, *bare_step(["true"], pty=False), out)
+    from plans import PlanBuilder
 
-    run(main)
+    b = PlanBuilder([sshd.schema_host("a", ProxyJump="b"), sshd.schema_host("b", ProxyJump="a")])
+    b.task("t", "true", hosts=["a"])
+    with pytest.raises(PlanFileInvalid, match=r"\$\.hosts\[0\]\.ssh_options: ProxyJump loops back: a -> b -> a"):
+        decode_plan(encode_plan(b.build(check=False)))
 
 
 def test_silent_server_times_out():
