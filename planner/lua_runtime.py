@@ -16,7 +16,7 @@ from typing import Any
 
 import lupa.lua54 as lua54
 
-from .lua_prelude import PRELUDE
+from .lua_prelude import prelude_source
 from .model import ConfigError, Source
 
 # "path:line: message" as Lua prefixes errors raised with a position.
@@ -61,7 +61,7 @@ class LuaState:
 
     def __init__(self, read_module: Callable[[str], str], *, time_limit: float = 30.0) -> None:
         self._runtime = lua54.LuaRuntime(register_builtins=False, unpack_returned_tuples=True)
-        self._api = self._runtime.execute(PRELUDE)
+        self._api = self._runtime.execute(prelude_source())
         self._api.set_time_limit(time_limit)
         self._read_module = read_module
         self._paths: list[str] = []  # every file run or required, to undo Lua's shortening of names
