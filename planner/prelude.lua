@@ -2,18 +2,29 @@
 -- Run once per Lua state by lua_runtime.py; returns the API table Python calls.
 -- lua_prelude.py describes the protocol between the two sides.
 
+-- What Python hands over (never stored where configuration code can reach it):
+-- tick() -> 0 to go on, else why to stop (see lua_limits.py); stop_messages[why];
+-- select_hosts(json) -> names joined by NUL, or nil (see lua_runtime.py).
+local from_python = ...
+local tick, stop_messages, py_select_hosts = from_python.tick, from_python.stop_messages, from_python.select_hosts
+local HOOK_COUNT = from_python.hook_count
+
+-- Every library function the loader uses, taken before configuration code can replace it.
+-- The loader never calls a method (s:find, f:read): those go through metatables.
 local G = _G
 local getinfo, sethook = debug.getinfo, debug.sethook
-local clock = os.clock
-local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
-local co_status, co_isyieldable, co_running = coroutine.status, coroutine.isyieldable, coroutine.running
+local co_create, co_resume, co_yield, co_wrap = coroutine.create, coroutine.resume, coroutine.yield, coroutine.wrap
+local co_status, co_isyieldable, co_running, co_close = coroutine.status, coroutine.isyieldable, coroutine.running, coroutine.close
 local sort, concat = table.sort, table.concat
-local type, next, ipairs, rawget, rawset, rawlen, pcall = type, next, ipairs, rawget, rawset, rawlen, pcall
-local setmetatable, getmetatable, tostring, error, select = setmetatable, getmetatable, tostring, error, select
-local format, byte = string.format, string.byte
+local type, next, ipairs, rawget, rawset, rawlen = type, next, ipairs, rawget, rawset, rawlen
+local raw_pcall, raw_xpcall = pcall, xpcall
+local raw_setmetatable, getmetatable, tostring, error, select = setmetatable, getmetatable, tostring, error, select
+local format, byte, find, sub, gsub, gmatch = string.format, string.byte, string.find, string.sub, string.gsub, string.gmatch
 local math_type, utf8_len, huge = math.type, utf8.len, math.huge
 local io_open, io_stderr = io.open, io.stderr
-local raw_load, searchpath = load, package.searchpath
+local file_methods = getmetatable(io_stderr).__index
+local file_read, file_write, file_close = file_methods.read, file_methods.write, file_methods.close
+local raw_load, searchpath, collectgarbage = load, package.searchpath, collectgarbage
 local loaded = package.loaded
 
 -- Sandbox: nothing that reaches Python, no native code, no binary chunks.
@@ -24,23 +35,103 @@ loaded.debug = nil
 package.loadlib = nil
 package.cpath = ""
 package.searchers = {}
+-- Files' shared metatable holds the methods above and their finalizer: not the configuration's to change.
+getmetatable(io_stderr).__metatable = false
+
+-- Limits (lua_limits.py) ------------------------------------------------------
+
+-- Why the current call from Python was stopped, as an error message with the
+-- position where it happened; nil while it may go on.
+local stopped
+
+-- "file:line: " of the innermost configuration function running (not this prelude's, not C).
+local PRELUDE = getinfo(1, "S").source
+local function configuration_line()
+  for level = 3, 200 do  -- 1: this function, 2: the hook
+    local info = getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= PRELUDE and info.currentline > 0 then
+      return format("%s:%d: ", info.short_src, info.currentline)
+    end
+  end
+  return ""
+end
+
+-- Every HOOK_COUNT instructions: ask Python whether to go on (its answer stays
+-- "stop" until its next call into Lua) and raise again while it says so.
+local function hook()
+  local ok, why = raw_pcall(tick)
+  if not ok then why = 3 end  -- tick never raises, but for a KeyboardInterrupt Python could not hold back
+  if why == 0 then stopped = nil; return end
+  if not stopped then stopped = configuration_line() .. stop_messages[why] end
+  error(stopped, 0)
+end
+sethook(hook, "", HOOK_COUNT)
+
+-- Each coroutine needs its own hook (a new one inherits the count, not the function).
+local function watched(co) sethook(co, hook, "", HOOK_COUNT); return co end
+
+-- Whatever catches an error passes a stop on.
+local function pass_stop(ok, ...)
+  if not ok and stopped then error(stopped, 0) end
+  return ok, ...
+end
+local function pass_stop_nil(first, ...)
+  if first == nil and stopped then error(stopped, 0) end
+  return first, ...
+end
+
+G.pcall = function(...) return pass_stop(raw_pcall(...)) end
+-- A stop raised by the hook leaves hooks off until a pcall catches it: the
+-- configuration's message handler must not run then (nothing could stop it).
+G.xpcall = function(fn, handler, ...)
+  local function handle(err)
+    if stopped then return stopped end
+    return handler(err)
+  end
+  return pass_stop(raw_xpcall(fn, handle, ...))
+end
+local function need_function(fn, name)
+  if type(fn) ~= "function" then
+    error(format("bad argument #1 to '%s' (function expected, got %s)", name, type(fn)), 3)
+  end
+end
+coroutine.create = function(fn)
+  need_function(fn, "create")
+  return watched(co_create(fn))
+end
+coroutine.wrap = function(fn)
+  need_function(fn, "wrap")
+  return co_wrap(function(...) watched(co_running()); return fn(...) end)
+end
+coroutine.resume = function(...) return pass_stop(co_resume(...)) end
+coroutine.close = function(...) return pass_stop(co_close(...)) end
+
+-- Finalizers run with hooks off (and at the end of essh): nothing could stop one that loops.
+G.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc (a finalizer) is not allowed in a configuration", 2)
+  end
+  return raw_setmetatable(t, mt)
+end
 
 -- os.exit would end essh itself, without a word.
 os.exit = function() error("os.exit is not allowed in a configuration; use error(message) to stop", 2) end
 
 G.load = function(chunk, name, mode, ...)
-  if select("#", ...) > 0 then return raw_load(chunk, name, "t", ...) end
-  return raw_load(chunk, name, "t")
+  if select("#", ...) > 0 then return pass_stop_nil(raw_load(chunk, name, "t", ...)) end
+  return pass_stop_nil(raw_load(chunk, name, "t"))
 end
-G.loadfile = function(path, mode, ...)
+local function loadfile(path, mode, ...)
   local f, err = io_open(path, "rb")
   if not f then return nil, err end
-  local src = f:read("a"); f:close()
+  local src = file_read(f, "a"); file_close(f)
   if select("#", ...) > 0 then return raw_load(src, "@" .. path, "t", ...) end
   return raw_load(src, "@" .. path, "t")
 end
+G.loadfile = loadfile
 G.dofile = function(path)
-  local fn, err = G.loadfile(path)
+  local fn, err = loadfile(path)
   if not fn then error(err, 2) end
   return fn()
 end
@@ -50,18 +141,20 @@ io.output(io_stderr)
 G.print = function(...)
   local parts = {}
   for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-  io_stderr:write(concat(parts, "\t"), "\n")
+  file_write(io_stderr, concat(parts, "\t"), "\n")
 end
 
 local function here(level)
   local info = getinfo(level + 1, "Sl")
   if not info then return "?", 0 end
   local src = info.source
-  if src:sub(1, 1) == "@" then src = src:sub(2) else src = info.short_src end
+  if sub(src, 1, 1) == "@" then src = sub(src, 2) else src = info.short_src end
   return src, info.currentline > 0 and info.currentline or 0
 end
 
 -- Definitions --------------------------------------------------------------
+
+local encode_value  -- a value as JSON (see Export)
 
 local info = {}              -- definition object -> {kind, name, file, line, ...}
 local registries = {host = {}, task = {}, driver = {}}
@@ -91,7 +184,7 @@ local function definer(kind, preset)
       error(format('%s needs a name: %s "name" { ... }', kind, kind), 2)
     end
     local file, line = here(2)
-    local obj = setmetatable({}, metatables[kind])
+    local obj = raw_setmetatable({}, metatables[kind])
     local registry = registries[kind]
     local previous = registry[name]
     info[obj] = {kind = kind, name = name, file = file, line = line}
@@ -154,73 +247,42 @@ end
 
 -- Host selection (essh.select_hosts) ----------------------------------------
 
--- A glob (fnmatch rules: *, ?, [abc], [!a-z]) as an anchored Lua pattern.
-local function glob_pattern(glob)
-  local out, i, n = {"^"}, 1, #glob
-  while i <= n do
-    local c = glob:sub(i, i)
-    local close
-    if c == "[" then
-      local j = i + 1
-      if glob:sub(j, j) == "!" then j = j + 1 end
-      if glob:sub(j, j) == "]" then j = j + 1 end
-      close = glob:find("]", j, true)
-    end
-    if c == "*" then
-      out[#out + 1] = ".*"
-    elseif c == "?" then
-      out[#out + 1] = "."
-    elseif close then
-      local body = glob:sub(i + 1, close - 1)
-      local negate = body:sub(1, 1) == "!"
-      if negate then body = body:sub(2) end
-      body = body:gsub("[%%%]%^]", "%%%0")
-      out[#out + 1] = "[" .. (negate and "^" or "") .. body .. "]"
-      i = close
-    elseif c:find("^%w") then
-      out[#out + 1] = c
-    else
-      out[#out + 1] = "%" .. c
-    end
-    i = i + 1
-  end
-  out[#out + 1] = "$"
-  return concat(out)
-end
-
-local function query(q, what)
-  if q == nil then return nil end
+-- Which of `names` the query `q` selects, sorted: one rule for the whole of essh,
+-- targets.py's (a name or a tag; a glob when it has * ? [; "all"), asked of Python.
+local function pick(names, q, what)
+  if q == nil then return names end
   if type(q) == "string" then q = {q} end
   if type(q) ~= "table" then error(format("%s expects a string or a list of strings", what), 3) end
-  local pats = {}
+  local patterns = {}
   for i, s in ipairs(q) do
     if type(s) ~= "string" then error(format("%s expects a string or a list of strings", what), 3) end
-    pats[i] = s == "all" and ".*" or glob_pattern(s)
+    patterns[i] = s
   end
-  return pats
-end
-
-local function selected(obj, name, pats)
-  if pats == nil then return true end
-  local tags = rawget(obj, "tags")
-  if type(tags) == "string" then tags = {tags} elseif type(tags) ~= "table" then tags = {} end
-  for _, p in ipairs(pats) do
-    if name:find(p) then return true end
-    for _, tag in ipairs(tags) do
-      if type(tag) == "string" and tag:find(p) then return true end
+  local hosts = {}
+  for _, name in ipairs(names) do
+    local obj = registries.host[name]
+    if obj and utf8_len(name) then
+      local tags = rawget(obj, "tags")
+      if type(tags) == "string" then tags = {tags} elseif type(tags) ~= "table" then tags = {} end
+      local strings = {}
+      for _, tag in ipairs(tags) do
+        if type(tag) == "string" then strings[#strings + 1] = tag end
+      end
+      hosts[name] = strings
     end
   end
-  return false
+  local ok, reply = raw_pcall(py_select_hosts, encode_value({patterns = patterns, hosts = hosts}))
+  if stopped then error(stopped, 0) end
+  if not ok or type(reply) ~= "string" then error(format("essh: %s failed; please report this", what), 3) end
+  local out = {}
+  for name in gmatch(reply, "[^\0]+") do out[#out + 1] = name end
+  return out
 end
 
 local Selection = {}
 Selection.__index = Selection
 function Selection:filter(q)
-  local pats, out = query(q, "filter"), {}
-  for _, name in ipairs(self.names) do
-    if selected(registries.host[name], name, pats) then out[#out + 1] = name end
-  end
-  return setmetatable({names = out}, Selection)
+  return raw_setmetatable({names = pick(self.names, q, "filter")}, Selection)
 end
 function Selection:get()
   local out = {}
@@ -233,12 +295,10 @@ function Selection:first()
 end
 
 local function select_hosts(q)
-  local pats, names = query(q, "select_hosts"), {}
-  for name, obj in next, registries.host do
-    if selected(obj, name, pats) then names[#names + 1] = name end
-  end
+  local names = {}
+  for name in next, registries.host do names[#names + 1] = name end
   sort(names)
-  return setmetatable({names = names}, Selection)
+  return raw_setmetatable({names = pick(names, q, "select_hosts")}, Selection)
 end
 
 -- Globals of the DSL --------------------------------------------------------
@@ -266,7 +326,7 @@ local essh_members = {
 local member_names = {}
 for k in next, essh_members do member_names[#member_names + 1] = k end
 sort(member_names)
-G.essh = setmetatable(essh_members, {
+G.essh = raw_setmetatable(essh_members, {
   __index = function(_, k)
     error(format("essh.%s is not available in this essh (it has: %s)", tostring(k), concat(member_names, ", ")), 2)
   end,
@@ -286,7 +346,7 @@ local function read_module(path)
   read_by_lua[#read_by_lua + 1] = path
   local f, err = io_open(path, "rb")
   if not f then return nil, err end
-  local src = f:read("a"); f:close()
+  local src = file_read(f, "a"); file_close(f)
   return src
 end
 
@@ -297,7 +357,7 @@ G.require = function(name)
   local path, err = searchpath(name, package.path)
   if not path then
     local tried = {}
-    for file in err:gmatch("no file '([^']*)'") do tried[#tried + 1] = file end
+    for file in gmatch(err, "no file '([^']*)'") do tried[#tried + 1] = file end
     error(format("module '%s' not found next to the configuration file (looked for %s)",
                  name, concat(tried, ", ")), 2)
   end
@@ -325,9 +385,9 @@ local TOO_DEEP = bad("a table nested too deeply (or containing itself)")
 local buf, n = {}, 0
 
 local function put_string(s)
-  if s:find('[%c"\\\128-\255]') then
-    if s:find("[\128-\255]") and not utf8_len(s) then n = n + 1; buf[n] = BAD_UTF8; return end
-    s = s:gsub('[%c"\\]', escape)
+  if find(s, '[%c"\\\128-\255]') then
+    if find(s, "[\128-\255]") and not utf8_len(s) then n = n + 1; buf[n] = BAD_UTF8; return end
+    s = gsub(s, '[%c"\\]', escape)
   end
   n = n + 1; buf[n] = '"' .. s .. '"'
 end
@@ -395,7 +455,8 @@ local function take()
   return text
 end
 
-local function encode_value(v)
+function encode_value(v)
+  buf, n = {}, 0
   encode(v, 0)
   return take()
 end
@@ -425,48 +486,57 @@ end
 
 local api = {}
 
--- A CPU-time limit: Python cannot interrupt Lua (not even Ctrl-C), so an
--- endless loop in a configuration must end itself.
-local time_limit = 30
-function api.set_time_limit(seconds) time_limit = seconds end
-
-local function arm(co)
-  local deadline = clock() + time_limit
-  local function check()
-    if clock() > deadline then
-      error(format("still running after %g s of CPU time; is there an endless loop?", time_limit), 2)
-    end
-  end
-  if co then sethook(co, check, "", 100000) else sethook(check, "", 100000) end
-end
+-- Every function of the api starts a new call from Python: no stop is pending.
 
 function api.start(src, path, dir)
+  stopped = nil
   package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
   local fn, err = raw_load(src, "@" .. path, "t")
   if not fn then return false, err end
-  running = co_create(fn)
-  arm(running)
+  running = watched(co_create(fn))
   return true
 end
 
+-- An error value as text; its __tostring runs under the limits like any configuration code.
 local function message(err)
+  if stopped then return stopped end
   if type(err) == "string" then return err end
   local mt = getmetatable(err)
-  if mt and mt.__tostring then
-    local ok, text = pcall(tostring, err)
+  if type(mt) == "table" and rawget(mt, "__tostring") then
+    local ok, text = raw_pcall(tostring, err)
+    if stopped then return stopped end
     if ok and type(text) == "string" then return text end
   end
   return "error object is a " .. type(err) .. " value"
 end
 
 function api.resume(reply)
+  stopped = nil
   local ok, kind, arg = co_resume(running, reply)
   if not ok then return "error", message(kind) end
   if co_status(running) == "dead" then return "done" end
   return kind, arg
 end
 
+-- Where the file being run failed: the innermost Lua line of its coroutine ("" if none).
+function api.failed_at()
+  stopped = nil
+  for level = 0, 20 do
+    local info = getinfo(running, level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.currentline > 0 then return format("%s:%d:", info.short_src, info.currentline) end
+  end
+  return ""
+end
+
+-- The stop of the last call, as an error message with its position (nil if none).
+function api.stopped()
+  return stopped
+end
+
 function api.export()
+  stopped = nil
+  buf, n = {}, 0
   put("{")
   export_kind("host"); put(",")
   export_kind("task"); put(",")
@@ -478,17 +548,23 @@ end
 
 -- Paths of the modules Lua read itself, in order.
 function api.read_by_lua()
+  stopped = nil
   return concat(read_by_lua, "\0")
 end
 
 -- Call an exported function with one table argument; the argument (which it
 -- may have changed) and the result come back as JSON.
 function api.call(id, arg)
-  arm(nil)
-  local ok, result = xpcall(functions[id], message, arg)
-  sethook()
+  stopped = nil
+  local ok, result = raw_xpcall(functions[id], message, arg)
   if not ok then return false, result end
   return true, encode_value(result), encode_value(arg)
+end
+
+-- A full collection, under the limits, before Python lets the state go.
+function api.close()
+  stopped = nil
+  collectgarbage()
 end
 
 return api
