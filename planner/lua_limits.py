@@ -112,7 +112,7 @@ class Watch:
         if self._interrupted:
             raise KeyboardInterrupt
 
-    def _interrupt(self, signum: int = signal.SIGINT, frame: object = None) -> None:
+    def interrupt(self, signum: int = signal.SIGINT, frame: object = None) -> None:
         self._interrupted = True
 
     def _watchdog(self, reader: socket.socket, blame: str) -> None:
@@ -128,7 +128,7 @@ class Watch:
                 if _DONE in data or not data:
                     return
                 if bytes([signal.SIGINT]) in data:
-                    self._interrupt()
+                    self.interrupt()
                     interrupted_at = min(interrupted_at, time.monotonic())
             now = time.monotonic()
             if now >= interrupted_at + grace:
@@ -161,7 +161,7 @@ def _ctrl_c_sets_flag(watch: Watch, wake: socket.socket) -> Iterator[None]:
     previous_fd = signal.set_wakeup_fd(wake.fileno(), warn_on_full_buffer=False)
     if previous_fd != -1:
         signal.set_wakeup_fd(previous_fd)
-    signal.signal(signal.SIGINT, watch._interrupt)
+    signal.signal(signal.SIGINT, watch.interrupt)
     try:
         yield
     finally:

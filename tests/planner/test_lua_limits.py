@@ -152,3 +152,32 @@ def test_ctrl_c_ends_planning_with_130(tmp_path):
     assert time.monotonic() - sent < 3
     assert process.returncode == 130
     assert err == "essh: interrupted\n" and "Traceback" not in out
+
+
+def test_a_command_that_does_not_end_is_stopped_by_the_wall_clock(tmp_path):
+    config = tmp_path / "config.lua"
+    config.write_text('os.execute("exec sleep 5 >/dev/null 2>&1")\n')  # the pipes close when essh ends
+    result, took = _run(
+        f"""
+        from essh.planner.loader import load_config
+        from essh.planner.lua_limits import Limits
+        load_config([{str(config)!r}], limits=Limits(wall_seconds=0.5, grace_seconds=0.5))
+        """
+    )
+    assert result.returncode == 2 and "still running after 0.5 s; is it waiting for something" in result.stderr
+    assert took < 4
+
+
+def test_ctrl_c_inside_c_code_ends_planning_with_130(tmp_path):
+    config = tmp_path / "config.lua"
+    config.write_text('io.stderr:write("matching\\n")\nstring.find(string.rep("a", 1e5), ".-.-.-.-.-.-b")\n')
+    env = {**os.environ, "ESSH_CONFIG": str(config)}
+    process = subprocess.Popen([sys.executable, "-m", "essh", "plan"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr.readline() == "matching\n"
+    time.sleep(0.2)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert time.monotonic() - sent < 4  # the grace (1 s) for the hook to answer, then the watchdog
+    assert process.returncode == 130 and err == "essh: interrupted\n" and out == ""
