@@ -20,7 +20,6 @@ import math
 import os
 import select
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,7 +91,7 @@ class Watch:
         self._clock = time.pthread_getcpuclockid(threading.get_ident())
         self._cpu_deadline = time.clock_gettime(self._clock) + self.limits.cpu_seconds
         self._wall_deadline = time.monotonic() + self.limits.wall_seconds
-        reader, writer = socket.socketpair()
+        reader, writer = os.pipe()
         watchdog = threading.Thread(target=self._watchdog, args=(reader, blame), name="essh-lua-watchdog", daemon=True)
         try:
             with _ctrl_c_sets_flag(self, writer):
@@ -104,18 +103,18 @@ class Watch:
                         raise KeyboardInterrupt from None
                     raise
                 finally:
-                    writer.send(_DONE)
+                    os.write(writer, _DONE)
                     watchdog.join()
         finally:
-            reader.close()
-            writer.close()
+            os.close(reader)
+            os.close(writer)
         if self._interrupted:
             raise KeyboardInterrupt
 
     def interrupt(self, signum: int = signal.SIGINT, frame: object = None) -> None:
         self._interrupted = True
 
-    def _watchdog(self, reader: socket.socket, blame: str) -> None:
+    def _watchdog(self, reader: int, blame: str) -> None:
         """Wait for the call to end; if a limit or Ctrl-C stays unanswered past the grace, call `on_stuck`."""
         grace = self.limits.grace_seconds
         interrupted_at = math.inf
@@ -124,7 +123,7 @@ class Watch:
         while True:
             ready, _, _ = select.select([reader], [], [], max(0.0, min(next_check, interrupted_at + grace) - time.monotonic()))
             if ready:
-                data = reader.recv(64)
+                data = os.read(reader, 64)
                 if _DONE in data or not data:
                     return
                 if bytes([signal.SIGINT]) in data:
@@ -145,7 +144,7 @@ class Watch:
 
 
 @contextmanager
-def _ctrl_c_sets_flag(watch: Watch, wake: socket.socket) -> Iterator[None]:
+def _ctrl_c_sets_flag(watch: Watch, wake: int) -> Iterator[None]:
     """While Lua runs, Ctrl-C sets the watch's flag and wakes its watchdog instead of raising.
 
     Only in the main thread (where signals are handled) and only when SIGINT has
@@ -157,8 +156,8 @@ def _ctrl_c_sets_flag(watch: Watch, wake: socket.socket) -> Iterator[None]:
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
-    wake.setblocking(False)
-    previous_fd = signal.set_wakeup_fd(wake.fileno(), warn_on_full_buffer=False)
+    os.set_blocking(wake, False)
+    previous_fd = signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
     if previous_fd != -1:
         signal.set_wakeup_fd(previous_fd)
     signal.signal(signal.SIGINT, watch.interrupt)

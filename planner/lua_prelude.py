@@ -5,9 +5,10 @@ loader's API table: sandbox, DSL (`host`, `task`, `driver`, `group`, `essh`),
 `require`, export. Definitions are collected in Lua tables while the files run
 and leave Lua once, as one JSON text (`api.export()`), so loading 10,000 hosts
 costs one crossing, not one per field. No Python object is ever put where
-configuration code can reach it: the only channel back to Python is values
-returned from the API functions and the `("read", path)` requests `require`
-yields from the coroutine a file runs in.
+configuration code can reach it: the only channels back to Python are values
+returned from the API functions, the `("read", path)` requests `require`
+yields from the coroutine a file runs in, and two Python functions the chunk
+receives and keeps in locals: the limits' `tick` and `select_hosts`.
 
 JSON markers: a function becomes {"\\u0000fn": id} (id for `api.call`); a value
 that cannot leave Lua becomes {"\\u0000bad": "what it is"}.
