@@ -12,12 +12,14 @@ a definition instead, edit the object (`essh.select_hosts("web"):get()`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 
 from .discovery import discover_config_files
 from .listsyntax import translate
 from .lua_entries import Entry, driver_def, host_def, task_def
+from .lua_limits import Limits
 from .lua_runtime import LuaState
 from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
 
@@ -49,13 +51,16 @@ class _Files:
         return self._translate(self.text(path, None))
 
 
-def load_config(paths: list[str], *, time_limit: float = 30.0) -> Config:
+def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: float | None = None) -> Config:
     """Evaluate the configuration files in order in one Lua state and return what they defined.
 
-    `time_limit`: CPU seconds each file (and later each prepare/engine call) may take.
+    `limits`: what each file (and later each prepare/engine call) may use (see
+    `lua_limits`); `time_limit` replaces just its CPU seconds.
     """
+    if time_limit is not None:
+        limits = dataclasses.replace(limits, cpu_seconds=time_limit)
     files = _Files()
-    state = LuaState(files.lua, time_limit=time_limit)
+    state = LuaState(files.lua, limits=limits)
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))

@@ -62,6 +62,7 @@ def test_wheel_has_the_components_under_essh(wheel_names):
         assert f"{package}/__init__.py" in wheel_names
     assert "essh/schema/plan.py" in wheel_names
     assert "essh/planner/listsyntax.py" in wheel_names
+    assert "essh/planner/prelude.lua" in wheel_names
 
 
 def test_wheel_declares_the_console_script(wheel, wheel_names):
