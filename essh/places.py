@@ -12,6 +12,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from essh.schema.codec import in_place_destination
@@ -37,7 +38,7 @@ def make_folders(folder: Path) -> None:
         each.mkdir(mode=0o700, exist_ok=True)
 
 
-def reports_folder(environ: dict[str, str] | os._Environ, home: Path) -> Path:
+def reports_folder(environ: Mapping[str, str], home: Path) -> Path:
     """`$XDG_STATE_HOME/essh/reports`, else `~/.local/state/essh/reports`."""
     state = environ.get("XDG_STATE_HOME") or str(home / ".local" / "state")
     return Path(state) / "essh" / "reports"
