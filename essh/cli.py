@@ -1,8 +1,8 @@
 """The `essh` command line: thin glue from the planner to the plan file to the executor.
 
-Exit codes (docs/cli.md): 0 success; 1 a step failed or a host was unreachable;
-2 usage, configuration or plan-file error; 70 an internal error (a bug: please
-report it, `--debug` shows the traceback); 130 interrupted.
+Exit codes come from `essh.schema.exit_codes` only (documented in docs/cli.md).
+Everything shown from the configuration or a plan is escaped; stdout goes
+through `essh.stdout`, so a reader that leaves early is not an error.
 
 Arguments after a lone `--` are the tasks' arguments (ESSH_TASK_ARGS_<N>); they
 are split off here, before typer sees the command line.
@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
-import time
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,9 +21,9 @@ from typing import Annotated, Optional
 import typer
 
 import essh
-from essh import schema
-from essh.schema import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE
-from essh.schema.codec import in_place_destination
+from essh import schema, stdout
+from essh.places import PlaceError, check_log_dir, check_report, make_parent, reports_folder, reserve_default_report
+from essh.schema import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE, escape_text
 
 
 app = typer.Typer(
@@ -86,6 +84,8 @@ def _errors(debug: bool) -> Iterator[None]:
         raise
     except Abort as exc:
         _fail(str(exc), exc.code)
+    except PlaceError as exc:
+        _fail(str(exc), EXIT_USAGE)
     except ConfigError as exc:
         _fail(f"configuration error: {exc}", EXIT_USAGE)
     except schema.PlanFileError as exc:
@@ -103,7 +103,7 @@ def _errors(debug: bool) -> Iterator[None]:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"essh: {message}", err=True)
+    typer.echo(f"essh: {escape_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -150,26 +150,12 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
     )
 
 
-def _write_stdout(data: bytes) -> None:
-    if sys.stdout is not None:
-        sys.stdout.buffer.write(data)
-
-
-def _echo_lines(lines) -> None:
-    typer.echo("\n".join(lines))
-
-
 def _save(plan: schema.Plan, out: Path) -> bytes:
     try:
+        make_parent(out)
         return schema.write_plan(str(out), plan)
     except OSError as exc:
         raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
-
-
-def _default_report_path(digest: str) -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return Path(state) / "essh" / "reports" / f"{stamp}-{digest[:12]}.json"
 
 
 def _apply(
@@ -186,12 +172,16 @@ def _apply(
     from .review import host_key_notes, render_summary
 
     digest = schema.payload_digest(data)
-    report_path = report or _default_report_path(digest)
-    _check_writable(report_path, log_dir)
+    if report is not None:
+        check_report(report)
+    if log_dir is not None:
+        check_log_dir(log_dir)
     for warning in plan.meta.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"warning: {escape_text(warning)}", err=True)
     for note in host_key_notes(plan):
         typer.echo(note, err=True)
+    # Last before the run: the executor replaces this empty file with the report.
+    report_path = report or reserve_default_report(reports_folder(os.environ, Path.home()), digest)
     try:
         result = apply_plan(
             plan,
@@ -205,43 +195,19 @@ def _apply(
             ),
         )
     except LogDirError as exc:
+        if report is None:  # nothing ran: the reserved name is given back
+            with contextlib.suppress(OSError):
+                report_path.unlink()
         raise Abort(str(exc)) from None
-    with contextlib.suppress(AttributeError, OSError):  # stdout may be closed or gone
-        sys.stdout.flush()
+    stdout.flush()
     typer.echo("", err=True)
     for line in render_summary(result.report):
         typer.echo(line, err=True)
     if result.report_error is not None:
-        typer.echo(f"essh: {result.report_error}", err=True)
+        typer.echo(f"essh: {escape_text(str(result.report_error))}", err=True)
         raise typer.Exit(EXIT_REPORT_LOST)
-    typer.echo(f"Report: {report_path}", err=True)
+    typer.echo(f"Report: {escape_text(str(report_path))}", err=True)
     raise typer.Exit(result.report.exit_code)
-
-
-def _probe(folder: Path) -> None:
-    """Create and remove a private file in `folder` (OSError if it cannot be written)."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=".essh-probe-")
-    os.close(fd)
-    os.unlink(name)
-
-
-def _check_writable(report_path: Path, log_dir: Path | None) -> None:
-    """Refuse, before anything runs, a report or log place that cannot be written."""
-    try:
-        if in_place_destination(str(report_path)):
-            if not os.access(report_path, os.W_OK):
-                raise PermissionError(13, "Permission denied")
-        else:
-            report_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _probe(report_path.parent)
-    except OSError as exc:
-        raise Abort(f"cannot write the report to {report_path}: {exc.strerror or exc}") from None
-    if log_dir is not None:
-        try:
-            log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _probe(log_dir)
-        except OSError as exc:
-            raise Abort(f"cannot write step logs in {log_dir}: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -261,12 +227,13 @@ def plan(
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
-            _write_stdout(plan_json(the_plan, schema.payload_digest(data)))
+            stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        _echo_lines(render_plan(the_plan, verbose=verbose))
-        if out:
-            typer.echo(f"\nSaved the plan to {out} (sha256 {schema.payload_digest(data)}).")
-            typer.echo(f"To run exactly this plan: essh apply {out}")
+        if stdout.write_lines(render_plan(the_plan, verbose=verbose)) and out:
+            shown = escape_text(str(out))
+            stdout.write_lines(
+                ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
+            )
 
 
 @app.command()
@@ -282,15 +249,15 @@ def show(
     with _errors(debug):
         the_plan, data = _read_plan(plan_file)
         if json:
-            _write_stdout(plan_json(the_plan, schema.payload_digest(data)))
+            stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        _echo_lines(render_plan(the_plan, verbose=verbose))
-        typer.echo(f"\nPlan file {plan_file} (sha256 {schema.payload_digest(data)}).")
+        if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
+            stdout.write_lines(["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)})."])
 
 
-def _read_plan(path: Path) -> tuple[schema.Plan, bytes]:
+def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise Abort(f"cannot read plan file {path}: {exc.strerror or exc}") from None
     try:
@@ -299,7 +266,11 @@ def _read_plan(path: Path) -> tuple[schema.Plan, bytes]:
         raise type(exc)(f"{path}: {exc}") from None
 
 
-def _is_plan_file(word: str) -> bool:
+def _names_a_plan_file(word: str) -> bool:
+    """A lone `essh apply` argument is a plan file if it is one, ends in .bin or is a
+    path (holds a /): a missing plan file is then said to be missing, not planned as a task."""
+    if word.endswith(".bin") or "/" in word:
+        return True
     try:
         with open(word, "rb") as f:
             return f.read(len(schema.MAGIC)) == schema.MAGIC
@@ -321,23 +292,23 @@ def apply(
 ) -> None:
     """Run a saved plan exactly (`essh apply plan.bin`), or plan tasks, confirm, and run them."""
     with _errors(debug):
-        if len(targets) == 1 and (_is_plan_file(targets[0]) or targets[0].endswith(".bin")):
+        if len(targets) == 1 and _names_a_plan_file(targets[0]):
             if _task_args(ctx):
                 raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
-            the_plan, data = _read_plan(Path(targets[0]))
+            the_plan, data = _read_plan(targets[0])
         else:
             from .review import render_plan
 
             the_plan = _plan(config, targets, _task_args(ctx), debug)
             data = schema.encode_plan(the_plan)
-            _echo_lines(render_plan(the_plan))
+            stdout.write_lines(render_plan(the_plan))
             if not auto_approve:
                 if not sys.stdin.isatty():
                     raise Abort("refusing to ask for confirmation without a terminal: pass --auto-approve, or save the plan with `essh plan -o` and apply the file")
                 answer = typer.prompt("\nApply this plan? Only 'yes' is accepted", default="", show_default=False)
                 if answer.strip() != "yes":
-                    typer.echo("Apply cancelled.")
-                    raise typer.Exit(EXIT_OK)
+                    typer.echo("Apply cancelled.", err=True)
+                    raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
 
 
@@ -415,21 +386,15 @@ def hosts(
     """List the hosts the configuration defines."""
     from essh import planner
 
+    from .listing import host_rows
+    from .listing import ssh_config as ssh_config_lines
+
     with _errors(debug):
         cfg = _load(config)
         chosen = planner.select_hosts(cfg, select or ["all"], filter or []) if (select or filter) else list(cfg.hosts.values())
         if not all_:
             chosen = [h for h in chosen if not h.hidden]
-        if ssh_config:
-            for host in chosen:
-                typer.echo(f"Host {host.name}")
-                for key, value in host.ssh_options:
-                    typer.echo(f"    {key} {value}")
-                typer.echo("")
-        elif quiet:
-            _echo_lines(h.name for h in chosen)
-        else:
-            _echo_lines(_table(("NAME", "DESCRIPTION", "TAGS"), [(h.name, h.description, ",".join(h.tags)) for h in chosen]))
+        stdout.write_lines(ssh_config_lines(chosen) if ssh_config else host_rows(chosen, quiet=quiet))
 
 
 @app.command()
@@ -440,19 +405,20 @@ def tasks(
     debug: DebugOpt = False,
 ) -> None:
     """List the tasks the configuration defines."""
+    from .listing import task_rows
+
     with _errors(debug):
         chosen = [t for t in _load(config).tasks.values() if all_ or not t.hidden]
-        if quiet:
-            _echo_lines(t.name for t in chosen)
-        else:
-            _echo_lines(_table(("NAME", "DESCRIPTION", "TARGETS"), [(t.name, t.description, ",".join(t.targets)) for t in chosen]))
+        stdout.write_lines(task_rows(chosen, quiet=quiet))
 
 
 @app.command()
 def tags(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
     """List the tags of all hosts."""
+    from .listing import tag_lines
+
     with _errors(debug):
-        _echo_lines(sorted({tag for h in _load(config).hosts.values() for tag in h.tags}))
+        stdout.write_lines(tag_lines(_load(config).hosts.values()))
 
 
 @app.command()
@@ -464,13 +430,7 @@ def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         cfg = _load(config)
         for name in cfg.tasks:
             planner.make_plan(cfg, [name], [], created_at=0, essh_version=essh.__version__)
-        typer.echo(f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers.")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Iterator[str]:
-    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        stdout.write_lines([f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers."])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -481,4 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         words, task_args = words[:cut], words[cut + 1 :]
     else:
         task_args = []
-    app(args=words, prog_name="essh", obj=tuple(task_args))
+    try:
+        app(args=words, prog_name="essh", obj=tuple(task_args))
+    finally:
+        stdout.flush()  # before the interpreter's own flush, which would complain of a reader gone

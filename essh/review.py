@@ -4,12 +4,18 @@ the summary table that ends `essh apply`. Works from schema objects only."""
 from __future__ import annotations
 
 import hashlib
+import re
+import shlex
 from collections import Counter
 from collections.abc import Iterator
 
 import msgspec
 
-from essh.schema import STEP_STATUSES, Plan, Report, step_command, step_script
+from essh.schema import STEP_STATUSES, Plan, Report, Task, escape_text, step_command, step_script, sudo_prefix
+
+from .ssh_exposure import notable_options, routine_keywords
+
+DEFAULT_SHELL = Task(name="").shell  # ("bash", "-c"): the command line every task has unless told otherwise
 
 
 def plan_json(plan: Plan, digest: str) -> bytes:
@@ -20,7 +26,21 @@ def plan_json(plan: Plan, digest: str) -> bytes:
         for i, s in enumerate(plan.steps)
     ]
     doc = {"digest": digest, **doc}
-    return msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n"
+    text = msgspec.json.format(msgspec.json.encode(doc), indent=2).decode()
+    return _NOT_ASCII.sub(_json_escape, text).encode() + b"\n"
+
+
+# msgspec escapes C0 controls in JSON strings; C1, bidi and other invisible
+# characters are escaped here too (as `\u202e`), so the JSON is as safe to show.
+_NOT_ASCII = re.compile(r"[^\x20-\x7e\n]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char.isprintable():
+        return char
+    data = char.encode("utf-16-be")
+    return "".join(f"\\u{data[i]:02x}{data[i + 1]:02x}" for i in range(0, len(data), 2))
 
 
 def _mode(plan: Plan, index: int) -> str:
@@ -39,10 +59,11 @@ def host_key_notes(plan: Plan) -> Iterator[str]:
             if key.lower() != "stricthostkeychecking":
                 continue
             mode = value.lower()
+            shown = f"{_esc(host.name)}: {{}} (StrictHostKeyChecking {_esc(value)})"
             if mode in ("no", "off", "false"):
-                yield f"warning: host {host.name}: host keys are NOT verified (StrictHostKeyChecking {value})"
+                yield "warning: host " + shown.format("host keys are NOT verified")
             elif mode == "accept-new":
-                yield f"note: host {host.name}: an unknown host key is accepted and recorded (StrictHostKeyChecking {value})"
+                yield "note: host " + shown.format("an unknown host key is accepted and recorded")
 
 
 def _count(n: int, noun: str) -> str:
@@ -50,74 +71,47 @@ def _count(n: int, noun: str) -> str:
 
 
 def _short_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def _esc(text: str) -> str:
+    return escape_text(text)
+
+
+def _names(words) -> str:
+    return ", ".join(_esc(w) for w in words)
+
+
+def _lines(text: str) -> list[str]:
+    """`text` split where bash splits commands: at newlines only (a final newline ends the last line)."""
+    body = text[:-1] if text.endswith("\n") else text
+    return body.split("\n") if text else []
 
 
 def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
-    """The plan for people, line by line: tasks in execution order with their hosts."""
+    """The plan for people, line by line: tasks in execution order with their hosts.
+
+    Every text from the configuration or the plan is escaped. Without `verbose`,
+    whatever could run something is still shown: a command line other than the
+    default `bash -c` bootstrap, the SSH options outside the routine ones
+    (essh.ssh_exposure), and every environment variable's name."""
     by_task: dict[int, list[int]] = {}
     for i, step in enumerate(plan.steps):
         by_task.setdefault(step.task, []).append(i)
     meta = plan.meta
-    requested = " ".join(meta.requested) or "(none)"
-    yield f"essh plan for: {requested}" + (f" -- {' '.join(meta.args)}" if meta.args else "")
+    requested = " ".join(_esc(r) for r in meta.requested) or "(none)"
+    yield f"essh plan for: {requested}" + (f" -- {' '.join(_esc(a) for a in meta.args)}" if meta.args else "")
     for warning in meta.warnings:
-        yield f"warning: {warning}"
-    for line in host_key_notes(plan):
-        yield line
+        yield f"warning: {_esc(warning)}"
+    yield from host_key_notes(plan)
     yield ""
-    if verbose and plan.hosts:
+    hosts = list(render_hosts(plan, verbose=verbose))
+    if hosts:
         yield "# hosts"
-        for host in plan.hosts:
-            options = " ".join(f"{key}={value}" for key, value in host.ssh_options)
-            yield f"    {host.name}" + (f": {options}" if options else "")
+        yield from hosts
         yield ""
-    for index, task in enumerate(plan.tasks):
-        steps = by_task.get(index, [])
-        where = f"  ({task.defined_at})" if task.defined_at else ""
-        head = f"{task.name}"
-        if task.role == "handler":
-            head += f"  [handler: runs if '{plan.tasks[task.handles].name}' fails, on the hosts where it failed]"
-        yield f"# {head}{where}"
-        if task.description:
-            yield f"    description: {task.description}"
-        yield f"    mode: {_mode(plan, index)}, backend {task.backend}" + (
-            f", after: {', '.join(plan.tasks[a].name for a in task.after)}" if task.after else ""
-        )
-        options = []
-        if task.on_error != "stop":
-            target = plan.tasks[task.handler].name if task.handler is not None else ""
-            options.append(f"on_error={target or task.on_error}")
-        if task.timeout is not None:
-            options.append(f"timeout={task.timeout:g}s")
-        if task.retries:
-            options.append(f"retries={task.retries}")
-        if task.pty:
-            options.append("pty")
-        if task.run_as is not None:
-            options.append(f"as {task.run_as} (sudo)")
-        if options:
-            yield "    options: " + ", ".join(options)
-        if steps:
-            hosts = [plan.hosts[plan.steps[i].host].name if plan.steps[i].host is not None else "(local)" for i in steps]
-            yield f"    hosts ({len(hosts)}): " + ", ".join(hosts)
-            scripts = sorted({plan.steps[i].script for i in steps})
-            for script_index in scripts:
-                text = plan.scripts[script_index]
-                lines = text.rstrip("\n").split("\n") if text.strip() else []
-                label = f"    script ({_count(len(lines), 'line')}, sha256 {_short_digest(text)})"
-                if verbose:
-                    yield label + ":"
-                    first = next(i for i in steps if plan.steps[i].script == script_index)
-                    yield "      $ " + step_command(plan, plan.steps[first])
-                    for line in step_script(plan, plan.steps[first]).split("\n"):
-                        yield "      | " + line
-                else:
-                    yield label + ":"
-                    for line in lines[:5]:
-                        yield "      | " + line
-                    if len(lines) > 5:
-                        yield f"      | ... {len(lines) - 5} more lines (--verbose shows the full command)"
+    for index in range(len(plan.tasks)):
+        yield from _render_task(plan, index, by_task.get(index, []), verbose)
         yield ""
     counted = Counter(plan.tasks[s.task].role for s in plan.steps)
     hosts_used = {s.host for s in plan.steps if s.host is not None}
@@ -131,6 +125,89 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
     )
 
 
+def render_hosts(plan: Plan, *, verbose: bool) -> Iterator[str]:
+    """The hosts' SSH options and environment: all of them with `verbose`; else each
+    option that is not routine on its own line, and one line summing up the rest."""
+    if verbose:
+        for host in plan.hosts:
+            options = " ".join(f"{key}={value}" for key, value in host.ssh_options)
+            yield f"    {_esc(host.name)}" + (f": {_esc(options)}" if options else "")
+            if host.env:
+                yield "      env: " + _esc(" ".join(f"{name}={shlex.quote(value)}" for name, value in host.env))
+        return
+    for host in plan.hosts:
+        for key, value in notable_options(host):
+            yield f"    {_esc(host.name)}: {_esc(key)}={_esc(value)}"
+    keywords, count = routine_keywords(plan.hosts)
+    if keywords:
+        yield (
+            f"    {_count(count, 'host')} also set {_names(keywords)}"
+            " (--verbose shows every host's options and environment)"
+        )
+
+
+def _render_task(plan: Plan, index: int, steps: list[int], verbose: bool) -> Iterator[str]:
+    task = plan.tasks[index]
+    where = f"  ({_esc(str(task.defined_at))})" if task.defined_at else ""
+    head = _esc(task.name)
+    if task.role == "handler":
+        head += f"  [handler: runs if '{_esc(plan.tasks[task.handles].name)}' fails, on the hosts where it failed]"
+    yield f"# {head}{where}"
+    if task.description:
+        yield f"    description: {_esc(task.description)}"
+    yield f"    mode: {_mode(plan, index)}, backend {task.backend}" + (
+        f", after: {_names(plan.tasks[a].name for a in task.after)}" if task.after else ""
+    )
+    options = []
+    if task.on_error != "stop":
+        target = plan.tasks[task.handler].name if task.handler is not None else ""
+        options.append(f"on_error={_esc(target or task.on_error)}")
+    if task.timeout is not None:
+        options.append(f"timeout={task.timeout:g}s")
+    if task.retries:
+        options.append(f"retries={task.retries}")
+    if task.pty:
+        options.append("pty")
+    if task.run_as is not None:
+        options.append(f"as {_esc(task.run_as)} (sudo)")
+    if options:
+        yield "    options: " + ", ".join(options)
+    if not steps:
+        return
+    if not verbose and (task.shell != DEFAULT_SHELL or task.run_as is not None):
+        # The bootstrap is essh's own fixed text; what wraps it is not.
+        yield f"    command: {_esc(shlex.join([*sudo_prefix(task), *task.shell]))} BOOTSTRAP (--verbose shows it)"
+    hosts = [plan.steps[i].host for i in steps]
+    yield f"    hosts ({len(hosts)}): " + ", ".join("(local)" if h is None else _esc(plan.hosts[h].name) for h in hosts)
+    if not verbose:
+        yield from _env_names(plan, task, {h for h in hosts if h is not None})
+    for script_index in sorted({plan.steps[i].script for i in steps}):
+        text = plan.scripts[script_index]
+        lines = _lines(text)
+        yield f"    script ({_count(len(lines), 'line')}, sha256 {_short_digest(text)}):"
+        if verbose:
+            first = next(plan.steps[i] for i in steps if plan.steps[i].script == script_index)
+            yield "      $ " + _esc(step_command(plan, first))
+            lines = step_script(plan, first).split("\n")
+        elif len(lines) > 5:
+            lines = [*lines[:5], f"... {len(lines) - 5} more lines (--verbose shows the full command)"]
+        for line in lines:
+            yield "      | " + _esc(line)
+
+
+def _env_names(plan: Plan, task: Task, hosts: set[int]) -> Iterator[str]:
+    """The names of the environment a task's steps get; values are left to --verbose."""
+    if task.env:
+        yield f"    env: {_names(name for name, _ in task.env)} (--verbose shows the values)"
+    names = {name for h in hosts for name, _ in plan.hosts[h].env}
+    if names:
+        # Names in essh's host namespace are read by scripts only, never by a program
+        # on its own (as LD_PRELOAD or BASH_ENV are): one word stands for them.
+        grouped = {n for n in names if n.startswith("ESSH_HOST_")}
+        words = sorted(names - grouped) + (["ESSH_HOST_*"] if grouped else [])
+        yield f"    host env: {_names(words)}"
+
+
 def render_summary(report: Report) -> Iterator[str]:
     """The table that ends `essh apply`: per task, how its steps ended and how long
     the task took (first start to last end), then one line per step that did not succeed."""
@@ -142,15 +219,16 @@ def render_summary(report: Report) -> Iterator[str]:
         if result.started_at is not None and result.ended_at is not None:
             first, last = spans.get(result.task, (result.started_at, result.ended_at))
             spans[result.task] = (min(first, result.started_at), max(last, result.ended_at))
-    width = max([len("TASK")] + [len(name) for name in per_task])
+    width = max([len("TASK")] + [len(_esc(name)) for name in per_task])
     yield "TASK".ljust(width) + "".join(f"  {c.upper():>11}" for c in columns) + "        TIME"
     for name, counts in per_task.items():
         first, last = spans.get(name, (0.0, 0.0))
-        yield name.ljust(width) + "".join(f"  {counts[s]:>11}" for s in STEP_STATUSES) + f"  {last - first:>9.1f}s"
+        yield _esc(name).ljust(width) + "".join(f"  {counts[s]:>11}" for s in STEP_STATUSES) + f"  {last - first:>9.1f}s"
     for result in report.steps:
         if result.status not in ("succeeded", "skipped"):
             where = result.host or "local"
-            yield f"{result.status}: {result.task} on {where}: {result.error or 'exit status ' + str(result.exit_code)}"
+            why = result.error or f"exit status {result.exit_code}"
+            yield f"{result.status}: {_esc(result.task)} on {_esc(where)}: {_esc(why)}"
     totals = report.totals
     yield (
         f"Apply {'interrupted' if report.interrupted else 'finished'} in {report.wall_seconds:.1f}s: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,3 +45,30 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def with_terminal(ws: Workspace, answer: bytes, *args: str) -> tuple[int, str]:
+    """Run essh with a terminal on stdin/stdout, type `answer` at the prompt."""
+    leader, follower = os.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESSH_")}
+    env.update(HOME=str(ws.path / "home"), XDG_STATE_HOME=str(ws.path / "state"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "essh", *args], cwd=ws.path, env=env, stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"Apply this plan?" not in seen and time.monotonic() < deadline:
+        seen += os.read(leader, 4096)
+    os.write(leader, answer)
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closed: essh ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    code = process.wait(timeout=60)
+    os.close(leader)
+    return code, seen.decode(errors="replace")

@@ -7,9 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
-from cli_workspace import Workspace, one_error_line
+from cli_workspace import Workspace, one_error_line, with_terminal
 
 LOCAL = """
 task "greet" {
@@ -153,40 +152,13 @@ def test_unreachable_host_exit_1_others_go_on_with_continue(sshd, ws):
     assert "unreachable: probe on gone" in result.stderr
 
 
-def _with_terminal(ws: Workspace, answer: bytes, *args: str) -> tuple[int, str]:
-    """Run essh with a terminal on stdin/stdout, type `answer` at the prompt."""
-    leader, follower = os.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESSH_")}
-    env.update(HOME=str(ws.path / "home"), XDG_STATE_HOME=str(ws.path / "state"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "essh", *args], cwd=ws.path, env=env, stdin=follower, stdout=follower, stderr=follower
-    )
-    os.close(follower)
-    seen = b""
-    deadline = time.monotonic() + 60
-    while b"Apply this plan?" not in seen and time.monotonic() < deadline:
-        seen += os.read(leader, 4096)
-    os.write(leader, answer)
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the terminal closed: essh ended
-            break
-        if not chunk:
-            break
-        seen += chunk
-    code = process.wait(timeout=60)
-    os.close(leader)
-    return code, seen.decode(errors="replace")
-
-
 def test_apply_with_task_names_asks_on_a_terminal(ws):
     ws.write(".esshconfig.lua", LOCAL)
-    code, screen = _with_terminal(ws, b"yes\n", "apply", "greet", "--report", "report.json")
+    code, screen = with_terminal(ws, b"yes\n", "apply", "greet", "--report", "report.json")
     assert code == 0, screen
     assert "# greet" in screen and "hello" in screen and "Apply finished" in screen
-    code, screen = _with_terminal(ws, b"no\n", "apply", "greet", "--report", "other.json")
-    assert code == 0 and "Apply cancelled." in screen
+    code, screen = with_terminal(ws, b"no\n", "apply", "greet", "--report", "other.json")
+    assert code == 1 and "Apply cancelled." in screen  # as Terraform: "no" is not success
     assert not (ws.path / "other.json").exists()
 
 
