@@ -63,6 +63,10 @@ ReportOpt = Annotated[
 LogDirOpt = Annotated[Optional[Path], typer.Option("--log-dir", help="Keep each step's full output in its own file here.")]
 MaxConnOpt = Annotated[int, typer.Option("--max-connections", min=1, help="Open SSH connections at most at once.")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Cancel running steps on the first failure.")]
+RawOpt = Annotated[
+    bool,
+    typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
+]
 
 
 class Abort(Exception):
@@ -86,6 +90,8 @@ def _errors(debug: bool) -> Iterator[None]:
         _fail(str(exc), exc.code)
     except PlaceError as exc:
         _fail(str(exc), EXIT_USAGE)
+    except stdout.OutputError as exc:
+        _fail(str(exc), EXIT_REPORT_LOST)
     except ConfigError as exc:
         _fail(f"configuration error: {exc}", EXIT_USAGE)
     except schema.PlanFileError as exc:
@@ -166,6 +172,7 @@ def _apply(
     log_dir: Path | None,
     max_connections: int,
     fail_fast: bool,
+    raw_output: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -192,6 +199,7 @@ def _apply(
                 log_dir=str(log_dir) if log_dir else None,
                 report_path=str(report_path),
                 essh_version=essh.__version__,
+                raw_output=raw_output,
             ),
         )
     except LogDirError as exc:
@@ -286,6 +294,7 @@ def apply(
     log_dir: LogDirOpt = None,
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
+    raw_output: RawOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -309,7 +318,7 @@ def apply(
                 if answer.strip() != "yes":
                     typer.echo("Apply cancelled.", err=True)
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -321,13 +330,14 @@ def run(
     log_dir: LogDirOpt = None,
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
+    raw_output: RawOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
     with _errors(debug):
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -346,6 +356,7 @@ def exec_(
     log_dir: LogDirOpt = None,
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
+    raw_output: RawOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -370,7 +381,7 @@ def exec_(
             essh_version=essh.__version__,
             relative_to=os.getcwd(),
         )
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
 
 
 @app.command()

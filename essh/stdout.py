@@ -1,6 +1,8 @@
 """essh's standard output, for a reader that may leave early (`essh hosts | head -1`).
 
 A reader that closes its end of the pipe has had enough: that is not an error.
+Output that cannot be written for another reason (`essh show > /dev/full`) is
+one: `OutputError`, one line and exit 74.
 On the first EPIPE, descriptor 1 is pointed at the null device, so nothing
 written later fails (not even the interpreter's last flush), what was left to
 show is not computed, and the command ends with its own exit code, quietly. A
@@ -17,6 +19,10 @@ import sys
 from collections.abc import Iterable
 
 
+class OutputError(Exception):
+    """Standard output cannot be written (a full disk, an I/O error): not a reader that left."""
+
+
 def write_lines(lines: Iterable[str]) -> bool:
     """Print each of `lines` and a newline, flushed; False once the reader is gone
     (the rest of `lines` is then never read)."""
@@ -30,6 +36,9 @@ def write_lines(lines: Iterable[str]) -> bool:
     except BrokenPipeError:
         _reader_gone(stream)
         return False
+    except OSError as exc:
+        _reader_gone(stream)
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
     return True
 
 
@@ -45,6 +54,9 @@ def write_bytes(data: bytes) -> bool:
     except BrokenPipeError:
         _reader_gone(stream)
         return False
+    except OSError as exc:
+        _reader_gone(stream)
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
     return True
 
 

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 import asyncssh
 
 from essh.schema import Task, encode_program, sudo_prefix, task_argv
+from essh.schema.command import delivery_of
 
 from .errors import ConnectionLost, LocalError
 from .pid_line import PidLineFilter
@@ -39,7 +40,7 @@ class SessionRefused(Exception):
 
 def exec_request(task: Task, nonce: str) -> str:
     """The exec request of every step of `task`: the pid prelude, then the task's command line."""
-    delivery = "terminal" if task.pty else "stdin"
+    delivery = delivery_of(task)
     return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(task_argv(task, delivery))
 
 
@@ -108,7 +109,7 @@ async def run_channel(
     Raises `SessionRefused` when the server refuses the channel, `ConnectionLost`
     when the connection breaks, `LocalError` when the output cannot be handed on."""
     task = command.task
-    delivery = "terminal" if task.pty else "stdin"
+    delivery = delivery_of(task)
     opening = asyncio.ensure_future(
         conn.create_session(
             lambda: _Session(io, "stdout" if task.pty else "stderr", nonce),

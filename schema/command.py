@@ -110,6 +110,14 @@ def encode_program(program: str, delivery: Delivery) -> bytes:
     return base64.encodebytes(data) + b".\n"
 
 
+def delivery_of(task: Task) -> Delivery:
+    """How the steps of `task` receive their program."""
+    if task.backend == "local":
+        return "fd"
+    return "terminal" if task.pty else "stdin"
+
+
 def step_command(plan: Plan, step: Step) -> str:
-    """The step's command line as sent in an SSH exec request (the program follows on stdin)."""
-    return shlex.join(task_argv(plan.tasks[step.task], "stdin"))
+    """The step's command line as it runs (the program follows on stdin, a pipe or the terminal)."""
+    task = plan.tasks[step.task]
+    return shlex.join(task_argv(task, delivery_of(task)))

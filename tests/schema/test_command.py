@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import msgspec
 from plan_strategies import plans, stored_plan_generator
 
+from essh.schema.command import delivery_of
 from essh.schema import (
     BOOTSTRAPS,
     sudo_prefix,
@@ -71,10 +72,11 @@ def test_exported_values_reach_bash_unchanged(env):
 def test_the_command_line_carries_no_program(plan):
     for step in plan.steps:
         task = plan.tasks[step.task]
-        argv = task_argv(task, "stdin")
+        delivery = delivery_of(task)
+        argv = task_argv(task, delivery)
         assert shlex.split(step_command(plan, step)) == argv
         # the same fixed words for every step: nothing of its environment or script
-        assert argv == [*sudo_prefix(task), *task.shell, BOOTSTRAPS["stdin"]]
+        assert argv == [*sudo_prefix(task), *task.shell, BOOTSTRAPS[delivery].replace("FD", "3")]
         assert (argv[0] == "sudo") == (task.run_as is not None)
 
 
