@@ -31,7 +31,8 @@ from .errors import ConnectionLost, LocalError
 from .pid_line import PidLineFilter
 from .transport import CLEANUP_TIMEOUT, KILL_GRACE, Command, StepIO
 
-OpenSpare = Callable[[], Awaitable[asyncssh.SSHClientConnection | None]]
+# Another connection to run a kill on, and whether the caller must close it; None: none to be had.
+OpenSpare = Callable[[], Awaitable["tuple[asyncssh.SSHClientConnection, bool] | None"]]
 
 
 class SessionRefused(Exception):
@@ -192,5 +193,10 @@ async def _kill(conn: asyncssh.SSHClientConnection, script: str, io: StepIO, ope
     if spare is None:
         io.notice("could not end the remote command: the server refused another session and connection")
         return
-    await asyncio.wait_for(spare.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
+    conn, owned = spare
+    try:
+        await asyncio.wait_for(conn.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
+    finally:
+        if owned:  # the kill runs on in the background on the host; this connection is done
+            conn.close()
 
