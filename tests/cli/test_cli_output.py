@@ -72,3 +72,17 @@ def test_a_script_file_changed_while_planning_is_planned_as_first_read(ws, monke
     loaded = loader.load_config([str(config)])
     assert len(reads) == 1
     assert {t.name: [p.code for p in t.script] for t in loaded.tasks.values()} == {"a": ["echo first\n"], "b": ["echo first\n"]}
+
+
+def test_a_report_that_cannot_be_written_still_shows_the_summary_and_exits_74(ws):
+    import os
+    import stat
+
+    full = ws.path / "full"  # a private copy of /dev/full: writes fail with ENOSPC
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    ws.write(".esshconfig.lua", 'task "t" { script = "echo ran" }\n')
+    done = ws.essh("run", "t", "--report", str(full))
+    assert done.returncode == EXIT_REPORT_LOST, done.stderr
+    assert done.stdout == "ran\n"
+    assert "1 succeeded" in done.stderr
+    assert done.stderr.rstrip().endswith(f"essh: cannot write the report to {full}: No space left on device")
