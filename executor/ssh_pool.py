@@ -34,7 +34,7 @@ from essh.schema.ssh_options import proxy_jump_host
 from .bridge import aio
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
-from .ssh_channel import OpenSpare, SessionRefused, run_channel
+from .ssh_channel import OpenSpare, SessionRefused, StaleConnection, run_channel
 from .ssh_connect import connect, wait_closed
 from .ssh_options import ConnectSpec, connect_spec
 from .transport import Command, StepIO
@@ -61,6 +61,7 @@ class SshConnection:
         self.link = link
 
     async def run(self, command: Command, io: StepIO) -> int:
+        fresh = False  # a connection that broke before the step began gets one new try
         while True:
             try:
                 return await aio(
@@ -68,6 +69,12 @@ class SshConnection:
                 )
             except SessionRefused as exc:
                 self.link = await self._pool.moved(self._host, self.link, exc)
+            except StaleConnection as exc:
+                self._pool.lost(self._host, exc.reason)
+                if fresh:
+                    raise
+                fresh = True
+                self.link = await self._pool.replaced(self._host, self.link)
             except ConnectionLost as exc:
                 self._pool.lost(self._host, exc.reason)
                 raise
@@ -190,6 +197,16 @@ class SshTransport:
         # What the server allowed, less one kept for a kill.
         link.limit = max(1, link.sessions - 2)
         await self._give_back(host, link)
+        return await self._acquire(host, avoid=link)
+
+    async def replaced(self, host: int, link: _Link) -> _Link:
+        """`link` broke before a step could use it: drop it and take a slot on another (maybe new) one."""
+        link.conn.abort()
+        link.sessions -= 1
+        links = self._links.get(host, [])
+        if link in links:
+            links.remove(link)
+            self._signal_capacity()
         return await self._acquire(host, avoid=link)
 
     async def _give_back(self, host: int, link: _Link) -> None:

@@ -160,7 +160,6 @@ def _descendants(pid: int) -> list[int]:
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="clean-up waits CLEANUP_TIMEOUT for the kill, then again for the channel close: 10.5 s")
 def test_sigterm_with_an_unresponsive_host_ends_within_docker_stops_grace(sshd, scratch):
     """Bad day: a host stops answering (frozen VM, network partition that drops packets) while a
     step runs, and CI cancels the job: `docker stop` sends SIGTERM, then SIGKILL 10 s later.
@@ -341,7 +340,6 @@ def test_a_plan_whose_shell_is_not_bash_never_succeeds_without_running(sshd, scr
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="a pooled connection that closed as a step ended is reused: the next step is 'unreachable'")
 def test_a_connection_dropped_between_steps_does_not_make_the_host_unreachable(sshd, scratch):
     """Bad day: the host drops essh's connection (its sshd session monitor dies, an idle timeout, a
     failover) just as a step ends. The host still accepts connections.
