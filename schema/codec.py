@@ -169,14 +169,23 @@ def write_private_file(path: str, data: bytes) -> None:
 
 def in_place_destination(path: str) -> bool:
     """True if `path` is a character device or FIFO to write in place; False if it is a
-    regular file or nothing yet (replaced atomically); OSError for any other kind."""
+    regular file or nothing yet (replaced atomically); OSError for any other kind.
+
+    A device or FIFO is written only if it (and a symlink leading to it, as
+    /dev/stdout is one) belongs to this user or to root: a link another user
+    planted in a shared folder never takes a plan or a report to their FIFO."""
     try:
-        mode = os.stat(path).st_mode  # follows the path's own symlinks: /dev/stdout is one
+        info = os.stat(path)
+        link = os.lstat(path)
     except FileNotFoundError:
         return False
+    mode = info.st_mode
     if stat.S_ISREG(mode):
         return False
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        trusted = (0, os.geteuid())
+        if info.st_uid not in trusted or link.st_uid not in trusted:
+            raise OSError(errno.EPERM, "it is another user's FIFO or device (or a link to one); essh writes only to its own", path)
         return True
     raise _refused(path, mode)
 
@@ -190,13 +199,19 @@ def _refused(path: str, mode: int) -> OSError:
 
 
 def _write_in_place(path: str, data: bytes) -> None:
-    # No O_CREAT or O_TRUNC: what is there stays what it is. A FIFO blocks here
-    # until it has a reader, as `echo > fifo` does.
-    fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    # No O_CREAT or O_TRUNC: what is there stays what it is. O_NONBLOCK: a FIFO
+    # with no reader is an error now (ENXIO), not a wait that no signal ends.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "no process is reading this FIFO", path) from None
+        raise
     with open(fd, "wb") as f:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
             raise OSError(errno.EAGAIN, "it was replaced while essh opened it", path)
+        os.set_blocking(fd, True)
         f.write(data)
 
 

@@ -121,7 +121,6 @@ def test_a_pty_task_with_a_large_program_starts_promptly(sshd, scratch):
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="the final write to a FIFO blocks in os.open inside trio; no signal gets through")
 def test_a_report_fifo_without_reader_neither_hangs_nor_ignores_signals(sshd, scratch):
     """Bad day: `essh apply plan.bin --report /tmp/x.fifo` where the reader died (or never came).
 
@@ -249,7 +248,6 @@ def test_apply_with_an_unwritable_stderr_does_not_claim_a_step_failed(sshd, scra
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="in_place_destination follows any symlink to a FIFO or device, whoever planted it")
 def test_a_report_path_planted_as_a_symlink_to_another_users_fifo_is_not_followed(sshd, scratch):
     """Attack: in a shared, group-writable folder (a CI workspace, a project share, or /tmp where
     fs.protected_symlinks is 0, as in many containers), another local user plants
