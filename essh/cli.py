@@ -109,7 +109,7 @@ def _errors(debug: bool) -> Iterator[None]:
 
 
 def _fail(message: str, code: int) -> None:
-    typer.echo(f"essh: {escape_text(message)}", err=True)
+    stdout.say(f"essh: {escape_text(message)}")
     raise typer.Exit(code)
 
 
@@ -184,9 +184,9 @@ def _apply(
     if log_dir is not None:
         check_log_dir(log_dir)
     for warning in plan.meta.warnings:
-        typer.echo(f"warning: {escape_text(warning)}", err=True)
+        stdout.say(f"warning: {escape_text(warning)}")
     for note in host_key_notes(plan):
-        typer.echo(note, err=True)
+        stdout.say(note)
     # Last before the run: the executor replaces this empty file with the report.
     report_path = report or reserve_default_report(reports_folder(os.environ, Path.home()), digest)
     try:
@@ -208,13 +208,13 @@ def _apply(
                 report_path.unlink()
         raise Abort(str(exc)) from None
     stdout.flush()
-    typer.echo("", err=True)
+    stdout.say("")
     for line in render_summary(result.report):
-        typer.echo(line, err=True)
+        stdout.say(line)
     if result.report_error is not None:
-        typer.echo(f"essh: {escape_text(str(result.report_error))}", err=True)
+        stdout.say(f"essh: {escape_text(str(result.report_error))}")
         raise typer.Exit(EXIT_REPORT_LOST)
-    typer.echo(f"Report: {escape_text(str(report_path))}", err=True)
+    stdout.say(f"Report: {escape_text(str(report_path))}")
     raise typer.Exit(result.report.exit_code)
 
 
@@ -316,7 +316,7 @@ def apply(
                     raise Abort("refusing to ask for confirmation without a terminal: pass --auto-approve, or save the plan with `essh plan -o` and apply the file")
                 answer = typer.prompt("\nApply this plan? Only 'yes' is accepted", default="", show_default=False)
                 if answer.strip() != "yes":
-                    typer.echo("Apply cancelled.", err=True)
+                    stdout.say("Apply cancelled.")
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
 

@@ -63,6 +63,20 @@ def _written(write: Callable[[TextIO], None]) -> bool:
     return True
 
 
+def say(*lines: str) -> None:
+    """essh's own lines on stderr (notes, the summary). A stderr that is gone or full loses
+    them, quietly: the report and the exit code still tell what happened."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        for line in lines:
+            stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        _reader_gone(stream)
+
+
 def flush() -> None:
     """Flush what is buffered, as the command ends; a reader that left is not an error."""
     stream = sys.stdout
@@ -74,6 +88,11 @@ def flush() -> None:
         _reader_gone(stream)
     except (OSError, ValueError):  # closed or unusable: nothing more can be shown
         pass
+    if sys.stderr is not None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            _reader_gone(sys.stderr)
 
 
 def _reader_gone(stream) -> None:

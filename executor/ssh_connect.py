@@ -104,8 +104,10 @@ def _has_known_key(spec: ConnectSpec, kwargs: dict) -> bool:
     for path in [*spec.known_hosts_files, _GLOBAL_KNOWN_HOSTS]:
         try:
             known = asyncssh.read_known_hosts(path)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             continue
+        except (OSError, ValueError):  # unreadable or damaged: it may hold this host, so never accept-new
+            return True
         for name in names:
             # match() drops revocations of "[name]:port" when it falls back to the
             # port-less name, so the bracketed form is asked for on its own too.

@@ -145,6 +145,8 @@ class TerminalSink:
             shown = data
         else:
             data, held = _split_utf8_tail(data)
+            if data.endswith(b"\r"):  # maybe a CRLF whose LF is in the next chunk: decide then
+                data, held = data[:-1], b"\r" + held
             if held:
                 self._pending[key] = bytearray(held)
             lines = data.split(b"\n")

@@ -28,6 +28,7 @@ import re
 import stat
 import struct
 import tempfile
+import time
 
 import msgspec
 
@@ -42,6 +43,7 @@ from .plan import FORMAT_VERSION, Plan
 from .ssh_options import proxy_jump_loops
 
 MAGIC = b"ESSHPLAN"
+_READER_WAIT_TRIES = 40
 SUPPORTED_VERSIONS = frozenset({1, 2})
 _HEADER = struct.Struct(">8sHHQ32s")
 HEADER_SIZE = _HEADER.size
@@ -201,12 +203,16 @@ def _refused(path: str, mode: int) -> OSError:
 def _write_in_place(path: str, data: bytes) -> None:
     # No O_CREAT or O_TRUNC: what is there stays what it is. O_NONBLOCK: a FIFO
     # with no reader is an error now (ENXIO), not a wait that no signal ends.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:
-            raise OSError(errno.ENXIO, "no process is reading this FIFO", path) from None
-        raise
+    for _ in range(_READER_WAIT_TRIES):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            time.sleep(0.05)  # a reader that is just starting gets a moment (2 s in all)
+    else:
+        raise OSError(errno.ENXIO, "no process is reading this FIFO", path)
     with open(fd, "wb") as f:
         mode = os.fstat(fd).st_mode
         if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):

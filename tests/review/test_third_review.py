@@ -207,7 +207,6 @@ def _full_device(scratch: Path) -> Path:
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="click turns EPIPE on stderr into exit 1; the summary's echo is not guarded")
 def test_apply_piped_to_head_with_stderr_exits_0_after_every_step_succeeded(sshd, scratch):
     """Bad day: `essh apply plan.bin 2>&1 | head -1` (issue #6 item 12, claimed closed).
 
@@ -228,7 +227,6 @@ def test_apply_piped_to_head_with_stderr_exits_0_after_every_step_succeeded(sshd
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="a stderr that cannot be written ends apply with exit 1, as if a step failed")
 def test_apply_with_an_unwritable_stderr_does_not_claim_a_step_failed(sshd, scratch):
     """Bad day: essh's stderr is on a full disk (`2>>/var/log/deploy.err` with /var full).
 
@@ -297,7 +295,6 @@ def test_a_report_path_planted_as_a_symlink_to_another_users_fifo_is_not_followe
 
 
 @pytest.mark.sshd
-@pytest.mark.xfail(strict=True, reason="passthrough escapes a chunk's trailing CR before it can see the LF of the next chunk")
 def test_a_pty_steps_crlf_split_across_chunks_is_still_a_line_end(sshd, scratch):
     """Bad day: a `pty = true` task without a prefix prints many lines (a build log, `seq`).
 
