@@ -1,7 +1,7 @@
-"""Third review: defects still open after the "seams and hardening" issue (#6).
+"""Third review: defects found after the "seams and hardening" issue (#6).
 
 Each test states what an attacker or a bad day does and what essh should do; it
-is a strict xfail until the product is fixed. SSH tests use the real sshd fleet
+was a strict xfail until the product was fixed. SSH tests use the real sshd fleet
 (tests/sshd.py); the essh command runs as a subprocess with a scratch HOME.
 """
 
