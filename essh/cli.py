@@ -63,6 +63,14 @@ ReportOpt = Annotated[
 LogDirOpt = Annotated[Optional[Path], typer.Option("--log-dir", help="Keep each step's full output in its own file here.")]
 MaxConnOpt = Annotated[int, typer.Option("--max-connections", min=1, help="Open SSH connections at most at once.")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Cancel running steps on the first failure.")]
+AllowedSignersOpt = Annotated[
+    Optional[str],
+    typer.Option("--allowed-signers", envvar="ESSH_ALLOWED_SIGNERS", help="OpenSSH allowed_signers file: whose plan signatures count."),
+]
+SignKeyOpt = Annotated[
+    Optional[str],
+    typer.Option("--sign-key", help="Sign with this SSH key: a private key file, or a .pub file or SHA256: fingerprint of a key in ssh-agent."),
+]
 RawOpt = Annotated[
     bool,
     typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
@@ -146,7 +154,9 @@ def _load(config: str | None, debug: bool = False):
 def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False) -> schema.Plan:
     from essh import planner
 
-    return planner.make_plan(
+    from .gate import maker
+
+    made = planner.make_plan(
         _load(config, debug),
         list(tasks),
         list(args),
@@ -154,14 +164,26 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
         essh_version=essh.__version__,
         relative_to=os.getcwd(),
     )
+    import msgspec
+
+    return msgspec.structs.replace(made, meta=msgspec.structs.replace(made.meta, made_by=maker(os.environ)))
 
 
-def _save(plan: schema.Plan, out: Path) -> bytes:
+def _save_bytes(data: bytes, out: Path) -> None:
     try:
         make_parent(out)
-        return schema.write_plan(str(out), plan)
+        schema.write_private_file(str(out), data)
     except OSError as exc:
         raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
+
+
+def _signed(data: bytes, key: str) -> bytes:
+    from .signing import SigningError, sign_plan
+
+    try:
+        return sign_plan(data, key)
+    except SigningError as exc:
+        raise Abort(str(exc)) from None
 
 
 def _apply(
@@ -173,12 +195,22 @@ def _apply(
     max_connections: int,
     fail_fast: bool,
     raw_output: bool = False,
+    gate=None,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
     from .review import host_key_notes, render_summary
 
     digest = schema.payload_digest(data)
+    if gate is not None:
+        from .gate import GateError, check
+
+        try:
+            lines = check(plan, data, gate)
+        except GateError as exc:
+            raise Abort(str(exc)) from None
+        for line in lines:
+            typer.echo(escape_text(line), err=True)
     if report is not None:
         check_report(report)
     if log_dir is not None:
@@ -225,6 +257,7 @@ def plan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    sign_key: SignKeyOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -232,8 +265,14 @@ def plan(
     from .review import plan_json, render_plan
 
     with _errors(debug):
+        if sign_key and not out:
+            raise Abort("--sign-key signs the plan file: give it one with -o FILE")
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
-        data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
+        data = schema.encode_plan(the_plan)
+        if sign_key:
+            data = _signed(data, sign_key)
+        if out:
+            _save_bytes(data, out)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
@@ -249,9 +288,11 @@ def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    allowed_signers: AllowedSignersOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Review a saved plan file."""
+    """Review a saved plan file: what runs where, who made it and when, who signed it."""
+    from .gate import provenance
     from .review import plan_json, render_plan
 
     with _errors(debug):
@@ -260,7 +301,73 @@ def show(
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
         if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
-            stdout.write_lines(["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)})."])
+            stdout.write_lines(
+                ["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}).",
+                 *map(escape_text, provenance(the_plan, data)[1:]), *_signer_lines(data, allowed_signers)]
+            )
+
+
+def _signer_lines(data: bytes, allowed_signers: str | None) -> list[str]:
+    """Who signed the plan, checked against `allowed_signers` when given; a bad signature says why."""
+    from . import trust
+    from .allowed_signers import AllowedSignersError
+
+    try:
+        signers = trust.check(data, trust.Policy(allowed_signers))
+    except (trust.TrustError, AllowedSignersError) as exc:
+        return [f"Signatures: {escape_text(str(exc))}"]
+    return [f"Signed by {escape_text(str(s))}" for s in signers] or ["Unsigned"]
+
+
+@app.command()
+def sign(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
+    sign_key: SignKeyOpt = None,
+    signature: Annotated[
+        Optional[Path], typer.Option("--signature", help="Attach this `ssh-keygen -Y sign -n essh-plan` signature (armored).")
+    ] = None,
+    signed_data: Annotated[
+        Optional[Path], typer.Option("--signed-data", help="Write the bytes a signature signs here (- for stdout), for ssh-keygen -Y sign/verify.")
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Add a signature to a reviewed plan file (several signers may sign one plan)."""
+    with _errors(debug):
+        if sum(x is not None for x in (sign_key, signature, signed_data)) != 1:
+            raise Abort("essh sign needs one of --sign-key KEY, --signature FILE or --signed-data FILE")
+        _, data = _read_plan(plan_file)
+        message, _ = schema.split_signed(data)
+        if signed_data is not None:
+            if str(signed_data) == "-":
+                stdout.write_bytes(message)
+            else:
+                _save_bytes(message, signed_data)
+            return
+        if sign_key is not None:
+            data = _signed(data, sign_key)
+        else:
+            data = _attach(data, signature)
+        _save_bytes(data, plan_file)
+        typer.echo(f"Signed {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}); it now has "
+                   f"{len(schema.split_signed(data)[1])} signature(s).", err=True)
+
+
+def _attach(data: bytes, path: Path) -> bytes:
+    from . import sshsig, trust
+    from .signing import attach_signature
+
+    try:
+        blob = sshsig.dearmor(path.read_text(encoding="ascii", errors="replace"))
+        sig = sshsig.parse(blob)
+    except OSError as exc:
+        raise Abort(f"cannot read signature {path}: {exc.strerror or exc}") from None
+    except sshsig.SignatureFormatError as exc:
+        raise Abort(f"{path}: {exc}") from None
+    message, _ = schema.split_signed(data)
+    if sig.namespace != trust.NAMESPACE or not sshsig.verifies(sig, message):
+        raise Abort(f"{path}: signature does not verify: not a signature of this plan in namespace {trust.NAMESPACE!r} "
+                    f"(make it with: essh sign PLAN --signed-data - | ssh-keygen -Y sign -f KEY -n {trust.NAMESPACE})")
+    return attach_signature(data, blob)
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
@@ -296,11 +403,29 @@ def apply(
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
+    allowed_signers: AllowedSignersOpt = None,
+    require_signature: Annotated[bool, typer.Option("--require-signature", help="Refuse a plan without a signature by an allowed signer.")] = False,
+    require_signatures: Annotated[int, typer.Option("--require-signatures", min=0, metavar="N", help="Refuse a plan signed by fewer than N allowed signers.")] = 0,
+    require_principal: Annotated[Optional[list[str]], typer.Option("--require-principal", metavar="NAME", help="Refuse a plan without a signature by NAME (allowed_signers principal); repeatable.")] = None,
+    expect_digest: Annotated[Optional[str], typer.Option("--expect-digest", metavar="SHA256", help="Refuse any plan whose payload sha256 is not this one.")] = None,
+    max_age: Annotated[Optional[str], typer.Option("--max-age", metavar="DURATION", help="Refuse a plan older than this (90s, 15m, 24h, 7d).")] = None,
+    refuse_stale: Annotated[bool, typer.Option("--refuse-stale", help="Refuse a plan whose configuration files changed since it was made.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a saved plan exactly (`essh apply plan.bin`), or plan tasks, confirm, and run them."""
+    from . import trust
+    from .gate import Gate, parse_duration
+
     with _errors(debug):
+        try:
+            age = parse_duration(max_age) if max_age is not None else None
+        except ValueError as exc:
+            raise Abort(f"--max-age: {exc}") from None
+        gate = Gate(
+            trust.Policy(allowed_signers, max(require_signatures, int(require_signature)), tuple(require_principal or ())),
+            expect_digest=expect_digest, max_age=age, refuse_stale=refuse_stale,
+        )
         if len(targets) == 1 and _names_a_plan_file(targets[0]):
             if _task_args(ctx):
                 raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
@@ -318,7 +443,7 @@ def apply(
                 if answer.strip() != "yes":
                     typer.echo("Apply cancelled.", err=True)
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output, gate=gate)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
