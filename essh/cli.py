@@ -71,6 +71,14 @@ SignKeyOpt = Annotated[
     Optional[str],
     typer.Option("--sign-key", help="Sign with this SSH key: a private key file, or a .pub file or SHA256: fingerprint of a key in ssh-agent."),
 ]
+SecretsFileOpt = Annotated[
+    Optional[str],
+    typer.Option("--secrets-file", envvar="ESSH_SECRETS_FILE", help="Secret values as NAME=value lines (mode 0600), for essh.secret()."),
+]
+SecretCommandOpt = Annotated[
+    Optional[str],
+    typer.Option("--secret-command", envvar="ESSH_SECRET_COMMAND", help="A command printing a secret's value; {name} is the secret's name."),
+]
 RawOpt = Annotated[
     bool,
     typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
@@ -177,6 +185,16 @@ def _save_bytes(data: bytes, out: Path) -> None:
         raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
 
 
+def _secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | None) -> dict[str, str]:
+    """The values of the plan's secrets, from this environment; every missing one named, exit 2."""
+    from .secrets import SecretsError, resolve
+
+    try:
+        return resolve([s.name for s in plan.secrets], os.environ, secrets_file, secret_command)
+    except SecretsError as exc:
+        raise Abort(str(exc)) from None
+
+
 def _signed(data: bytes, key: str) -> bytes:
     from .signing import SigningError, sign_plan
 
@@ -196,6 +214,8 @@ def _apply(
     fail_fast: bool,
     raw_output: bool = False,
     gate=None,
+    secrets_file: str | None = None,
+    secret_command: str | None = None,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -211,6 +231,7 @@ def _apply(
             raise Abort(str(exc)) from None
         for line in lines:
             typer.echo(escape_text(line), err=True)
+    secret_values = _secrets(plan, secrets_file, secret_command)
     if report is not None:
         check_report(report)
     if log_dir is not None:
@@ -232,6 +253,7 @@ def _apply(
                 report_path=str(report_path),
                 essh_version=essh.__version__,
                 raw_output=raw_output,
+                secrets=secret_values,
             ),
         )
     except LogDirError as exc:
@@ -410,6 +432,8 @@ def apply(
     expect_digest: Annotated[Optional[str], typer.Option("--expect-digest", metavar="SHA256", help="Refuse any plan whose payload sha256 is not this one.")] = None,
     max_age: Annotated[Optional[str], typer.Option("--max-age", metavar="DURATION", help="Refuse a plan older than this (90s, 15m, 24h, 7d).")] = None,
     refuse_stale: Annotated[bool, typer.Option("--refuse-stale", help="Refuse a plan whose configuration files changed since it was made.")] = False,
+    secrets_file: SecretsFileOpt = None,
+    secret_command: SecretCommandOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -443,7 +467,8 @@ def apply(
                 if answer.strip() != "yes":
                     typer.echo("Apply cancelled.", err=True)
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output, gate=gate)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output, gate=gate,
+               secrets_file=secrets_file, secret_command=secret_command)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -456,13 +481,16 @@ def run(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    secrets_file: SecretsFileOpt = None,
+    secret_command: SecretCommandOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
     with _errors(debug):
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections,
+               fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command)
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
