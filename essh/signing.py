@@ -54,11 +54,13 @@ def signature_blob(message: bytes, key_spec: str) -> bytes:
         return _agent_sign(message, lambda key: key.public_data == blob, key_spec)
     try:
         key = asyncssh.import_private_key(text)
-    except asyncssh.KeyEncryptionError:
+    except (asyncssh.KeyEncryptionError, asyncssh.KeyImportError) as exc:
+        if isinstance(exc, asyncssh.KeyImportError) and "assphrase" not in str(exc):
+            raise SigningError(f"signing key {key_spec} is not an SSH private key: {exc}") from None
         raise SigningError(
             f"signing key {key_spec} is encrypted: add it to ssh-agent (ssh-add) and pass its .pub file as --sign-key"
         ) from None
-    except (asyncssh.KeyImportError, ValueError) as exc:
+    except ValueError as exc:
         raise SigningError(f"signing key {key_spec} is not an SSH private key: {exc}") from None
     return sshsig.sign_with_key(key, message, NAMESPACE)
 
