@@ -14,6 +14,7 @@ valid"; the CLI exits 2 before any connection is made.
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from dataclasses import dataclass
 
@@ -101,8 +102,6 @@ def check(data: bytes, policy: Policy, now: float | None = None) -> list[Signer]
 
 
 def _names(signer: Signer, principal: str) -> bool:
-    import fnmatch
-
     return any(fnmatch.fnmatchcase(principal, p) for p in signer.principals)
 
 

@@ -259,15 +259,15 @@ def secret_plan(sshd, shared: Path, script: str, secrets: tuple[str, ...] = ("DB
     return path
 
 
-@pytest.mark.parametrize("pty", [False, True])
-def test_a_secret_reaches_the_step_and_nothing_else(sshd, shared, tmp_path, pty):
+@pytest.mark.parametrize("kind", ["plain", "pty", "sudo"])
+def test_a_secret_reaches_the_step_and_nothing_else(sshd, shared, tmp_path, kind):
     value = f"pw-{uuid.uuid4().hex}"
     script = (
         f'touch {shared}/started; sleep 2; echo "whole=$V_DB_PASS"; printf %s "split=${{V_DB_PASS:0:7}}"; sleep 0.3; '
         'printf "%s\\n" "${V_DB_PASS:7}"; echo "err=$V_DB_PASS" >&2; '
         'test "$(printf %s "$V_DB_PASS" | sha256sum | cut -c1-64)" = ' + hashlib.sha256(value.encode()).hexdigest() + " && echo same"
     )
-    plan = secret_plan(sshd, shared, script, pty=pty)
+    plan = secret_plan(sshd, shared, script, **({"pty": True} if kind == "pty" else {"run_as": "root"} if kind == "sudo" else {}))
     assert value.encode() not in plan.read_bytes()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESSH_", "SSH_AUTH_SOCK"))}
     env["ESSH_SECRET_DB_PASS"] = value
