@@ -187,12 +187,15 @@ def _save_bytes(data: bytes, out: Path) -> None:
 
 def _secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | None) -> dict[str, str]:
     """The values of the plan's secrets, from this environment; every missing one named, exit 2."""
-    from .secrets import SecretsError, resolve
+    from .secrets import ENV_PREFIX, SecretsError, resolve
 
     try:
-        return resolve([s.name for s in plan.secrets], os.environ, secrets_file, secret_command)
+        values = resolve([s.name for s in plan.secrets], os.environ, secrets_file, secret_command)
     except SecretsError as exc:
         raise Abort(str(exc)) from None
+    for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+        del os.environ[name]  # read once: local steps inherit essh's environment, and get only what they ask for
+    return values
 
 
 def _signed(data: bytes, key: str) -> bytes:

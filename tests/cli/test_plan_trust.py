@@ -14,6 +14,7 @@ task "db" {
   env = { DB_PASSWORD = essh.secret("DB_PASS"), PLAIN = "x" },
   script = "echo pw=$DB_PASSWORD plain=$PLAIN",
 }
+task "other" { backend = "local", script = "echo inherited=$(env | grep -c ^ESSH_SECRET_)" }
 """
 
 
@@ -30,6 +31,8 @@ def test_show_prints_the_secret_reference_never_a_value(ws: Workspace):
     applied = ws.essh("apply", "plan.bin", env={"ESSH_SECRET_DB_PASS": "hunter2"})
     assert applied.returncode == 0, applied.stderr
     assert "pw=*** plain=x" in applied.stdout and "hunter2" not in applied.stdout + applied.stderr
+    other = ws.essh("run", "other", env={"ESSH_SECRET_DB_PASS": "hunter2"})
+    assert "inherited=0" in other.stdout  # a local step gets only the secrets its task asks for
 
 
 def test_a_secret_name_must_be_a_word(ws: Workspace):
