@@ -198,11 +198,12 @@ def _secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | 
     return values
 
 
-def _signed(data: bytes, key: str) -> bytes:
-    from .signing import SigningError, sign_plan
+def _signed(data: bytes, key: str | None, signature: Path | None = None) -> bytes:
+    """`data` with one more signature: made with `key`, or the ssh-keygen one in file `signature`."""
+    from .signing import SigningError, attach_armored, sign_plan
 
     try:
-        return sign_plan(data, key)
+        return sign_plan(data, key) if key is not None else attach_armored(data, str(signature))
     except SigningError as exc:
         raise Abort(str(exc)) from None
 
@@ -317,7 +318,7 @@ def show(
     debug: DebugOpt = False,
 ) -> None:
     """Review a saved plan file: what runs where, who made it and when, who signed it."""
-    from .gate import provenance
+    from .gate import provenance, signer_lines
     from .review import plan_json, render_plan
 
     with _errors(debug):
@@ -328,20 +329,8 @@ def show(
         if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
             stdout.write_lines(
                 ["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}).",
-                 *map(escape_text, provenance(the_plan, data)[1:]), *_signer_lines(data, allowed_signers)]
+                 *map(escape_text, [*provenance(the_plan, data)[1:], *signer_lines(data, allowed_signers)])]
             )
-
-
-def _signer_lines(data: bytes, allowed_signers: str | None) -> list[str]:
-    """Who signed the plan, checked against `allowed_signers` when given; a bad signature says why."""
-    from . import trust
-    from .allowed_signers import AllowedSignersError
-
-    try:
-        signers = trust.check(data, trust.Policy(allowed_signers))
-    except (trust.TrustError, AllowedSignersError) as exc:
-        return [f"Signatures: {escape_text(str(exc))}"]
-    return [f"Signed by {escape_text(str(s))}" for s in signers] or ["Unsigned"]
 
 
 @app.command()
@@ -368,31 +357,10 @@ def sign(
             else:
                 _save_bytes(message, signed_data)
             return
-        if sign_key is not None:
-            data = _signed(data, sign_key)
-        else:
-            data = _attach(data, signature)
+        data = _signed(data, sign_key) if sign_key is not None else _signed(data, None, signature)
         _save_bytes(data, plan_file)
         typer.echo(f"Signed {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}); it now has "
                    f"{len(schema.split_signed(data)[1])} signature(s).", err=True)
-
-
-def _attach(data: bytes, path: Path) -> bytes:
-    from . import sshsig, trust
-    from .signing import attach_signature
-
-    try:
-        blob = sshsig.dearmor(path.read_text(encoding="ascii", errors="replace"))
-        sig = sshsig.parse(blob)
-    except OSError as exc:
-        raise Abort(f"cannot read signature {path}: {exc.strerror or exc}") from None
-    except sshsig.SignatureFormatError as exc:
-        raise Abort(f"{path}: {exc}") from None
-    message, _ = schema.split_signed(data)
-    if sig.namespace != trust.NAMESPACE or not sshsig.verifies(sig, message):
-        raise Abort(f"{path}: signature does not verify: not a signature of this plan in namespace {trust.NAMESPACE!r} "
-                    f"(make it with: essh sign PLAN --signed-data - | ssh-keygen -Y sign -f KEY -n {trust.NAMESPACE})")
-    return attach_signature(data, blob)
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:

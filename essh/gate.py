@@ -71,6 +71,15 @@ def provenance(plan: schema.Plan, data: bytes, now: float | None = None) -> list
     ]
 
 
+def signer_lines(data: bytes, allowed_signers: str | None) -> list[str]:
+    """Who signed the plan (checked against `allowed_signers` when given), `Unsigned`, or why a signature is bad."""
+    try:
+        signers = trust.check(data, trust.Policy(allowed_signers))
+    except (trust.TrustError, AllowedSignersError) as exc:
+        return [f"Signatures: {exc}"]
+    return [f"Signed by {s}" for s in signers] or ["Unsigned"]
+
+
 def maker(environ) -> str:
     """`user@host` for PlanMeta.made_by; empty with SOURCE_DATE_EPOCH (reproducible plans)."""
     import getpass
@@ -114,8 +123,7 @@ def check(plan: schema.Plan, data: bytes, gate: Gate, now: float | None = None) 
     age = now - plan.meta.created_at
     if gate.max_age is not None and age > gate.max_age:
         raise GateError(f"plan is too old: made {age_text(age)} ago, --max-age allows {age_text(gate.max_age)}")
-    lines = provenance(plan, data, now)
-    lines += [f"Signed by {s}" for s in signers] or ["Unsigned"]
+    lines = provenance(plan, data, now) + ([f"Signed by {s}" for s in signers] or ["Unsigned"])
     changed = stale_files(plan)
     if changed:
         what = f"configuration changed since the plan was made: {', '.join(changed)}"

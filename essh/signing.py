@@ -36,6 +36,26 @@ def attach_signature(data: bytes, blob: bytes) -> bytes:
     return schema.with_signatures(message, [*blobs, blob])
 
 
+def attach_armored(data: bytes, path: str) -> bytes:
+    """`data` with the armored signature in file `path` (ssh-keygen -Y sign's), once it is checked
+    to be a good signature of this plan in namespace essh-plan."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            blob = sshsig.dearmor(f.read())
+        sig = sshsig.parse(blob)
+    except OSError as exc:
+        raise SigningError(f"cannot read signature {path}: {exc.strerror or exc}") from None
+    except sshsig.SignatureFormatError as exc:
+        raise SigningError(f"{path}: {exc}") from None
+    message, _ = schema.split_signed(data)
+    if sig.namespace != NAMESPACE or not sshsig.verifies(sig, message):
+        raise SigningError(
+            f"{path}: signature does not verify: not a signature of this plan in namespace {NAMESPACE!r} "
+            f"(make it with: essh sign PLAN --signed-data - | ssh-keygen -Y sign -f KEY -n {NAMESPACE})"
+        )
+    return attach_signature(data, blob)
+
+
 def signature_blob(message: bytes, key_spec: str) -> bytes:
     import asyncssh
 
