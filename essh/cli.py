@@ -63,6 +63,22 @@ ReportOpt = Annotated[
 LogDirOpt = Annotated[Optional[Path], typer.Option("--log-dir", help="Keep each step's full output in its own file here.")]
 MaxConnOpt = Annotated[int, typer.Option("--max-connections", min=1, help="Open SSH connections at most at once.")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Cancel running steps on the first failure.")]
+AllowedSignersOpt = Annotated[
+    Optional[str],
+    typer.Option("--allowed-signers", envvar="ESSH_ALLOWED_SIGNERS", help="OpenSSH allowed_signers file: whose plan signatures count."),
+]
+SignKeyOpt = Annotated[
+    Optional[str],
+    typer.Option("--sign-key", help="Sign with this SSH key: a private key file, or a .pub file or SHA256: fingerprint of a key in ssh-agent."),
+]
+SecretsFileOpt = Annotated[
+    Optional[str],
+    typer.Option("--secrets-file", envvar="ESSH_SECRETS_FILE", help="Secret values as NAME=value lines (mode 0600), for essh.secret()."),
+]
+SecretCommandOpt = Annotated[
+    Optional[str],
+    typer.Option("--secret-command", envvar="ESSH_SECRET_COMMAND", help="A command printing a secret's value; {name} is the secret's name."),
+]
 RawOpt = Annotated[
     bool,
     typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
@@ -146,7 +162,9 @@ def _load(config: str | None, debug: bool = False):
 def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False) -> schema.Plan:
     from essh import planner
 
-    return planner.make_plan(
+    from .gate import maker
+
+    made = planner.make_plan(
         _load(config, debug),
         list(tasks),
         list(args),
@@ -154,14 +172,40 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
         essh_version=essh.__version__,
         relative_to=os.getcwd(),
     )
+    import msgspec
+
+    return msgspec.structs.replace(made, meta=msgspec.structs.replace(made.meta, made_by=maker(os.environ)))
 
 
-def _save(plan: schema.Plan, out: Path) -> bytes:
+def _save_bytes(data: bytes, out: Path) -> None:
     try:
         make_parent(out)
-        return schema.write_plan(str(out), plan)
+        schema.write_private_file(str(out), data)
     except OSError as exc:
         raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
+
+
+def _secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | None) -> dict[str, str]:
+    """The values of the plan's secrets, from this environment; every missing one named, exit 2."""
+    from .secrets import ENV_PREFIX, SecretsError, resolve
+
+    try:
+        values = resolve([s.name for s in plan.secrets], os.environ, secrets_file, secret_command)
+    except SecretsError as exc:
+        raise Abort(str(exc)) from None
+    for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+        del os.environ[name]  # read once: local steps inherit essh's environment, and get only what they ask for
+    return values
+
+
+def _signed(data: bytes, key: str | None, signature: Path | None = None) -> bytes:
+    """`data` with one more signature: made with `key`, or the ssh-keygen one in file `signature`."""
+    from .signing import SigningError, attach_armored, sign_plan
+
+    try:
+        return sign_plan(data, key) if key is not None else attach_armored(data, str(signature))
+    except SigningError as exc:
+        raise Abort(str(exc)) from None
 
 
 def _apply(
@@ -173,12 +217,25 @@ def _apply(
     max_connections: int,
     fail_fast: bool,
     raw_output: bool = False,
+    gate=None,
+    secrets_file: str | None = None,
+    secret_command: str | None = None,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
     from .review import host_key_notes, render_summary
 
     digest = schema.payload_digest(data)
+    if gate is not None:
+        from .gate import GateError, check
+
+        try:
+            lines = check(plan, data, gate)
+        except GateError as exc:
+            raise Abort(str(exc)) from None
+        for line in lines:
+            typer.echo(escape_text(line), err=True)
+    secret_values = _secrets(plan, secrets_file, secret_command)
     if report is not None:
         check_report(report)
     if log_dir is not None:
@@ -200,6 +257,7 @@ def _apply(
                 report_path=str(report_path),
                 essh_version=essh.__version__,
                 raw_output=raw_output,
+                secrets=secret_values,
             ),
         )
     except LogDirError as exc:
@@ -225,6 +283,7 @@ def plan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    sign_key: SignKeyOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -232,8 +291,14 @@ def plan(
     from .review import plan_json, render_plan
 
     with _errors(debug):
+        if sign_key and not out:
+            raise Abort("--sign-key signs the plan file: give it one with -o FILE")
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
-        data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
+        data = schema.encode_plan(the_plan)
+        if sign_key:
+            data = _signed(data, sign_key)
+        if out:
+            _save_bytes(data, out)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
@@ -249,9 +314,11 @@ def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    allowed_signers: AllowedSignersOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Review a saved plan file."""
+    """Review a saved plan file: what runs where, who made it and when, who signed it."""
+    from .gate import provenance, signer_lines
     from .review import plan_json, render_plan
 
     with _errors(debug):
@@ -260,7 +327,40 @@ def show(
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
         if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
-            stdout.write_lines(["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)})."])
+            stdout.write_lines(
+                ["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}).",
+                 *map(escape_text, [*provenance(the_plan, data)[1:], *signer_lines(data, allowed_signers)])]
+            )
+
+
+@app.command()
+def sign(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
+    sign_key: SignKeyOpt = None,
+    signature: Annotated[
+        Optional[Path], typer.Option("--signature", help="Attach this `ssh-keygen -Y sign -n essh-plan` signature (armored).")
+    ] = None,
+    signed_data: Annotated[
+        Optional[Path], typer.Option("--signed-data", help="Write the bytes a signature signs here (- for stdout), for ssh-keygen -Y sign/verify.")
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Add a signature to a reviewed plan file (several signers may sign one plan)."""
+    with _errors(debug):
+        if sum(x is not None for x in (sign_key, signature, signed_data)) != 1:
+            raise Abort("essh sign needs one of --sign-key KEY, --signature FILE or --signed-data FILE")
+        _, data = _read_plan(plan_file)
+        message, _ = schema.split_signed(data)
+        if signed_data is not None:
+            if str(signed_data) == "-":
+                stdout.write_bytes(message)
+            else:
+                _save_bytes(message, signed_data)
+            return
+        data = _signed(data, sign_key) if sign_key is not None else _signed(data, None, signature)
+        _save_bytes(data, plan_file)
+        typer.echo(f"Signed {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}); it now has "
+                   f"{len(schema.split_signed(data)[1])} signature(s).", err=True)
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
@@ -296,11 +396,31 @@ def apply(
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
+    allowed_signers: AllowedSignersOpt = None,
+    require_signature: Annotated[bool, typer.Option("--require-signature", help="Refuse a plan without a signature by an allowed signer.")] = False,
+    require_signatures: Annotated[int, typer.Option("--require-signatures", min=0, metavar="N", help="Refuse a plan signed by fewer than N allowed signers.")] = 0,
+    require_principal: Annotated[Optional[list[str]], typer.Option("--require-principal", metavar="NAME", help="Refuse a plan without a signature by NAME (allowed_signers principal); repeatable.")] = None,
+    expect_digest: Annotated[Optional[str], typer.Option("--expect-digest", metavar="SHA256", help="Refuse any plan whose payload sha256 is not this one.")] = None,
+    max_age: Annotated[Optional[str], typer.Option("--max-age", metavar="DURATION", help="Refuse a plan older than this (90s, 15m, 24h, 7d).")] = None,
+    refuse_stale: Annotated[bool, typer.Option("--refuse-stale", help="Refuse a plan whose configuration files changed since it was made.")] = False,
+    secrets_file: SecretsFileOpt = None,
+    secret_command: SecretCommandOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run a saved plan exactly (`essh apply plan.bin`), or plan tasks, confirm, and run them."""
+    from . import trust
+    from .gate import Gate, parse_duration
+
     with _errors(debug):
+        try:
+            age = parse_duration(max_age) if max_age is not None else None
+        except ValueError as exc:
+            raise Abort(f"--max-age: {exc}") from None
+        gate = Gate(
+            trust.Policy(allowed_signers, max(require_signatures, int(require_signature)), tuple(require_principal or ())),
+            expect_digest=expect_digest, max_age=age, refuse_stale=refuse_stale,
+        )
         if len(targets) == 1 and _names_a_plan_file(targets[0]):
             if _task_args(ctx):
                 raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
@@ -318,7 +438,8 @@ def apply(
                 if answer.strip() != "yes":
                     stdout.say("Apply cancelled.")
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output, gate=gate,
+               secrets_file=secrets_file, secret_command=secret_command)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -331,13 +452,16 @@ def run(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    secrets_file: SecretsFileOpt = None,
+    secret_command: SecretCommandOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
     with _errors(debug):
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections,
+               fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command)
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -199,6 +199,8 @@ def _env_names(plan: Plan, task: Task, hosts: set[int]) -> Iterator[str]:
     """The names of the environment a task's steps get; values are left to --verbose."""
     if task.env:
         yield f"    env: {_names(name for name, _ in task.env)} (--verbose shows the values)"
+    for name, secret in task.secret_env:
+        yield f"    secret env: {_esc(name)} = (secret {_esc(secret)})"
     names = {name for h in hosts for name, _ in plan.hosts[h].env}
     if names:
         # Names in essh's host namespace are read by scripts only, never by a program

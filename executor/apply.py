@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import trio
@@ -49,6 +49,7 @@ from .events import (
 )
 from .local import LocalTransport
 from .logs import LogSink, check_log_dir
+from .masking import MaskingBus
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
 from .report_builder import ReportBuilder
 from .report_file import ReportFileSink
@@ -72,6 +73,7 @@ class ApplyOptions:
     report_path: str | None = None
     essh_version: str | None = None  # for the report; looked up from the installed package when None
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
+    secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value; masked in all output
 
 
 @dataclass
@@ -84,10 +86,11 @@ class Engine:
     """One apply of `plan` over `transport`, telling `bus` what happens."""
 
     def __init__(
-        self, plan: Plan, transport: Transport, bus: EventBus, *, fail_fast: bool = False,
-        clock: Callable[[], float] = time.time,
+        self, plan: Plan, transport: Transport, bus: EventBus | MaskingBus, *, fail_fast: bool = False,
+        clock: Callable[[], float] = time.time, secrets: dict[str, str] | None = None,
     ) -> None:
         self.plan = plan
+        self.secrets = secrets or {}
         self.transport = transport
         self.bus = bus
         self.sched = Scheduler(plan, fail_fast=fail_fast)
@@ -195,7 +198,7 @@ class Engine:
         number, started = 0, self.clock()
         outcome = AttemptOutcome("failed", None, "not started", "local_error")
         try:
-            command = Command(task, step_script(self.plan, s, self.sched.extra_env(step)))
+            command = Command(task, step_script(self.plan, s, self.sched.extra_env(step), self.secrets))
             with self._scopes[step] as scope:
                 while True:
                     number += 1
@@ -303,14 +306,18 @@ def apply_plan(
     )
     report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
     logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event)) if options.log_dir is not None else None
-    bus = EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])])
+    # Secret values are masked once, before any sink sees an event.
+    bus = MaskingBus(
+        EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])]),
+        options.secrets.values(),
+    )
     nonce = secrets.token_hex(8)
     engine: Engine | None = None
 
     async def main() -> None:
         nonlocal engine
         ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
-        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast)
+        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, secrets=options.secrets)
 
         def on_signal(signum: int) -> None:
             if signum == signal.SIGHUP:

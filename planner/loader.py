@@ -85,6 +85,7 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
         drivers={driver.name: driver for driver in drivers},
         lua_version=state.version,
         notices=[str(notice) for notice in exported["notices"]],
+        secret_reads=[str(name) for name in exported.get("secret_reads", ())],
     )
 
 

@@ -236,8 +236,10 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             if not isinstance(value, (bool, str)):
                 raise v.fail(label, "true, false or a template string", value, where)
             task.prefix = value
-        elif key in ("props", "env"):
-            setattr(task, key, v.text_map(value, label, where, env=key == "env"))
+        elif key == "props":
+            task.props = v.text_map(value, label, where)
+        elif key == "env":
+            task.env, task.secret_env = v.env_map(value, label, where)
         elif key == "on_error":
             task.on_error = v.string(value, label, where)
             if not task.on_error:

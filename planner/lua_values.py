@@ -19,6 +19,7 @@ from .model import ConfigError, Source
 
 FUNCTION = "\u0000fn"
 BAD = "\u0000bad"
+SECRET = "\u0000secret"  # essh.secret("NAME") -> {SECRET: "NAME"}
 _PROP_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 
 
@@ -27,6 +28,8 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         if FUNCTION in value:
             return "a function"
+        if SECRET in value:
+            return "a secret (essh.secret)"
         if BAD in value:
             return str(value[BAD])
         return "a table"
@@ -88,6 +91,28 @@ def scalar_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return None
+
+
+def secret_name(value: Any) -> str | None:
+    """The name in an `essh.secret("NAME")` value, else None."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SECRET), str):
+        return value[SECRET]
+    return None
+
+
+def env_map(value: Any, label: str, where: Source) -> tuple[dict[str, str], dict[str, str]]:
+    """A task's `env`: (variable -> text, variable -> secret name), each sorted by variable."""
+    if isinstance(value, dict) and FUNCTION not in value and BAD not in value and SECRET not in value:
+        secrets = {k: secret_name(x) for k, x in value.items() if secret_name(x) is not None}
+        plain = {k: x for k, x in value.items() if k not in secrets}
+    else:
+        secrets, plain = {}, value
+    texts = text_map(plain if plain != {} else [], label, where, env=True)
+    for key in secrets:
+        problem = env_name_problem(key)
+        if problem:
+            raise ConfigError(f"{label}: {key!r} {problem}", where)
+    return texts, {k: secrets[k] for k in sorted(secrets)}  # type: ignore[misc]
 
 
 def text_map(value: Any, label: str, where: Source, *, env: bool = False) -> dict[str, str]:

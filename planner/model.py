@@ -78,6 +78,7 @@ class TaskDef:
     prefix: bool | str | None = None  # None: automatic (on when a task has several hosts)
     props: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    secret_env: dict[str, str] = field(default_factory=dict)  # variable -> secret name (essh.secret)
     privileged: bool = False
     user: str | None = None
     pty: bool = False
@@ -118,3 +119,5 @@ class Config:
     drivers: dict[str, DriverDef]
     lua_version: str
     notices: list[str] = field(default_factory=list)  # from essh.debug() and the like
+    # Variables read with os.getenv whose names look secret (PASSWORD, TOKEN, SECRET, KEY)
+    secret_reads: list[str] = field(default_factory=list)

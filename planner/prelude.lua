@@ -115,6 +115,21 @@ G.setmetatable = function(t, mt)
   return raw_setmetatable(t, mt)
 end
 
+-- os.getenv of a name that looks secret: its value would be in the plan in clear. Noted for a
+-- plan warning that suggests essh.secret (names only; the value never leaves here).
+local os_getenv, upper = os.getenv, string.upper
+local secret_reads = {}
+os.getenv = function(name)
+  local value = os_getenv(name)
+  if value ~= nil and type(name) == "string" then
+    local u = upper(name)
+    if find(u, "PASSWORD", 1, true) or find(u, "TOKEN", 1, true) or find(u, "SECRET", 1, true) or find(u, "KEY", 1, true) then
+      secret_reads[name] = true
+    end
+  end
+  return value
+end
+
 -- os.exit would end essh itself, without a word.
 os.exit = function() error("os.exit is not allowed in a configuration; use error(message) to stop", 2) end
 
@@ -317,6 +332,13 @@ G.import = unsupported("import", 'use require "name" with name.lua next to the c
 local essh_members = {
   host = host, task = task, driver = driver, group = group,
   private_host = G.private_host, select_hosts = select_hosts, job = G.job, import = G.import,
+  -- A secret's reference: an `env` value resolved only when the plan is applied (lua_values.SECRET).
+  secret = function(name)
+    if type(name) ~= "string" or not find(name, "^[A-Za-z_][A-Za-z0-9_]*$") then
+      error("essh.secret expects a name of letters, digits and _ (not starting with a digit)", 2)
+    end
+    return {["\0secret"] = name}
+  end,
   debug = function(...)
     local parts = {}
     for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
@@ -542,6 +564,11 @@ function api.export()
   export_kind("task"); put(",")
   export_kind("driver"); put(',"notices":')
   encode(notices, 0)
+  local reads = {}
+  for name in next, secret_reads do reads[#reads + 1] = name end
+  sort(reads)
+  put(',"secret_reads":')
+  encode(reads, 0)
   put("}")
   return take()
 end

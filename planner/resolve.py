@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import ConfigFile, Location, Plan, PlanMeta, Step, Task
+from essh.schema import ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task
 
 from .deps import (
     is_composite,
@@ -153,7 +153,11 @@ def _build(
     created_at: int | None,
     essh_version: str,
 ) -> Plan:
-    warnings: list[str] = []
+    warnings: list[str] = [
+        f"os.getenv({name!r}) was read while planning: a value read so is stored in the plan in clear; "
+        f"use essh.secret({name!r}) in a task's env to resolve it when the plan is applied"
+        for name in config.secret_reads
+    ]
     planned = _run_prepare(planned, args, warnings)
     index = HostIndex(config.hosts)
     for p in planned:
@@ -186,6 +190,7 @@ def _build(
         for h, script, prefix in zip(p.hosts, script_ids, shown):
             steps.append(Step(i, None if h is None else host_index[h.name], script, prefix))
 
+    secret_names = sorted({name for t in tasks for _, name in t.secret_env})
     meta = PlanMeta(
         essh_version=essh_version,
         created_at=int(time.time()) if created_at is None else created_at,
@@ -201,6 +206,7 @@ def _build(
         tasks=tuple(tasks),
         scripts=scripts.texts(),
         steps=tuple(steps),
+        secrets=tuple(SecretRef(name=name) for name in secret_names),
     )
 
 
@@ -382,7 +388,8 @@ def _plan_task(
         pty=task.pty,
         shell=shell_for(task),
         run_as=run_as(task),
-        env=task_env(task, args, p.extra_env),
+        env=tuple((k, x) for k, x in task_env(task, args, p.extra_env) if k not in task.secret_env),
+        secret_env=tuple(sorted(task.secret_env.items())),
         props=tuple(sorted(task.props.items())),
         hidden=task.hidden,
         requested=p.requested,

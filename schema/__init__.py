@@ -12,9 +12,11 @@ from .codec import (
     encode_plan,
     payload_digest,
     read_plan,
+    split_signed,
     write_plan,
     write_private_file,
 )
+from .signature_block import FLAG_SIGNED, with_signatures
 from .exit_codes import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE
 from .display import escape_line, escape_text
 from .command import BOOTSTRAPS, Delivery, encode_program, env_prelude, step_command, step_env, step_script, sudo_prefix, task_argv
@@ -103,6 +105,9 @@ __all__ = [
     "Task",
     "Totals",
     "UnsupportedPlanVersion",
+    "split_signed",
+    "FLAG_SIGNED",
+    "with_signatures",
     "write_plan",
     "write_private_file",
 ]

@@ -3,11 +3,12 @@
     offset  size  field
     0       8     magic  b"ESSHPLAN"
     8       2     format version, big-endian (FORMAT_VERSION)
-    10      2     flags, big-endian; must be 0 (bit 0 is reserved for a
-                  signature block that will follow the payload)
+    10      2     flags, big-endian; bit 0 (FLAG_SIGNED): a signature block
+                  follows the payload; any other bit is refused
     12      8     payload length in bytes, big-endian
     20      32    sha256 of the payload
-    52      ...   payload: the Plan as msgpack; nothing may follow it
+    52      ...   payload: the Plan as msgpack; then the signature block when
+                  flag bit 0 is set (signature_block.py), else nothing
 
 `read_plan` checks magic, version, flags, length and digest before decoding, then
 the cross-references between the plan's tables (`check_plan`), and turns every
@@ -39,7 +40,8 @@ from .errors import (
     UnsupportedPlanVersion,
 )
 from .command import ENV_NAME, SUDO
-from .plan import FORMAT_VERSION, Plan
+from .plan import FORMAT_VERSION, SECRET_NAME, Plan
+from .signature_block import FLAG_SIGNED, parse_block, signed_bytes
 from .ssh_options import proxy_jump_loops
 
 MAGIC = b"ESSHPLAN"
@@ -49,6 +51,7 @@ _HEADER = struct.Struct(">8sHHQ32s")
 HEADER_SIZE = _HEADER.size
 
 _USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")  # a single word sudo -u takes; never an option
+_SECRET = re.compile(SECRET_NAME)
 _encoder = msgspec.msgpack.Encoder(order="deterministic")
 _decoder = msgspec.msgpack.Decoder(Plan)
 
@@ -65,6 +68,16 @@ def payload_digest(data: bytes) -> str:
     return data[20:HEADER_SIZE].hex()
 
 
+def split_signed(data: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """The bytes a plan file's signatures sign, and its SSHSIG blobs (none when unsigned).
+
+    `data` must have passed `decode_plan`."""
+    flags, length = _HEADER.unpack_from(data)[2:4]
+    end = HEADER_SIZE + length
+    blobs = parse_block(data[end:]) if flags & FLAG_SIGNED else ()
+    return signed_bytes(data[:HEADER_SIZE], data[HEADER_SIZE:end]), blobs
+
+
 def decode_plan(data: bytes) -> Plan:
     """The plan in `data`, checked; raises a `PlanFileError` saying what is wrong."""
     if len(data) < len(MAGIC) or not data.startswith(MAGIC):
@@ -78,12 +91,15 @@ def decode_plan(data: bytes) -> Plan:
             f"plan file format version {version} is not supported by this essh "
             f"(it reads {', '.join(map(str, sorted(SUPPORTED_VERSIONS)))}); it was written by {newer} essh"
         )
-    if flags:
+    if flags & ~FLAG_SIGNED:
         raise UnsupportedPlanVersion(f"plan file uses features this essh does not know (header flags {flags:#06x})")
     payload = data[HEADER_SIZE:]
     if len(payload) < length:
         raise PlanFileDamaged(f"plan file is truncated: payload has {len(payload)} of {length} bytes")
-    if len(payload) > length:
+    if flags & FLAG_SIGNED:
+        parse_block(payload[length:])
+        payload = payload[:length]
+    elif len(payload) > length:
         raise PlanFileDamaged(f"plan file has {len(payload) - length} unexpected bytes after its payload")
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFileDamaged("plan file is corrupted or was edited: its sha256 does not match its header")
@@ -247,8 +263,21 @@ def check_plan(plan: Plan) -> None:
     # Reserved tables: a reader that does not know what they mean must never skip them.
     if plan.files:
         raise bad("$.files", "file contents are reserved for a later format version; this essh cannot apply them")
-    if plan.secrets:
-        raise bad("$.secrets", "secret references are reserved for a later format version; this essh cannot resolve them")
+    secret_names = [s.name for s in plan.secrets]
+    for i, name in enumerate(secret_names):
+        if not _SECRET.match(name):
+            raise bad(f"$.secrets[{i}].name", f"{name!r} is not a secret name")
+    for i, ref in enumerate(plan.secrets):
+        if ref.source != "apply":
+            raise bad(f"$.secrets[{i}].source", f"{ref.source!r} is not a secret source this essh knows")
+    if len(set(secret_names)) != len(secret_names):
+        raise bad("$.secrets", "a secret is listed twice")
+    for i, task in enumerate(plan.tasks):
+        for j, (name, secret) in enumerate(task.secret_env):
+            if not ENV_NAME.match(name):
+                raise bad(f"$.tasks[{i}].secret_env[{j}]", f"{name!r} is not an environment variable name")
+            if secret not in secret_names:
+                raise bad(f"$.tasks[{i}].secret_env[{j}]", f"secret {secret!r} is not in $.secrets")
     for where, table in [(f"$.hosts[{i}].env", h.env) for i, h in enumerate(plan.hosts)] + [
         (f"$.tasks[{i}].env", t.env) for i, t in enumerate(plan.tasks)
     ]:

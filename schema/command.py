@@ -3,8 +3,9 @@
 
 A step's *program* is its environment as `export NAME='value'` lines, then its
 rendered script. The environment is its host's `env` followed by its task's
-`env` (a later entry of the same name wins), plus values known only at apply
-time (`ESSH_FAILED_HOSTS` for handlers).
+`env` (a later entry of the same name wins), then the task's secrets
+(`Task.secret_env`, values resolved at apply time), plus values known only at
+apply time (`ESSH_FAILED_HOSTS` for handlers).
 
 The program never appears in a command line, where any user of the host could
 read it with `ps` and sudo would log it. The command line is fixed and short:
@@ -27,7 +28,7 @@ from __future__ import annotations
 import base64
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from .plan import Pair, Plan, Step, Task
@@ -57,12 +58,20 @@ BOOTSTRAPS: dict[Delivery, str] = {
 }
 
 
-def step_env(plan: Plan, step: Step, extra: Iterable[Pair] = ()) -> dict[str, str]:
-    """The environment of `step`, later sources winning: host, task, `extra`."""
+def step_env(
+    plan: Plan, step: Step, extra: Iterable[Pair] = (), secrets: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of `step`, later sources winning: host, task, the task's secrets, `extra`.
+
+    `secrets` maps a secret's name to its value (resolved at apply time); without
+    it, a secret variable is shown as `(secret NAME)`, for a review."""
     env: dict[str, str] = {}
     if step.host is not None:
         env.update(plan.hosts[step.host].env)
-    env.update(plan.tasks[step.task].env)
+    task = plan.tasks[step.task]
+    env.update(task.env)
+    for name, secret in task.secret_env:
+        env[name] = secrets[secret] if secrets is not None else f"(secret {secret})"
     env.update(extra)
     return env
 
@@ -94,9 +103,11 @@ def env_prelude(env: dict[str, str]) -> str:
     return "".join(lines)
 
 
-def step_script(plan: Plan, step: Step, extra: Iterable[Pair] = ()) -> str:
+def step_script(
+    plan: Plan, step: Step, extra: Iterable[Pair] = (), secrets: Mapping[str, str] | None = None
+) -> str:
     """The step's program: its environment exported, then its rendered script."""
-    return env_prelude(step_env(plan, step, extra)) + plan.scripts[step.script]
+    return env_prelude(step_env(plan, step, extra, secrets)) + plan.scripts[step.script]
 
 
 def sudo_prefix(task: Task) -> list[str]:

@@ -59,6 +59,7 @@ class PlanMeta(_Struct, kw_only=True):
     requested: tuple[str, ...] = ()  # the task names asked for, in order
     args: tuple[str, ...] = ()  # the arguments after `--`
     warnings: tuple[str, ...] = ()  # shown with the plan and again at apply
+    made_by: str = ""  # user@host that planned it; left out when SOURCE_DATE_EPOCH is set
 
 
 class Host(_Struct, kw_only=True):
@@ -126,6 +127,9 @@ class Task(_Struct, kw_only=True):
     props: tuple[Pair, ...] = ()
     hidden: bool = False
     requested: bool = False  # named on the command line (not only reached through depends)
+    # (variable, secret name): exported after `env` with the secret's value, resolved at apply
+    # time (see `Plan.secrets`); the value is never in the plan.
+    secret_env: tuple[Pair, ...] = ()
 
 
 class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
@@ -149,11 +153,18 @@ class FileBlob(_Struct, kw_only=True):
     data: bytes
 
 
+SECRET_NAME = r"[A-Za-z_][A-Za-z0-9_]*\Z"
+
+
 class SecretRef(_Struct, kw_only=True):
-    """Reserved (must be empty) for secrets resolved at apply time: a name and where to fetch it."""
+    """A secret resolved at apply time: its name, and where its value comes from.
+
+    `source` "apply": from the applying environment (ESSH_SECRET_<name>, then
+    --secrets-file, then --secret-command; see docs/configuration.md). Every
+    secret a task's `secret_env` names is listed here once, sorted by name."""
 
     name: str
-    source: str
+    source: str = "apply"  # any other is refused by check_plan: a later essh's source
 
 
 class Plan(_Struct, kw_only=True):

@@ -1,0 +1,125 @@
+"""Secret values masked as `***` in everything an apply tells: one stage before the sinks.
+
+`MaskingBus` stands where the engine's `EventBus` stood: every event passes
+through it, masked, to the real bus, so the terminal, the log files, the report
+(its tails and errors) and any later sink see the same masked stream.
+
+Output arrives in chunks that may split a secret anywhere. Per step and stream,
+the end of a chunk that could be the beginning of a secret is held back until
+the next chunk shows whether it is one; what is held is let go at the end of the
+attempt (AttemptEnded), the step, or the run. Only a tail that matches the start
+of a secret is ever held, so ordinary output is not delayed.
+
+What is masked: each value, a multi-line value's lines (4 characters or more:
+a program may print them one by one) and the value with `\\r\\n` line ends (a
+terminal's output). Text fields of events (errors, notices) are masked too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+
+from .events import AttemptEnded, Event, EventBus, HostLost, Notice, OutputChunk, RunEnded, StepEnded
+
+MASK = "***"
+MIN_LINE = 4  # a multi-line secret's lines shorter than this are masked only as part of the whole
+
+
+def mask_patterns(values: Iterable[str]) -> list[str]:
+    """Every text to mask for `values`, longest first."""
+    found: set[str] = set()
+    for value in values:
+        if not value:
+            continue
+        found.add(value)
+        if "\n" in value:
+            found.add(value.replace("\r\n", "\n").replace("\n", "\r\n"))
+            found.update(line.rstrip("\r") for line in value.split("\n") if len(line.rstrip("\r")) >= MIN_LINE)
+    return sorted(found, key=lambda p: (-len(p), p))
+
+
+class Masker:
+    """Replaces secret values in bytes and text; holds back a chunk's possible secret start."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        patterns = mask_patterns(values)
+        self._texts = patterns
+        self._bytes = [p.encode("utf-8", "surrogateescape") for p in patterns]
+        self._re = re.compile(b"|".join(re.escape(p) for p in self._bytes)) if patterns else None
+        self._longest = max((len(p) for p in self._bytes), default=0)
+
+    def __bool__(self) -> bool:
+        return self._re is not None
+
+    def text(self, text: str | None) -> str | None:
+        if text is None or self._re is None:
+            return text
+        for p in self._texts:
+            text = text.replace(p, MASK)
+        return text
+
+    def scan(self, data: bytes, final: bool) -> tuple[bytes, bytes]:
+        """(what may be shown now, what to hold until more arrives)."""
+        if self._re is None:
+            return data, b""
+        out, last = bytearray(), 0
+        for m in self._re.finditer(data):
+            out += data[last : m.start()]
+            out += MASK.encode()
+            last = m.end()
+        rest = data[last:]
+        hold = 0 if final else self._possible_start(rest)
+        return bytes(out + rest[: len(rest) - hold]), rest[len(rest) - hold :]
+
+    def _possible_start(self, rest: bytes) -> int:
+        """The length of the longest end of `rest` that a secret begins with."""
+        for k in range(min(len(rest), self._longest - 1), 0, -1):
+            tail = rest[-k:]
+            if any(p.startswith(tail) for p in self._bytes):
+                return k
+        return 0
+
+
+class MaskingBus:
+    """An EventBus in front of `bus` that masks every event on its way."""
+
+    def __init__(self, bus: EventBus, values: Iterable[str]) -> None:
+        self._bus = bus
+        self._masker = Masker(values)
+        self._held: dict[tuple[int, str], bytes] = {}
+
+    def emit(self, event: Event) -> None:
+        if not self._masker:
+            self._bus.emit(event)
+            return
+        if isinstance(event, OutputChunk):
+            key = (event.step, event.stream)
+            shown, held = self._masker.scan(self._held.pop(key, b"") + event.data, final=False)
+            if held:
+                self._held[key] = held
+            if shown:
+                self._bus.emit(dataclasses.replace(event, data=shown))
+            return
+        if isinstance(event, (AttemptEnded, StepEnded)):
+            self._release(event.step)
+        elif isinstance(event, RunEnded):
+            self._release(None)
+        self._bus.emit(self._masked(event))
+
+    def _release(self, step: int | None) -> None:
+        for key in [k for k in self._held if step is None or k[0] == step]:
+            shown, _ = self._masker.scan(self._held.pop(key), final=True)
+            if shown:
+                self._bus.emit(OutputChunk(key[0], key[1], shown))  # type: ignore[arg-type]
+
+    def _masked(self, event: Event) -> Event:
+        m = self._masker.text
+        if isinstance(event, (AttemptEnded, StepEnded, RunEnded)) and event.error:
+            return dataclasses.replace(event, error=m(event.error))
+        if isinstance(event, Notice):
+            return dataclasses.replace(event, text=m(event.text) or "")
+        if isinstance(event, HostLost):
+            return dataclasses.replace(event, reason=m(event.reason) or "")
+        return event
