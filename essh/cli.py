@@ -292,6 +292,9 @@ def plan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    diff_against: Annotated[
+        Optional[Path], typer.Option("--diff-against", help="Also show what changed since this plan file (as essh diff).")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -300,6 +303,7 @@ def plan(
 
     with _errors(debug):
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
+        old_plan = _read_plan(diff_against)[0] if diff_against is not None else None
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
@@ -309,6 +313,10 @@ def plan(
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
             )
+        if old_plan is not None and not json:
+            from .plan_diff import diff_plans, render_diff
+
+            stdout.write_lines(["", f"Changes since {escape_text(str(diff_against))}:", *render_diff(diff_plans(old_plan, the_plan))])
 
 
 @app.command()
@@ -531,6 +539,25 @@ def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         for name in cfg.tasks:
             planner.make_plan(cfg, [name], [], created_at=0, essh_version=essh.__version__)
         stdout.write_lines([f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers."])
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="The earlier plan file.")],
+    new: Annotated[Path, typer.Argument(help="The later plan file.")],
+    json: Annotated[bool, typer.Option("--json", help="The differences as JSON, for bots.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What changed between two plans: tasks, hosts, settings, scripts. Exit 0 when equal, 1 when different."""
+    from .plan_diff import diff_json, diff_plans, render_diff
+
+    with _errors(debug):
+        changes = diff_plans(_read_plan(old)[0], _read_plan(new)[0])
+        if json:
+            stdout.write_bytes(diff_json(changes))
+        else:
+            stdout.write_lines(list(render_diff(changes)))
+        raise typer.Exit(EXIT_OK if changes.equal else EXIT_FAILED)
 
 
 report_app = typer.Typer(help="Turn apply reports into what CI reads: JUnit, summaries, one merged report.", no_args_is_help=True)

@@ -103,3 +103,20 @@ def test_bad_ci_arguments_are_one_line(ws):
         assert result.returncode == 2 and text in one_error_line(result), result.stderr
     ws.write("bad.json", "{}")
     assert "is not an essh report" in one_error_line(ws.essh("report", "junit", "bad.json"))
+
+
+def test_diff_exits_like_diff1_and_plan_shows_changes(ws):
+    _plan(ws, "deploy")
+    (ws.path / "plan.bin").rename(ws.path / "old.bin")
+    ws.write(".esshconfig.lua", FLEET.replace('targets = ["web"], backend = "local", depends', 'targets = ["web-1"], backend = "local", depends'))
+    assert ws.essh("plan", "deploy", "-o", "new.bin").returncode == 0
+    same = ws.essh("diff", "old.bin", "old.bin")
+    assert same.returncode == 0 and "same steps" in same.stdout
+    changed = ws.essh("diff", "old.bin", "new.bin")
+    assert changed.returncode == 1 and "task deploy: changed\n    hosts removed: web-2, web-3\n" in changed.stdout
+    as_json = json.loads(ws.essh("diff", "old.bin", "new.bin", "--json").stdout)
+    assert as_json["equal"] is False and as_json["tasks"][0]["hosts_removed"] == ["web-2", "web-3"]
+    shown = ws.essh("plan", "deploy", "--diff-against", "old.bin")
+    assert shown.returncode == 0 and "Changes since old.bin:" in shown.stdout and "hosts removed: web-2, web-3" in shown.stdout
+    missing = ws.essh("diff", "old.bin", "nope.bin")
+    assert missing.returncode == 2 and "cannot read plan file nope.bin" in one_error_line(missing)
