@@ -99,3 +99,81 @@ def test_resume_refuses_a_report_of_another_plan():
     other = run_choice(plan, choose(plan, digest(plan)))[0]
     with pytest.raises(ChoiceError, match="--resume: that report is of another plan"):
         choose(plan, "0" * 64, resume=other)
+
+
+# -- rolling limits: batch and max_failures ---------------------------------------------------
+
+def rolling_plan(n_hosts: int = 6, **fields):
+    names = [f"h{i}" for i in range(1, n_hosts + 1)]
+    b = PlanBuilder([Host(name=n) for n in names])
+    t = b.task("roll", "x", hosts=names, **fields)
+    b.task("after", "x", hosts=["h1"], after=(t,))
+    return b.build()
+
+
+def starts_and_ends(plan, acts=None):
+    """Run the whole plan; returns (report, [(time, 'start'|'end', step)])."""
+    from essh.executor.events import StepEnded, StepStarted
+
+    transport = MemoryTransport(plan, acts)
+    builder = ReportBuilder(plan, digest(plan), "test")
+    timeline = []
+
+    class Timeline:
+        def handle(self, event):
+            if isinstance(event, (StepStarted, StepEnded)):
+                timeline.append((round(trio.current_time(), 3), "start" if isinstance(event, StepStarted) else "end", event.step))
+
+    engine = Engine(plan, transport, EventBus([builder, Timeline()]), clock=trio.current_time)
+    trio.run(engine.run, clock=trio.testing.MockClock(autojump_threshold=0))
+    return builder.report(), timeline
+
+
+def test_batches_run_in_waves_each_ending_before_the_next():
+    plan = rolling_plan(parallel=0, batch=(1, 2, "50%"))
+    acts = {("roll", f"h{i}"): [Act(sleep=10)] for i in range(1, 7)}
+    report, timeline = starts_and_ends(plan, acts)
+    started = {step: at for at, what, step in timeline if what == "start"}
+    assert [started[i] for i in range(6)] == [0, 10, 10, 20, 20, 20]  # waves of 1, 2, then 50% of 6 = 3
+    assert started[6] == 30 and report.exit_code == 0
+
+
+def test_parallel_still_bounds_a_wave():
+    plan = rolling_plan(4, parallel=1, batch=(2,))
+    acts = {("roll", f"h{i}"): [Act(sleep=10)] for i in range(1, 5)}
+    _, timeline = starts_and_ends(plan, acts)
+    assert [at for at, what, step in timeline if what == "start" and step < 4] == [0, 10, 20, 30]
+
+
+def test_failures_up_to_max_failures_are_tolerated_and_the_next_closes_the_task():
+    plan = rolling_plan(parallel=1, max_failures=1, on_error="continue")
+    acts = {("roll", "h2"): [Act(code=1)], ("roll", "h3"): [Act(code=1)]}
+    report, _ = starts_and_ends(plan, acts)
+    assert [r.status for r in report.steps] == ["succeeded", "failed", "failed", "skipped", "skipped", "skipped", "succeeded"]
+    assert report.steps[3].error == "not run: task 'roll' failed on 2 hosts, more than max_failures=1"
+
+
+def test_max_failures_with_on_error_stop_stops_the_run_only_past_the_limit():
+    plan = rolling_plan(parallel=1, max_failures_percent=20.0)  # 20% of 6: 1 tolerated
+    report, _ = starts_and_ends(plan, {("roll", "h1"): [Act(code=1)]})
+    assert report.totals.failed == 1 and report.totals.succeeded == 6  # tolerated: the run went on
+    report, _ = starts_and_ends(plan, {("roll", "h1"): [Act(code=1)], ("roll", "h4"): [Act(code=1)]})
+    assert [r.status for r in report.steps] == ["failed", "succeeded", "succeeded", "failed", "skipped", "skipped", "skipped"]
+    assert report.steps[6].error == "not run: task 'roll' failed on 2 hosts, more than max_failures=1 (on_error=stop)"
+
+
+def test_a_retried_step_counts_once_with_its_final_status():
+    plan = rolling_plan(3, parallel=1, max_failures=0, retries=1)
+    report, _ = starts_and_ends(plan, {("roll", "h1"): [Act(code=1), Act(code=0)]})
+    assert report.exit_code == 0 and len(report.steps[0].attempts) == 2
+
+
+def test_waves_and_tolerance_arithmetic():
+    from essh.executor.scheduler import tolerated_failures, waves
+    from essh.schema import Task
+
+    assert waves((1, 5, "25%"), 20) == [1, 5, 5, 5, 4]
+    assert waves(("10%",), 5) == [1, 1, 1, 1, 1]  # at least one
+    assert waves((3,), 0) == []
+    assert tolerated_failures(Task(name="t", max_failures_percent=25.0), 10) == 2
+    assert tolerated_failures(Task(name="t"), 10) is None
