@@ -309,7 +309,8 @@ def apply_plan(
         plan, Terminal(stdout or _binary(sys.stdout)), Terminal(stderr or _binary(sys.stderr)), raw=options.raw_output
     )
     report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
-    logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event)) if options.log_dir is not None else None
+    ids = options.choice.run if options.choice is not None else None
+    logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event), ids) if options.log_dir is not None else None
     bus = EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])])
     nonce = secrets.token_hex(8)
     engine: Engine | None = None

@@ -120,3 +120,14 @@ def test_diff_exits_like_diff1_and_plan_shows_changes(ws):
     assert shown.returncode == 0 and "Changes since old.bin:" in shown.stdout and "hosts removed: web-2, web-3" in shown.stdout
     missing = ws.essh("diff", "old.bin", "nope.bin")
     assert missing.returncode == 2 and "cannot read plan file nope.bin" in one_error_line(missing)
+
+
+def test_a_shards_logs_are_named_by_the_plans_step_numbers_and_the_review_shows_rolling_limits(ws):
+    ws.write(".esshconfig.lua", FLEET.replace('parallel = true, script = "echo hi"', 'parallel = true, batch = {1, "50%"}, max_failures = "10%", script = "echo hi"'))
+    assert ws.essh("plan", "web-only", "-o", "plan.bin").returncode == 0
+    shown = ws.essh("show", "plan.bin")
+    assert "    options: batch=1,50%, max_failures=10%" in shown.stdout
+    result = ws.essh("apply", "plan.bin", "--shard", "2/2", "--log-dir", "logs", "--report", "r.json")
+    assert result.returncode == 0, result.stderr
+    steps = [s["step"] for s in _json(ws, "r.json")["steps"]]
+    assert sorted(p.name[:5] for p in (ws.path / "logs").iterdir()) == [f"{i:05d}" for i in steps]
