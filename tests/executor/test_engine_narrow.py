@@ -4,6 +4,8 @@ only the chosen steps run, in dependency order, and the report says what was lef
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import trio
 import trio.testing
 
@@ -177,3 +179,43 @@ def test_waves_and_tolerance_arithmetic():
     assert waves((3,), 0) == []
     assert tolerated_failures(Task(name="t", max_failures_percent=25.0), 10) == 2
     assert tolerated_failures(Task(name="t"), 10) is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_waves_and_failure_limits_hold_for_any_fleet(data):
+    """Any batch list, max_failures and parallel over up to 8 hosts that fail at random: every step has one
+    result, no step of a wave starts before the waves before it have ended, and a task never fails on more
+    hosts than its limit plus what was already running when the limit was passed."""
+    n = data.draw(st.integers(1, 8))
+    names = [f"h{i}" for i in range(n)]
+    batch = tuple(data.draw(st.lists(st.one_of(st.integers(1, 4), st.sampled_from(["10%", "50%", "100%"])), min_size=1, max_size=3)))
+    parallel = data.draw(st.integers(0, 3))
+    limit = data.draw(st.none() | st.integers(0, 3))
+    b = PlanBuilder([Host(name=h) for h in names])
+    b.task("roll", "x", hosts=names, batch=batch, parallel=parallel, max_failures=limit, on_error="continue")
+    plan = b.build()
+    failing = data.draw(st.sets(st.sampled_from(names)))
+    acts = {("roll", h): [Act(sleep=data.draw(st.integers(1, 5)), code=1 if h in failing else 0)] for h in names}
+    report, timeline = starts_and_ends(plan, acts)
+    assert [r.step for r in report.steps] == list(range(n))
+    assert {r.status for r in report.steps} <= {"succeeded", "failed", "skipped"}
+    started = {step: at for at, what, step in timeline if what == "start"}
+    ended = {step: at for at, what, step in timeline if what == "end" and step in started}
+    from essh.executor.scheduler import waves
+
+    first = 0
+    for size in waves(batch, n)[:-1]:
+        wave, later = range(first, first + size), range(first + size, n)
+        for s in later:
+            if s in started:
+                assert all(w in ended and ended[w] <= started[s] for w in wave)
+        first += size
+    failed = sum(r.status == "failed" for r in report.steps)
+    if limit is not None:
+        bound = limit + 1 + (parallel - 1 if parallel else n)
+        assert failed <= bound
+        if failed <= limit:
+            assert all(r.status != "skipped" for r in report.steps)
+    else:
+        assert all(r.status != "skipped" for r in report.steps)
