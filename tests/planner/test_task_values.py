@@ -45,10 +45,10 @@ def test_env_names_follow_one_rule_at_load_and_at_plan(load_error):
 
 @pytest.mark.parametrize(("load_text", "words"), [
     ("max_failures = -1", "max_failures must be a whole number from 0 to 1,000,000, got a number (-1)"),
-    ('max_failures = "lots"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string'),
-    ('max_failures = "101%"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string'),
+    ('max_failures = "lots"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string ("lots")'),
+    ('max_failures = "101%"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string ("101%")'),
     ("batch = 0", "batch must be a whole number from 1 to 1,000,000, got a number (0)"),
-    ('batch = {1, "0%"}', 'batch must be counts of at least 1 or percentages above 0 such as "25%", got a string'),
+    ('batch = {1, "0%"}', 'batch must be counts of at least 1 or percentages above 0 such as "25%", got a string ("0%")'),
     ("batch = {}", 'batch must be a size or a list of sizes (counts or percentages such as "25%"), got an empty table'),
 ])
 def test_rolling_limits_are_checked_at_load(load_error, load_text, words):
