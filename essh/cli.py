@@ -606,6 +606,9 @@ def report_summary(
 def report_merge(
     reports: Annotated[list[Path], typer.Argument(help="The reports of every shard and stage of one plan.")],
     out: OutOpt = None,
+    fill_from: Annotated[
+        Optional[Path], typer.Option("--fill-from", help="The plan: steps in no report are reported skipped, not an error.")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Join the shards' reports: same plan, every step exactly once, the worst exit code kept in the report."""
@@ -613,7 +616,11 @@ def report_merge(
 
     with _errors(debug):
         try:
-            merged = merge_reports([(str(p), _read_report(p)) for p in reports])
+            fill = None
+            if fill_from is not None:
+                fill_plan, fill_data = _read_plan(fill_from)
+                fill = (fill_plan, schema.payload_digest(fill_data))
+            merged = merge_reports([(str(p), _read_report(p)) for p in reports], fill)
         except MergeError as exc:
             raise Abort(str(exc)) from None
         _emit(schema.encode_report_json(merged), out, "merged report")

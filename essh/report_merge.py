@@ -5,13 +5,20 @@ it exactly once: a step in two reports (overlapping shards) or in none (a
 shard or stage missing) is an error naming them. Totals are recounted, times
 span all reports, the exit code is the largest of theirs (0 < 1 < 2 < 70 < 74
 < 130: the worst), and `merged_from` lists each report's shard and stage.
+
+With `fill` (the plan, from `--fill-from PLAN`), steps no report holds are
+not an error but `skipped` ("not run: no job reported this step"), named from
+the plan, and the exit code is at least 1: for a pipeline that stopped before
+its last stage, whose merge job must still publish what ran.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from essh.schema import Report, StepResult, Totals
+from essh.schema import EXIT_FAILED, Plan, Report, StepResult, Totals
+
+NOT_REPORTED = "not run: no job reported this step (its stage or shard did not run, or lost its report)"
 
 
 class MergeError(ValueError):
@@ -30,8 +37,15 @@ def _step_names(steps: Sequence[int], where: dict[int, StepResult], most: int = 
     return ", ".join(shown) + (f" and {len(steps) - most} more" if len(steps) > most else "")
 
 
-def merge_reports(reports: Sequence[tuple[str, Report]]) -> Report:
-    """Merge (name, report) pairs; MergeError when they are not one plan's complete set."""
+def _filled(plan: Plan, step: int) -> StepResult:
+    s = plan.steps[step]
+    host = None if s.host is None else plan.hosts[s.host].name
+    return StepResult(step=step, task=plan.tasks[s.task].name, host=host, status="skipped", error=NOT_REPORTED)
+
+
+def merge_reports(reports: Sequence[tuple[str, Report]], fill: tuple[Plan, str] | None = None) -> Report:
+    """Merge (name, report) pairs; MergeError when they are not one plan's complete set.
+    `fill`: (plan, its digest), to report the steps in no report as skipped."""
     if not reports:
         raise MergeError("no reports to merge")
     first_name, first = reports[0]
@@ -59,7 +73,12 @@ def merge_reports(reports: Sequence[tuple[str, Report]]) -> Report:
             owner[result.step] = name
             results[result.step] = result
     missing = [i for i in range(size) if i not in results]
-    if missing:
+    if fill is not None:
+        plan, digest = fill
+        if digest != first.plan_digest or len(plan.steps) != size:
+            raise MergeError(f"--fill-from: that plan (sha256 {digest[:12]}…) is not the plan of these reports")
+        results.update((i, _filled(plan, i)) for i in missing)
+    elif missing:
         seen = sorted({_label(r) for _, r in reports})
         raise MergeError(
             f"{len(missing)} step(s) of the plan are in none of the reports: steps {_step_names(missing, {})} "
@@ -77,7 +96,7 @@ def merge_reports(reports: Sequence[tuple[str, Report]]) -> Report:
         started_at=started,
         ended_at=ended,
         wall_seconds=round(ended - started, 6),
-        exit_code=max(r.exit_code for _, r in reports),
+        exit_code=max([r.exit_code for _, r in reports] + ([EXIT_FAILED] if missing else [])),
         interrupted=any(r.interrupted for _, r in reports),
         complete=all(r.complete for _, r in reports),
         requested=first.requested,

@@ -3,6 +3,7 @@
 #   ci.sh plan RELEASE           plan.bin, its review, its stages, and what changed since OLD_PLAN (if set)
 #   ci.sh apply STAGE SHARD      one stage of plan.bin on one shard (K/N, or auto in a GitLab parallel job)
 #   ci.sh merge                  every shard's report -> report.json, junit.xml, and the job summary
+#                                (steps of stages that never ran, after a failure, are reported skipped)
 # essh's exit code is the job's: 0 all succeeded, 1 a step failed, 2 bad input (docs/cli.md).
 set -eu
 cmd=$1
@@ -24,7 +25,7 @@ apply)
     essh apply plan.bin --stage "$stage" --shard "$shard" --report "reports/$name.json" --junit "reports/$name.xml"
     ;;
 merge)
-    essh report merge reports/*.json -o report.json
+    essh report merge reports/*.json --fill-from plan.bin -o report.json
     essh report junit report.json -o junit.xml
     essh report summary report.json --format markdown >> "${GITHUB_STEP_SUMMARY:-summary.md}"
     ;;

@@ -43,3 +43,25 @@ def test_reports_of_another_plan_are_refused():
     other = report([result(1, "t", "b", "succeeded")], digest="cd" * 32, plan_steps=4)
     with pytest.raises(MergeError, match="other.json is a report of another plan"):
         merge_reports([shards()[0], ("other.json", other)])
+
+
+def test_fill_from_the_plan_reports_missing_steps_as_skipped_and_failed_overall():
+    from essh.report_merge import NOT_REPORTED
+    from essh.schema import Host, Plan, PlanMeta, Step, Task
+
+    plan = Plan(
+        meta=PlanMeta(essh_version="t", created_at=0, lua_version="none"),
+        hosts=(Host(name="a"), Host(name="b"), Host(name="c")),
+        tasks=(Task(name="t"), Task(name="u", backend="local")),
+        scripts=("x",),
+        steps=(Step(0, 0, 0), Step(0, 1, 0), Step(0, 2, 0), Step(1, None, 0)),
+    )
+    (name, first), _ = shards()
+    first = report([r for r in first.steps if r.status == "succeeded"], plan_steps=4, shard="1/2")
+    merged = merge_reports([(name, first)], (plan, first.plan_digest))
+    assert [(r.task, r.host, r.status) for r in merged.steps] == [
+        ("t", "a", "succeeded"), ("t", "b", "skipped"), ("t", "c", "skipped"), ("u", None, "skipped")
+    ]
+    assert merged.steps[1].error == NOT_REPORTED and merged.exit_code == 1
+    with pytest.raises(MergeError, match="--fill-from: that plan"):
+        merge_reports([(name, first)], (plan, "ef" * 32))

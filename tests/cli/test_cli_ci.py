@@ -131,3 +131,13 @@ def test_a_shards_logs_are_named_by_the_plans_step_numbers_and_the_review_shows_
     assert result.returncode == 0, result.stderr
     steps = [s["step"] for s in _json(ws, "r.json")["steps"]]
     assert sorted(p.name[:5] for p in (ws.path / "logs").iterdir()) == [f"{i:05d}" for i in steps]
+
+
+def test_merge_fills_the_stages_that_never_ran_from_the_plan(ws):
+    _plan(ws, "deploy")
+    assert ws.essh("apply", "plan.bin", "--stage", "1", "--report", "stage1.json").returncode == 0
+    merged = ws.essh("report", "merge", "stage1.json", "--fill-from", "plan.bin", "-o", "all.json")
+    assert merged.returncode == 0, merged.stderr
+    report = _json(ws, "all.json")
+    assert [s["status"] for s in report["steps"]] == ["succeeded", "skipped", "skipped", "skipped"]
+    assert report["exit_code"] == 1
