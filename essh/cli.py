@@ -220,6 +220,8 @@ def _apply(
     gate=None,
     secrets_file: str | None = None,
     secret_command: str | None = None,
+    junit: Path | None = None,
+    choice=None,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -258,6 +260,7 @@ def _apply(
                 essh_version=essh.__version__,
                 raw_output=raw_output,
                 secrets=secret_values,
+                choice=choice,
             ),
         )
     except LogDirError as exc:
@@ -273,7 +276,71 @@ def _apply(
         stdout.say(f"essh: {escape_text(str(result.report_error))}")
         raise typer.Exit(EXIT_REPORT_LOST)
     stdout.say(f"Report: {escape_text(str(report_path))}")
+    _ci_outputs(plan, result.report, junit)
     raise typer.Exit(result.report.exit_code)
+
+
+def _write_output(path: Path, data: bytes, what: str) -> None:
+    try:
+        make_parent(path)
+        schema.write_private_file(str(path), data)
+    except OSError as exc:
+        raise Abort(f"cannot write the {what} to {path}: {exc.strerror or exc}", EXIT_REPORT_LOST) from None
+
+
+def _ci_outputs(plan: schema.Plan, report: schema.Report, junit: Path | None) -> None:
+    """After a run: --junit, the GitHub job summary and annotations (docs/ci.md)."""
+    from .ci_report import github_annotations, markdown_summary
+
+    if junit is not None:
+        from .junit import junit_xml
+
+        _write_output(junit, junit_xml(report), "JUnit report")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(markdown_summary(report) + "\n")
+        except OSError as exc:
+            typer.echo(f"essh: cannot append to GITHUB_STEP_SUMMARY {escape_text(summary)}: {exc.strerror or exc}", err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        stdout.write_lines(list(github_annotations(plan, report)))
+
+
+def _choice(plan: schema.Plan, data: bytes, shard: str | None, stage: int | None, limit: list[str] | None, resume: Path | None):
+    """What part of the plan to run (None: all of it); the limit is said loudly on stderr."""
+    if shard is None and stage is None and not limit and resume is None:
+        return None
+    from essh.executor.narrow import ChoiceError, choose
+    from essh.executor.shard import ShardError, parse_shard
+
+    try:
+        choice = choose(
+            plan,
+            schema.payload_digest(data),
+            shard=None if shard is None else parse_shard(shard, os.environ),
+            stage=stage,
+            limit=limit or (),
+            resume=None if resume is None else _read_report(resume),
+        )
+    except (ChoiceError, ShardError) as exc:
+        raise Abort(str(exc)) from None
+    parts = ([f"stage {choice.stage}"] if choice.stage is not None else []) + ([f"shard {choice.shard}"] if choice.shard else [])
+    if choice.limit:
+        parts.append("LIMITED to hosts matching " + " ".join(choice.limit))
+    if resume is not None:
+        parts.append(f"resuming {resume}: {len(choice.carried_over)} succeeded steps carried over")
+    typer.echo(f"essh: running {len(choice.run)} of {len(plan.steps)} steps: {escape_text('; '.join(parts))}", err=True)
+    return choice
+
+
+def _read_report(path: Path) -> schema.Report:
+    try:
+        return schema.decode_report_json(Path(path).read_bytes())
+    except OSError as exc:
+        raise Abort(f"cannot read report {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # msgspec's errors: not JSON, or not a report this essh reads
+        raise Abort(f"{path} is not an essh report this version can read: {exc}") from None
 
 
 @app.command()
@@ -284,6 +351,9 @@ def plan(
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
     sign_key: SignKeyOpt = None,
+    diff_against: Annotated[
+        Optional[Path], typer.Option("--diff-against", help="Also show what changed since this plan file (as essh diff).")
+    ] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -294,6 +364,7 @@ def plan(
         if sign_key and not out:
             raise Abort("--sign-key signs the plan file: give it one with -o FILE")
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
+        old_plan = _read_plan(diff_against)[0] if diff_against is not None else None
         data = schema.encode_plan(the_plan)
         if sign_key:
             data = _signed(data, sign_key)
@@ -307,6 +378,10 @@ def plan(
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
             )
+        if old_plan is not None and not json:
+            from .plan_diff import diff_plans, render_diff
+
+            stdout.write_lines(["", f"Changes since {escape_text(str(diff_against))}:", *render_diff(diff_plans(old_plan, the_plan))])
 
 
 @app.command()
@@ -315,6 +390,7 @@ def show(
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
     allowed_signers: AllowedSignersOpt = None,
+    stages: Annotated[bool, typer.Option("--stages", help="List the stages a sharded run needs (docs/ci.md).")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Review a saved plan file: what runs where, who made it and when, who signed it."""
@@ -323,6 +399,9 @@ def show(
 
     with _errors(debug):
         the_plan, data = _read_plan(plan_file)
+        if stages:
+            stdout.write_lines(_stage_lines(the_plan))
+            return
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
@@ -361,6 +440,19 @@ def sign(
         _save_bytes(data, plan_file)
         typer.echo(f"Signed {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}); it now has "
                    f"{len(schema.split_signed(data)[1])} signature(s).", err=True)
+
+
+def _stage_lines(plan: schema.Plan) -> list[str]:
+    from essh.executor.shard import stage_count, task_stages
+
+    stage_of, counts = task_stages(plan), {}
+    for step in plan.steps:
+        counts[step.task] = counts.get(step.task, 0) + 1
+    lines = []
+    for stage in range(1, stage_count(plan) + 1):
+        names = [f"{plan.tasks[t].name} ({n} step{'s' if n != 1 else ''})" for t, n in counts.items() if stage_of[t] == stage]
+        lines.append(escape_text(f"stage {stage}: {', '.join(names)}"))
+    return lines
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
@@ -405,6 +497,11 @@ def apply(
     refuse_stale: Annotated[bool, typer.Option("--refuse-stale", help="Refuse a plan whose configuration files changed since it was made.")] = False,
     secrets_file: SecretsFileOpt = None,
     secret_command: SecretCommandOpt = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write the report as JUnit XML here.")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Run shard K of N (K/N, auto, auto/N): see docs/ci.md.")] = None,
+    stage: Annotated[Optional[int], typer.Option("--stage", min=1, help="Run only stage S (essh show --stages).")] = None,
+    limit: Annotated[Optional[list[str]], typer.Option("--limit", "-l", help="Only hosts matching: names, tags, globs; repeatable.")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Run only the steps that did not succeed in this report.")] = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -438,8 +535,10 @@ def apply(
                 if answer.strip() != "yes":
                     stdout.say("Apply cancelled.")
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output, gate=gate,
-               secrets_file=secrets_file, secret_command=secret_command)
+        choice = _choice(the_plan, data, shard, stage, limit, resume)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
+               raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
+               junit=junit, choice=choice)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -564,6 +663,91 @@ def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         for name in cfg.tasks:
             planner.make_plan(cfg, [name], [], created_at=0, essh_version=essh.__version__)
         stdout.write_lines([f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers."])
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="The earlier plan file.")],
+    new: Annotated[Path, typer.Argument(help="The later plan file.")],
+    json: Annotated[bool, typer.Option("--json", help="The differences as JSON, for bots.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What changed between two plans: tasks, hosts, settings, scripts. Exit 0 when equal, 1 when different."""
+    from .plan_diff import diff_json, diff_plans, render_diff
+
+    with _errors(debug):
+        changes = diff_plans(_read_plan(old)[0], _read_plan(new)[0])
+        if json:
+            stdout.write_bytes(diff_json(changes))
+        else:
+            stdout.write_lines(list(render_diff(changes)))
+        raise typer.Exit(EXIT_OK if changes.equal else EXIT_FAILED)
+
+
+report_app = typer.Typer(help="Turn apply reports into what CI reads: JUnit, summaries, one merged report.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+ReportArg = Annotated[Path, typer.Argument(help="A JSON report written by `essh apply`.")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of standard output.")]
+
+
+def _emit(data: bytes, out: Path | None, what: str) -> None:
+    if out is None:
+        stdout.write_bytes(data)
+    else:
+        _write_output(out, data, what)
+
+
+@report_app.command("junit")
+def report_junit(report: ReportArg, out: OutOpt = None, debug: DebugOpt = False) -> None:
+    """The report as JUnit XML: a test suite per task, a test case per host."""
+    from .junit import junit_xml
+
+    with _errors(debug):
+        _emit(junit_xml(_read_report(report)), out, "JUnit report")
+
+
+@report_app.command("summary")
+def report_summary(
+    report: ReportArg,
+    format: Annotated[str, typer.Option("--format", help="markdown or text.")] = "markdown",
+    debug: DebugOpt = False,
+) -> None:
+    """A compact summary: markdown for $GITHUB_STEP_SUMMARY and merge requests, or the terminal's text."""
+    from .ci_report import markdown_summary
+    from .review import render_summary
+
+    with _errors(debug):
+        if format not in ("markdown", "text"):
+            raise Abort(f"--format must be markdown or text, not {format!r}")
+        the_report = _read_report(report)
+        if format == "markdown":
+            stdout.write_bytes(markdown_summary(the_report).encode())
+        else:
+            stdout.write_lines(list(render_summary(the_report)))
+
+
+@report_app.command("merge")
+def report_merge(
+    reports: Annotated[list[Path], typer.Argument(help="The reports of every shard and stage of one plan.")],
+    out: OutOpt = None,
+    fill_from: Annotated[
+        Optional[Path], typer.Option("--fill-from", help="The plan: steps in no report are reported skipped, not an error.")
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Join the shards' reports: same plan, every step exactly once, the worst exit code kept in the report."""
+    from .report_merge import MergeError, merge_reports
+
+    with _errors(debug):
+        try:
+            fill = None
+            if fill_from is not None:
+                fill_plan, fill_data = _read_plan(fill_from)
+                fill = (fill_plan, schema.payload_digest(fill_data))
+            merged = merge_reports([(str(p), _read_report(p)) for p in reports], fill)
+        except MergeError as exc:
+            raise Abort(str(exc)) from None
+        _emit(schema.encode_report_json(merged), out, "merged report")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -166,6 +166,11 @@ def _render_task(plan: Plan, index: int, steps: list[int], verbose: bool) -> Ite
         options.append(f"timeout={task.timeout:g}s")
     if task.retries:
         options.append(f"retries={task.retries}")
+    if task.batch:
+        options.append("batch=" + ",".join(str(size) for size in task.batch))
+    if task.max_failures is not None or task.max_failures_percent is not None:
+        limit = task.max_failures if task.max_failures is not None else f"{task.max_failures_percent:g}%"
+        options.append(f"max_failures={limit}")
     if task.pty:
         options.append("pty")
     if task.run_as is not None:

@@ -50,6 +50,7 @@ from .events import (
 from .local import LocalTransport
 from .logs import LogSink, check_log_dir
 from .masking import MaskingBus
+from .narrow import Choice, narrow
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
 from .report_builder import ReportBuilder
 from .report_file import ReportFileSink
@@ -74,6 +75,7 @@ class ApplyOptions:
     essh_version: str | None = None  # for the report; looked up from the installed package when None
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
     secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value; masked in all output
+    choice: Choice | None = None  # run part of the plan (--shard, --stage, --limit, --resume): see narrow.py
 
 
 @dataclass
@@ -300,12 +302,18 @@ def apply_plan(
         raise ValueError(f"--max-connections must be at least 1, not {options.max_connections}")
     if options.log_dir is not None:
         check_log_dir(options.log_dir)
-    builder = ReportBuilder(plan, plan_digest, options.essh_version or _essh_version())
+    plan_steps = len(plan.steps)
+    if options.choice is not None:
+        plan = narrow(plan, options.choice.run).plan
+    builder = ReportBuilder(
+        plan, plan_digest, options.essh_version or _essh_version(), choice=options.choice, plan_steps=plan_steps
+    )
     terminal = TerminalSink(
         plan, Terminal(stdout or _binary(sys.stdout)), Terminal(stderr or _binary(sys.stderr)), raw=options.raw_output
     )
     report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
-    logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event)) if options.log_dir is not None else None
+    ids = options.choice.run if options.choice is not None else None
+    logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event), ids) if options.log_dir is not None else None
     # Secret values are masked once, before any sink sees an event.
     bus = MaskingBus(
         EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])]),

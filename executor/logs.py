@@ -18,7 +18,7 @@ import errno
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 from essh.schema import Plan
@@ -49,19 +49,23 @@ def check_log_dir(path: str) -> None:
         raise LogDirError(f"log folder {path} can be written by other users; use a private folder (chmod go-w)")
 
 
-def log_name(plan: Plan, step: int) -> str:
+def log_name(plan: Plan, step: int, number: int | None = None) -> str:
+    """The log file of `step`, named by `number` (its number in the whole plan, when `plan` is a part of it)."""
     s = plan.steps[step]
     host = "local" if s.host is None else plan.hosts[s.host].name
     task = plan.tasks[s.task].name
     parts = [_UNSAFE.sub("_", part)[:_NAME_PART] for part in (task, host)]
-    return f"{step:05d}-{parts[0]}-{parts[1]}.log"
+    return f"{step if number is None else number:05d}-{parts[0]}-{parts[1]}.log"
 
 
 class LogSink:
     """Writes each step's output to its own file in `log_dir`."""
 
-    def __init__(self, plan: Plan, log_dir: str, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, plan: Plan, log_dir: str, emit: Callable[[Event], None], step_ids: Sequence[int] | None = None
+    ) -> None:
         self._plan = plan
+        self._ids = step_ids  # a part of a plan (see narrow.py): each step's number in the whole plan
         self._dir = log_dir
         self._emit = emit
         self._files: dict[int, BinaryIO] = {}
@@ -89,7 +93,7 @@ class LogSink:
                 self._close(event.step, log)
 
     def _open(self, step: int) -> None:
-        path = os.path.join(self._dir, log_name(self._plan, step))
+        path = os.path.join(self._dir, log_name(self._plan, step, None if self._ids is None else self._ids[step]))
         try:
             try:
                 fd = os.open(path, _OPEN_FLAGS, 0o600)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
+
 from essh.schema import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -34,6 +36,7 @@ from .events import (
     StepEnded,
     StepStarted,
 )
+from .narrow import Choice
 
 _NOT_OK = frozenset({"failed", "unreachable", "timed_out", "cancelled"})
 
@@ -54,8 +57,14 @@ class _Step:
 class ReportBuilder:
     """Consumes an apply's events; `report()` at any time."""
 
-    def __init__(self, plan: Plan, digest: str, essh_version: str) -> None:
+    def __init__(
+        self, plan: Plan, digest: str, essh_version: str, *, choice: Choice | None = None, plan_steps: int | None = None
+    ) -> None:
+        """With `choice`, `plan` is the narrowed plan running `choice.run` (see narrow.py): results
+        carry the original step numbers, and `choice.known` joins them."""
         self._plan = plan
+        self._choice = choice
+        self._plan_steps = len(plan.steps) if plan_steps is None else plan_steps
         self._digest = digest
         self._version = essh_version
         self._steps: dict[int, _Step] = {}
@@ -106,6 +115,10 @@ class ReportBuilder:
         end = self._run_end
         ended_at = self._ended_at if end is not None else (now if now is not None else self._started_at)
         results = [self._result(i) for i in range(len(self._plan.steps))]
+        choice = self._choice
+        if choice is not None:
+            results = [msgspec.structs.replace(r, step=choice.run[r.step]) for r in results]
+            results = sorted([*results, *choice.known], key=lambda r: r.step)
         totals: dict[str, int] = {}
         for r in results:
             totals[r.status] = totals.get(r.status, 0) + 1
@@ -130,6 +143,8 @@ class ReportBuilder:
             args=meta.args,
             totals=Totals(**totals),
             steps=tuple(results),
+            plan_steps=self._plan_steps,
+            **(_choice_fields(choice) if choice is not None else {}),
         )
 
     def _result(self, i: int) -> StepResult:
@@ -159,3 +174,12 @@ class ReportBuilder:
             kind=step.kind,
             log_file=step.log_file,
         )
+
+
+def _choice_fields(choice: Choice) -> dict:
+    return {
+        "shard": None if choice.shard is None else str(choice.shard),
+        "stage": choice.stage,
+        "limit": choice.limit,
+        "carried_over": choice.carried_over,
+    }

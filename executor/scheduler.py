@@ -23,6 +23,15 @@ The rules it keeps:
   whenever the task failed), with ESSH_FAILED_TASK and ESSH_FAILED_HOSTS set,
   and the run ends. With `fail_fast`, any failure stops the run as "stop" does
   and running ordinary steps are to be cancelled (handlers still run).
+- Rolling limits. `batch`: a task's steps run in waves (sizes from the list,
+  the last repeating; "N%" of the task's steps, at least 1); a wave's steps
+  start only once every step of the waves before has ended, and `parallel`
+  still bounds each wave. `max_failures` (or `max_failures_percent`, of the
+  task's steps, rounded down): that many failures of the task are tolerated
+  (the run goes on as with "continue"); the next one closes the task: its
+  pending steps are skipped with that reason, and the failure then counts as
+  `on_error` says ("continue": only this task stops). `fail_fast` ignores it.
+  A step counts once, with its final attempt's status (after retries).
 - Once a host could not be reached, its later steps end `unreachable` with the
   same reason when their turn comes, without a new connection attempt. A
   connection that broke after it was made (`host_down=False`) only ends its step.
@@ -44,6 +53,28 @@ _PENDING, _RUNNING, _DONE = 0, 1, 2
 _FAILURES = frozenset({"failed", "timed_out", "unreachable"})
 _FINISHED = frozenset({"succeeded", "failed", "unreachable", "timed_out", "cancelled"})
 _DESCRIBE = {"failed": "failed on", "timed_out": "timed out on", "unreachable": "could not reach"}
+
+
+def waves(batch: tuple[int | str, ...], n: int) -> list[int]:
+    """The sizes of the waves `batch` makes of `n` steps (they sum to n)."""
+    sizes: list[int] = []
+    left = n
+    while left > 0:
+        size = batch[min(len(sizes), len(batch) - 1)]
+        if isinstance(size, str):
+            size = max(1, int(float(size[:-1]) * n / 100))
+        sizes.append(min(size, left))
+        left -= sizes[-1]
+    return sizes
+
+
+def tolerated_failures(task, n: int) -> int | None:
+    """How many of a task's `n` steps may fail before it closes; None: no max_failures."""
+    if task.max_failures is not None:
+        return task.max_failures
+    if task.max_failures_percent is not None:
+        return int(task.max_failures_percent * n / 100)
+    return None
 
 
 class SchedulerMisuse(Exception):
@@ -123,6 +154,16 @@ class Scheduler:
         self._resolved = 0  # how many steps have ended so far
         self._ended_here: list[int] = []  # steps ended by the scheduler itself, not yet told
         self._cancel_told: set[int] = set()
+        self._tolerate = [tolerated_failures(t, len(self._task_steps[i])) for i, t in enumerate(tasks)]
+        self._wave = [0] * n_tasks  # the wave of each batched task that may run now
+        self._wave_of: dict[int, int] = {}  # step -> its wave, for batched tasks
+        self._wave_left: list[list[int]] = [[] for _ in tasks]  # per batched task: steps not ended, per wave
+        for t, task in enumerate(tasks):
+            if task.batch and not self._is_handler[t]:
+                ids = self._task_steps[t]
+                self._wave_left[t] = waves(task.batch, len(ids))
+                wave_ids = [w for w, size in enumerate(self._wave_left[t]) for _ in range(size)]
+                self._wave_of.update(zip(ids, wave_ids))
         self._make_ready([t for t in range(n_tasks) if not self._is_handler[t] and self._waiting[t] == 0])
 
     # -- the one consuming call -----------------------------------------------------------
@@ -306,6 +347,9 @@ class Scheduler:
             k += 1
             if self._phase[s] != _PENDING:
                 continue
+            wave = self._wave_of.get(s)
+            if wave is not None and wave > self._wave[task]:
+                break  # a later wave: once the current one has ended
             host = self._plan.steps[s].host
             if host is not None and host in self._unreachable:
                 self._end(s, Outcome("unreachable", *self._unreachable[host]))
@@ -366,6 +410,12 @@ class Scheduler:
             else:
                 self._pending_ordinary[host] -= 1
         self._unresolved[task] -= 1
+        wave = self._wave_of.get(step)
+        if wave is not None:
+            left = self._wave_left[task]
+            left[wave] -= 1
+            while self._wave[task] < len(left) - 1 and left[self._wave[task]] == 0:
+                self._wave[task] += 1
         if self._is_handler[task] or outcome.status == "skipped":
             return
         handler = self._handler_of[task]
@@ -393,6 +443,15 @@ class Scheduler:
         t = self._plan.tasks[task]
         where = "locally" if host is None else self._plan.hosts[host].name
         what = f"{_DESCRIBE[status]} {where}" if host is not None else f"{status.replace('_', ' ')} locally"
+        limit = self._tolerate[task]
+        if limit is not None and not self._fail_fast:
+            failed = len(self._failed_hosts[task])
+            if failed <= limit:
+                return  # tolerated
+            what = f"failed on {failed} hosts, more than max_failures={limit}"
+            for s in self._task_steps[task]:
+                if self._phase[s] == _PENDING:
+                    self._end(s, Outcome("skipped", f"not run: task '{t.name}' {what}"))
         if self._fail_fast:
             self._fail_fast_tripped = True
             self._stop(f"not run: task '{t.name}' {what} (--fail-fast)")

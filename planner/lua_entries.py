@@ -28,7 +28,7 @@ HOST_KEYS = sorted(
 TASK_KEYS = sorted(
     ["description", "script", "script_file", "targets", "filters", "backend", "driver", "depends",
      "parallel", "prefix", "props", "env", "privileged", "user", "pty", "hidden", "on_error",
-     "timeout", "retries", "prepare", "disabled"]
+     "timeout", "retries", "prepare", "disabled", "max_failures", "batch"]
 )
 DRIVER_KEYS = ["engine", "props"]
 
@@ -248,6 +248,10 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
             task.timeout = task_values.timeout(value, label, where)
         elif key == "retries":
             task.retries = task_values.retries(value, label, where)
+        elif key == "max_failures":
+            task.max_failures = task_values.max_failures(value, label, where)
+        elif key == "batch":
+            task.batch = task_values.batch(value, label, where)
         elif key == "prepare":
             task.prepare = _function(state, value, entry, key)
         else:

@@ -86,6 +86,8 @@ class TaskDef:
     on_error: str = "stop"  # "stop" | "continue" | the name of a handler task
     timeout: float | None = None
     retries: int = 0
+    max_failures: int | str | None = None  # a count, or "N%" of the task's hosts
+    batch: list[int | str] = field(default_factory=list)  # wave sizes: counts or "N%"
     # prepare(ctx) -> bool | None; ctx is a plain dict (see resolve); False leaves the task out.
     prepare: Callable[[dict[str, Any]], Any] | None = None
 

@@ -393,4 +393,7 @@ def _plan_task(
         props=tuple(sorted(task.props.items())),
         hidden=task.hidden,
         requested=p.requested,
+        max_failures=task.max_failures if isinstance(task.max_failures, int) else None,
+        max_failures_percent=float(task.max_failures[:-1]) if isinstance(task.max_failures, str) else None,
+        batch=tuple(task.batch),
     )

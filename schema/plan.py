@@ -26,6 +26,9 @@ NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Index = Annotated[int, msgspec.Meta(ge=0)]
 # An environment or option entry: (name, value). Tuples, not dicts: frozen, hashable, ordered.
 Pair = tuple[str, str]
+# A share of a task's hosts: a count (>= 1), or a percentage written "25%" (of the steps the apply runs).
+Percent = Annotated[str, msgspec.Meta(pattern=r"^(100|[0-9]{1,2}(\.[0-9]+)?)%$")]
+BatchSize = Annotated[int, msgspec.Meta(ge=1)] | Percent
 
 
 class _Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
@@ -106,6 +109,14 @@ class Task(_Struct, kw_only=True):
 
     `role`: `composite` tasks have no steps; `handler` tasks run only when the
     task at `handles` fails, on the hosts where it failed.
+
+    Rolling limits (added with defaults: an essh older than them refuses a plan
+    that sets them, as it refuses any field it does not know). `max_failures`
+    (a count) or `max_failures_percent`: failures of the task's steps up to it
+    are tolerated; one more, and the task starts no new step (its pending ones
+    are skipped) and the failure counts as `on_error` says. `batch`: the task's
+    steps in waves of these sizes (the last repeats), each wave ending before
+    the next starts. See docs/configuration.md.
     """
 
     name: str
@@ -130,6 +141,9 @@ class Task(_Struct, kw_only=True):
     # (variable, secret name): exported after `env` with the secret's value, resolved at apply
     # time (see `Plan.secrets`); the value is never in the plan.
     secret_env: tuple[Pair, ...] = ()
+    max_failures: NonNegative | None = None
+    max_failures_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    batch: tuple[BatchSize, ...] = ()
 
 
 class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):

@@ -108,6 +108,14 @@ class Report(_Struct, kw_only=True):
     args: tuple[str, ...] = ()  # and their arguments
     totals: Totals
     steps: tuple[StepResult, ...]
+    # What a later CI stage needs (fields added with defaults; see docs/ci.md). `steps` holds the
+    # plan's steps this apply was given: all of them unless narrowed by --shard, --stage or --limit.
+    plan_steps: int | None = None  # how many steps the plan has (None in reports of older essh)
+    shard: str | None = None  # "K/N" with --shard
+    stage: int | None = None  # with --stage
+    limit: tuple[str, ...] = ()  # the --limit patterns
+    carried_over: tuple[int, ...] = ()  # with --resume: steps whose result comes from the earlier report
+    merged_from: tuple[str, ...] = ()  # `essh report merge`: the shard (or "all") of each merged report
 
 
 _json_encoder = msgspec.json.Encoder(order="deterministic")

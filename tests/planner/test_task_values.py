@@ -41,3 +41,26 @@ def test_env_names_follow_one_rule_at_load_and_at_plan(load_error):
     )
     with pytest.raises(ConfigError, match='env name "UID" is read-only in bash, so the script could not set it'):
         make_plan(config([], [task("a", env={"UID": "1"})]), ["a"], essh_version="t")
+
+
+@pytest.mark.parametrize(("load_text", "words"), [
+    ("max_failures = -1", "max_failures must be a whole number from 0 to 1,000,000, got a number (-1)"),
+    ('max_failures = "lots"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string ("lots")'),
+    ('max_failures = "101%"', 'max_failures must be a whole number of hosts or a percentage such as "10%", got a string ("101%")'),
+    ("batch = 0", "batch must be a whole number from 1 to 1,000,000, got a number (0)"),
+    ('batch = {1, "0%"}', 'batch must be counts of at least 1 or percentages above 0 such as "25%", got a string ("0%")'),
+    ("batch = {}", 'batch must be a size or a list of sizes (counts or percentages such as "25%"), got an empty table'),
+])
+def test_rolling_limits_are_checked_at_load(load_error, load_text, words):
+    assert load_error(f'task "t" {{ {load_text}, script = "x" }}').message == f"task 't': {words}"
+
+
+def test_rolling_limits_reach_the_plan(load):
+    from essh.planner import make_plan
+
+    cfg = load('host "h" {}\ntask "a" { targets = "h", max_failures = "10%", batch = {1, 5, "25%"}, script = "x" }\n'
+               'task "b" { targets = "h", max_failures = 2, batch = 3, script = "x" }')
+    plan = make_plan(cfg, ["a", "b"], essh_version="t")
+    a, b = plan.tasks
+    assert (a.max_failures, a.max_failures_percent, a.batch) == (None, 10.0, (1, 5, "25%"))
+    assert (b.max_failures, b.max_failures_percent, b.batch) == (2, None, (3,))

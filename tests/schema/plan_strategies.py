@@ -187,6 +187,22 @@ def seal_builtins(obj: object, version: int = FORMAT_VERSION, flags: int = 0) ->
 DATA_DIR = Path(__file__).parents[1] / "data"
 
 
+# Task fields added with defaults after a stored plan was written (format 2 stays format 2: an essh
+# without them refuses a plan that sets them). A stored plan's explicit form must hold the defaults.
+LATER_TASK_DEFAULTS = {"max_failures": None, "max_failures_percent": None, "batch": [], "secret_env": []}
+LATER_META_DEFAULTS = {"made_by": ""}
+
+
+def without_later_fields(explicit: dict) -> dict:
+    """`explicit` (a plan's every field) minus the fields added since it was stored, checked to be their defaults."""
+    for task in explicit["tasks"]:
+        for name, default in LATER_TASK_DEFAULTS.items():
+            assert task.pop(name) == default, name
+    for name, default in LATER_META_DEFAULTS.items():
+        assert explicit["meta"].pop(name) == default, name
+    return explicit
+
+
 def stored_plan_generator(version: int = 1) -> ModuleType:
     """tests/data/make_plan_vN.py, the script that wrote the stored version-N plan."""
     spec = importlib.util.spec_from_file_location(f"make_plan_v{version}", DATA_DIR / f"make_plan_v{version}.py")
