@@ -25,10 +25,10 @@ from .errors import (
     PlanFileInvalid,
     UnsupportedPlanVersion,
 )
+from .files import INLINE_LIMIT, Download, FileBlob, Observed, Operation, Upload
 from .plan import (
     FORMAT_VERSION,
     ConfigFile,
-    FileBlob,
     Host,
     Location,
     Plan,
@@ -52,6 +52,11 @@ from .report import (
 )
 
 __all__ = [
+    "INLINE_LIMIT",
+    "Download",
+    "Observed",
+    "Operation",
+    "Upload",
     "EXIT_BUG",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",

@@ -86,7 +86,7 @@ def env_prelude(env: dict[str, str]) -> str:
 
 def step_script(plan: Plan, step: Step, extra: Iterable[Pair] = ()) -> str:
     """The step's program: its environment exported, then its rendered script."""
-    return env_prelude(step_env(plan, step, extra)) + plan.scripts[step.script]
+    return env_prelude(step_env(plan, step, extra)) + (plan.scripts[step.script] if step.script is not None else "")
 
 
 def sudo_prefix(task: Task) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from plan_strategies import DATA_DIR, stored_plan_generator
+from plan_strategies import DATA_DIR, stored_plan_generator, without_v3_fields
 
 from essh.schema import FORMAT_VERSION, SUPPORTED_VERSIONS, encode_plan, read_plan
 
@@ -21,7 +21,7 @@ def test_version_2_is_read():
 def test_stored_plan_decodes_to_the_stored_content():
     plan = read_plan(str(V2))
     expected = json.loads((DATA_DIR / "plan-v2.json").read_text(encoding="utf-8"))
-    assert make_plan_v2.explicit(plan) == expected
+    assert without_v3_fields(make_plan_v2.explicit(plan)) == expected
     assert plan == make_plan_v2.build_plan()
 
 
