@@ -143,7 +143,9 @@ def _load(config: str | None, debug: bool = False):
     return cfg
 
 
-def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False) -> schema.Plan:
+def _plan(
+    config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False, *, inline_limit: int = schema.INLINE_LIMIT
+) -> schema.Plan:
     from essh import planner
 
     return planner.make_plan(
@@ -153,6 +155,7 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
         created_at=_created_at(),
         essh_version=essh.__version__,
         relative_to=os.getcwd(),
+        inline_limit=inline_limit,
     )
 
 
@@ -173,6 +176,7 @@ def _apply(
     max_connections: int,
     fail_fast: bool,
     raw_output: bool = False,
+    force: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -200,6 +204,7 @@ def _apply(
                 report_path=str(report_path),
                 essh_version=essh.__version__,
                 raw_output=raw_output,
+                force=force,
             ),
         )
     except LogDirError as exc:
@@ -225,6 +230,9 @@ def plan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Look at the hosts (read-only) and show what uploads would change; recorded in the plan.")] = False,
+    inline_limit: Annotated[int, typer.Option("--inline-limit", min=0, help="Store uploads bigger than this many bytes as a reference, read at apply.")] = schema.INLINE_LIMIT,
+    max_connections: MaxConnOpt = 100,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -232,12 +240,21 @@ def plan(
     from .review import plan_json, render_plan
 
     with _errors(debug):
-        the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
+        the_plan = _plan(config, tasks or [], _task_args(ctx), debug, inline_limit=inline_limit)
+        changes: list[str] = []
+        if refresh:
+            from essh.executor.observe import refresh_plan
+
+            from .refresh import render_refresh
+
+            result = refresh_plan(the_plan, max_connections=max_connections)
+            the_plan = result.plan
+            changes = ["", "# changes (essh plan --refresh)", *render_refresh(result)]
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines(render_plan(the_plan, verbose=verbose)) and out:
+        if stdout.write_lines([*render_plan(the_plan, verbose=verbose), *changes]) and out:
             shown = escape_text(str(out))
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
@@ -296,6 +313,7 @@ def apply(
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write uploads whose destination changed since `plan --refresh` saw it.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -318,7 +336,8 @@ def apply(
                 if answer.strip() != "yes":
                     typer.echo("Apply cancelled.", err=True)
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
+               raw_output=raw_output, force=force)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

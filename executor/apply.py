@@ -34,6 +34,7 @@ from essh.schema import Plan, Report, Task, step_script
 
 from .bridge import run
 from .errors import LocalError, StepFailure, StepTimedOut
+from .file_steps import FileSteps
 from .events import (
     AttemptEnded,
     AttemptStarted,
@@ -72,6 +73,7 @@ class ApplyOptions:
     report_path: str | None = None
     essh_version: str | None = None  # for the report; looked up from the installed package when None
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
+    force: bool = False  # write uploads whose destination changed since `plan --refresh` saw it
 
 
 @dataclass
@@ -85,13 +87,14 @@ class Engine:
 
     def __init__(
         self, plan: Plan, transport: Transport, bus: EventBus, *, fail_fast: bool = False,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, force: bool = False,
     ) -> None:
         self.plan = plan
         self.transport = transport
         self.bus = bus
         self.sched = Scheduler(plan, fail_fast=fail_fast)
         self.clock = clock
+        self.force = force  # write uploads whose destination changed since the plan's refresh
         self._scopes: dict[int, trio.CancelScope] = {}
         self._cancel_reasons: dict[int, str] = {}
         self._changed = trio.Event()
@@ -229,7 +232,16 @@ class Engine:
             async with self.transport.connection(where) as conn:
                 started = self.clock()
                 self.bus.emit(AttemptStarted(step, number, started))
-                return await self._command(conn, command, task.timeout, _StepIO(self, step)), started
+                s = self.plan.steps[step]
+                files = FileSteps(self.plan, step, conn, self.bus.emit, self.force) if s.ops else None
+                if files is not None:
+                    await files.uploads()
+                outcome = outcome_of_exit(0)
+                if s.script is not None:
+                    outcome = await self._command(conn, command, task.timeout, _StepIO(self, step))
+                if files is not None and outcome.status == "succeeded":
+                    await files.downloads()
+                return outcome, started
         except StepFailure as failure:
             return outcome_of_failure(failure), started
         except OSError as exc:  # this machine's trouble, whatever it was doing: never the host's
@@ -308,7 +320,7 @@ def apply_plan(
     async def main() -> None:
         nonlocal engine
         ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
-        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast)
+        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, force=options.force)
 
         def on_signal(signum: int) -> None:
             if signum == signal.SIGHUP:
