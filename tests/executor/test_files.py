@@ -239,3 +239,65 @@ def test_a_reference_whose_source_changed_is_refused(sshd, shared):
     src.write_bytes(b"a" * 4096)
     ok, _ = apply(plan)
     assert ok.exit_code == 0 and dest.read_bytes() == b"a" * 4096
+
+
+def test_a_version_1_plan_still_applies(sshd, shared):
+    import hashlib as _h
+    import struct
+
+    import msgspec
+
+    from essh.schema import MAGIC
+
+    plan = plan_of(sshd, shared, f'task "conf" {{ targets = "web-1", script = "touch {shared}/v1-ran" }}')
+    payload = msgspec.msgpack.encode(msgspec.structs.replace(plan, format_version=1))
+    data = struct.pack(">8sHHQ32s", MAGIC, 1, 0, len(payload), _h.sha256(payload).digest()) + payload
+    old = decode_plan(data)
+    report = apply_plan(old, payload_digest(data), ApplyOptions(), stdout=io.BytesIO(), stderr=io.BytesIO()).report
+    assert report.exit_code == 0 and (shared / "v1-ran").exists()
+    assert report.steps[0].changed is None and report.steps[0].files == ()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def test_a_connection_lost_mid_file_fails_the_step_and_keeps_the_old_file(sshd, shared):
+    import signal
+    import threading
+    import time
+
+    src = shared / "big.bin"
+    with open(src, "wb") as f:
+        f.truncate(256 * 1024 * 1024)
+    dest = shared / "big.out"
+    dest.write_text("old\n")
+    dest.chmod(0o666)
+    config = shared / "config.lua"
+    config.write_text(hosts_lua(sshd) + f'task "conf" {{ targets = "web-2", files = {{ {{ upload = "big.bin", dest = "{dest}" }} }} }}')
+    plan = make_plan(load_config([str(config)]), ["conf"], essh_version="test", created_at=0)
+    result: list[Report] = []
+    runner = threading.Thread(target=lambda: result.append(apply(plan)[0]))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        staged = [p for p in shared.iterdir() if ".essh-" in p.name]
+        if staged and staged[0].stat().st_size > 0:
+            break
+        time.sleep(0.005)
+    server = sshd.servers["web-2"].process.pid
+    for pid in _children(server):  # the connection's own sshd processes: the server keeps listening
+        os.kill(pid, signal.SIGKILL)
+    runner.join(60)
+    (step,) = result[0].steps
+    assert step.status == "unreachable" and step.kind == "connection_lost", step.error
+    assert dest.read_text() == "old\n"
