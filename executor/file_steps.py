@@ -9,8 +9,8 @@ upload:
    given) owner and group: `unchanged`;
 4. otherwise streams the contents over SFTP into a new private file (0600,
    created exclusively) next to the destination, or, for a task that runs as
-   another user, in the login user's home; then one program (with the task's
-   sudo) verifies the digest, copies a staged file into a private temporary
+   another user, in the login user's home (a referenced source's digest is
+   checked while it is sent); then one program (with the task's sudo) copies a staged file into a private temporary
    file beside the destination, sets owner, group and mode, and renames it
    over the destination: `created` or `updated`.
 
@@ -37,7 +37,8 @@ import trio
 
 from essh.schema import Download, Observed, Plan, Step, Task, Upload
 
-from .errors import LocalError, StepFailure
+from .errors import HostUnreachable, LocalError, StepFailure
+from .ssh_files import SourceChanged
 from .events import FileDone, Stream
 from .remote_files import finish_program, observe_program, parse_observed, stage_download_program
 from .transport import Command, Connection
@@ -45,8 +46,6 @@ from .transport import Command, Connection
 _FINISH_ERRORS = {
     3: "cannot create a temporary file beside it",
     4: "cannot write a temporary file beside it",
-    5: "cannot read back the file written",
-    6: "the file written does not have the plan's sha256",
     7: "cannot set its mode",
     8: "cannot rename the temporary file over it",
     9: "cannot set its owner or group",
@@ -153,20 +152,23 @@ class FileSteps:
             folder, name = posixpath.split(op.dest)
             staged = posixpath.join(folder, f".{name}.essh-{token}")
         try:
-            staged = await self.conn.write_new_file(staged, blob.data if blob.source is None else None, blob.source)
+            staged = await self.conn.write_new_file(
+                staged, blob.data if blob.source is None else None, blob.source,
+                sha256=blob.sha256 if blob.source is not None else None,
+            )
+        except (HostUnreachable, LocalError):  # the host's or this machine's: as they are
+            raise
+        except SourceChanged as exc:
+            raise StepFailure(f"cannot write {op.dest}: its source {exc.reason}", exc.kind) from None
         except StepFailure as exc:
-            if type(exc) is not StepFailure:  # unreachable, lost, this machine's: as they are
-                raise
             where = "in the login user's home" if privileged else "beside it"
             raise StepFailure(f"cannot write {op.dest}: cannot write a temporary file {where}: {exc.reason}", exc.kind) from None
         code, _, why = await run_program(
             self.conn, task,
-            finish_program(staged, op.dest, blob.sha256, op.mode, op.owner, op.group, copy=privileged),
+            finish_program(staged, op.dest, op.mode, op.owner, op.group, copy=privileged),
         )
         if code != 0:
             what = _FINISH_ERRORS.get(code, f"exit status {code}")
-            if code == 6 and blob.source is not None:
-                what = f"its source {blob.source} changed since the plan was made (its sha256 no longer matches)"
             raise StepFailure(f"cannot write {op.dest}: {what}" + (f": {why}" if why else ""), "file_error")
         action = "updated" if seen.exists else "created"
         self.emit(FileDone(self.step, index, op.dest, action, blob.size, blob.sha256))

@@ -2,8 +2,8 @@
 
 Each is a short POSIX sh program handed to the task's shell like a step's
 script (so `privileged`/`user` apply through the same sudo), with every path
-quoted. `observe` only reads; `finish_upload` verifies the staged file's
-digest, sets owner, group and mode on it and renames it over the
+quoted. `observe` only reads; `finish_upload` (the SFTP writer already
+checked the digest of what it sent) copies a file staged elsewhere beside the destination, sets owner, group and mode on it and renames it over the
 destination, removing it on any failure, so the destination is either the
 old file or the new one, never a half-written one.
 """
@@ -22,7 +22,7 @@ d=$(sha256sum -- "$p") || exit 5
 echo "present $m ${{d%% *}}"
 """
 
-FINISH_UPLOAD = r"""src={src}; dest={dest}; want={sha}
+FINISH_UPLOAD = r"""src={src}; dest={dest}
 tmp=$src
 fail() {{ rm -f -- "$tmp"; [ "$tmp" = "$src" ] || rm -f -- "$src"; exit "$1"; }}
 if [ {copy} = 1 ]; then
@@ -30,8 +30,6 @@ if [ {copy} = 1 ]; then
   cat -- "$src" > "$tmp" || fail 4
   rm -f -- "$src"
 fi
-d=$(sha256sum -- "$tmp") || fail 5
-[ "${{d%% *}}" = "$want" ] || {{ echo "the file written does not have the plan's sha256" >&2; fail 6; }}
 {chown}chmod {mode} -- "$tmp" || fail 7
 mv -f -- "$tmp" "$dest" || fail 8
 """
@@ -58,13 +56,13 @@ def parse_observed(out: str) -> Observed:
     return Observed(exists=True, sha256=sha, size=int(size), mode=int(mode, 8), owner=owner, group=group)
 
 
-def finish_program(src: str, dest: str, sha256: str, mode: int, owner: str | None, group: str | None, *, copy: bool) -> str:
+def finish_program(src: str, dest: str, mode: int, owner: str | None, group: str | None, *, copy: bool) -> str:
     chown = ""
     if owner or group:
         who = (owner or "") + (":" + group if group else "")
         chown = f"chown {quote(who)} -- \"$tmp\" || fail 9\n"
     return FINISH_UPLOAD.format(
-        src=quote(src), dest=quote(dest), sha=quote(sha256), copy=int(copy), chown=chown, mode=f"{mode:04o}"
+        src=quote(src), dest=quote(dest), copy=int(copy), chown=chown, mode=f"{mode:04o}"
     )
 
 

@@ -10,7 +10,9 @@ the connection's loss apart (then nothing on the host can be reached).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 
 import asyncssh
 
@@ -19,8 +21,19 @@ from .errors import ConnectionLost, LocalError, StepFailure
 _BLOCK = 4 * 1024 * 1024  # bytes read from a local file and handed to SFTP at once
 
 
-async def write_new(conn: asyncssh.SSHClientConnection, path: str, data: bytes | None, local_path: str | None) -> str:
-    """Write a new file at `path` (relative: the login user's home); return its absolute path."""
+class SourceChanged(StepFailure):
+    """A referenced source's contents no longer have the plan's digest."""
+
+    kind = "file_error"
+
+
+async def write_new(
+    conn: asyncssh.SSHClientConnection, path: str, data: bytes | None, local_path: str | None, sha256: str | None = None
+) -> str:
+    """Write a new file at `path` (relative: the login user's home); return its absolute path.
+
+    With `sha256`, a local file's contents must have that digest (taken while they are
+    sent): otherwise the file written is removed and `SourceChanged` raised."""
     try:
         async with conn.start_sftp_client() as sftp:
             full = path if path.startswith("/") else (await sftp.realpath(".")).rstrip("/") + "/" + path
@@ -30,12 +43,16 @@ async def write_new(conn: asyncssh.SSHClientConnection, path: str, data: bytes |
                     if data is not None:
                         await remote.write(data)
                     else:
-                        await _stream(local_path, remote)  # type: ignore[arg-type]
+                        got = await _stream(local_path, remote)  # type: ignore[arg-type]
+                        if sha256 is not None and got != sha256:
+                            raise SourceChanged(f"{local_path} changed since the plan was made (its sha256 no longer matches)")  # noqa: E501
             except BaseException:
                 with contextlib.suppress(Exception):
                     await sftp.remove(full)
                 raise
             return full
+    except SourceChanged:
+        raise
     except asyncssh.ConnectionLost as exc:
         raise ConnectionLost(f"the connection was lost while writing {path}: {exc.reason}") from exc
     except OSError as exc:
@@ -44,12 +61,17 @@ async def write_new(conn: asyncssh.SSHClientConnection, path: str, data: bytes |
         raise StepFailure(exc.reason or type(exc).__name__, "file_error") from exc
 
 
-async def _stream(local_path: str, remote: asyncssh.SFTPClientFile) -> None:
+async def _stream(local_path: str, remote: asyncssh.SFTPClientFile) -> str:
+    """Send a local file's contents; return their sha256 (hashlib releases the GIL on big blocks)."""
+    digest = hashlib.sha256()
     with open(local_path, "rb") as f:
         offset = 0
         while chunk := f.read(_BLOCK):
-            await remote.write(chunk, offset)
+            sent = asyncio.ensure_future(remote.write(chunk, offset))
+            await asyncio.get_running_loop().run_in_executor(None, digest.update, chunk)
+            await sent
             offset += len(chunk)
+    return digest.hexdigest()
 
 
 async def remove(conn: asyncssh.SSHClientConnection, path: str) -> None:

@@ -79,9 +79,11 @@ class SshConnection:
     async def get_file(self, path: str, local_path: str) -> int:
         return await aio(_sftp_get(self.link.conn, path, local_path))
 
-    async def write_new_file(self, path: str, data: bytes | None, local_path: str | None = None) -> str:
+    async def write_new_file(
+        self, path: str, data: bytes | None, local_path: str | None = None, *, sha256: str | None = None
+    ) -> str:
         try:
-            return await aio(ssh_files.write_new(self.link.conn, path, data, local_path))
+            return await aio(ssh_files.write_new(self.link.conn, path, data, local_path, sha256))
         except ConnectionLost as exc:
             self._pool.lost(self._host, exc.reason)
             raise
