@@ -86,3 +86,16 @@ def test_plan_time_errors_are_one_line_with_file_and_line(load, files, message):
         plan_of(load, f'task "conf" {{\n  targets = "web-*",\n  files = {files},\n}}')
     text = str(info.value)
     assert "\n" not in text and "config.lua:" in text
+
+
+def test_the_example_plans():
+    from pathlib import Path
+
+    from essh.planner.loader import load_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "files" / "esshconfig.lua"
+    plan = make_plan(load_config([str(example)]), ["site", "logs"], essh_version="test", created_at=0)
+    kinds = sorted({type(op).__name__ for op in plan.operations})
+    assert kinds == ["Download", "Upload"]
+    assert len(plan.files) == 4  # nginx.conf, two renders, the motd: each once
+    assert decode_plan(encode_plan(plan)) == plan
