@@ -301,3 +301,34 @@ def test_a_connection_lost_mid_file_fails_the_step_and_keeps_the_old_file(sshd, 
     (step,) = result[0].steps
     assert step.status == "unreachable" and step.kind == "connection_lost", step.error
     assert dest.read_text() == "old\n"
+
+
+def test_privileged_download_of_a_root_only_file(sshd, shared):
+    secret = shared / "root-only.log"
+    secret.write_text("for root\n")
+    secret.chmod(0o600)
+    plan = plan_of(sshd, shared, f"""
+    task "conf" {{ targets = "web-1", privileged = true,
+      files = {{ {{ download = "{secret}", dest = "{shared}/got/{{{{.Host.Name}}}}.log" }} }} }}
+    """)
+    report, err = apply(plan)
+    assert report.exit_code == 0, err
+    assert (shared / "got" / "web-1.log").read_text() == "for root\n"
+    assert [f.action for f in report.steps[0].files] == ["downloaded"]
+
+
+def test_refresh_reports_an_unreachable_host_and_goes_on(sshd, shared):
+    from essh.refresh import render_refresh
+
+    config = shared / "config.lua"
+    down = sshd.closed_port_host("down-1")
+    options = ", ".join(f'{k} = "{v}"' for k, v in down.ssh_options)
+    config.write_text(hosts_lua(sshd, ["web-1"]) + f'host "down-1" {{ {options} }}\n'
+                      + f'task "conf" {{ targets = ["web-1", "down-1"], files = {{ {{ content = "x", dest = "{shared}/x" }} }} }}')
+    plan = make_plan(load_config([str(config)]), ["conf"], essh_version="test", created_at=0)
+    result = refresh_plan(plan)
+    text = "\n".join(render_refresh(result))
+    assert "down-1: unreachable, not observed" in text
+    assert "Changes: 1 to create, 0 to change, 0 unchanged (1 host unreachable: not observed)." in text
+    assert [s.observed for s in result.plan.steps][0] == (None,)  # down-1 sorts first
+    assert not (shared / "x").exists()
