@@ -42,11 +42,13 @@ class FileTable:
         self._read: dict[str, tuple[bytes | None, str, int]] = {}  # path -> (data or None, sha256, size)
         self._downloads: dict[str, str] = {}  # local path -> "task on host" writing it
 
-    def step_ops(self, task: TaskDef, hosts: Sequence[HostDef | None], args: Sequence[str]) -> list[tuple[int, ...]]:
+    def step_ops(
+        self, task: TaskDef, backend: str, hosts: Sequence[HostDef | None], args: Sequence[str]
+    ) -> list[tuple[int, ...]]:
         """For each of `hosts`, the indices of the operations its step runs, in the task's order."""
         if not task.files:
             return [()] * len(hosts)
-        if any(h is None for h in hosts):
+        if backend != "remote" or any(h is None for h in hosts):
             raise ConfigError(f"task {task.name}: file operations need target hosts (a remote task)", task.defined_at)
         tdata = task_data(task, args)
         out = []

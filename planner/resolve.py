@@ -197,7 +197,7 @@ def _build(
             list(drivers.script_ids(p.task, p.hosts, args)) if p.task.script else [None] * len(p.hosts)
         )
         shown = prefixes(p.task, p.backend, p.hosts, args, templates)
-        ops = file_table.step_ops(p.task, p.hosts, args)
+        ops = file_table.step_ops(p.task, p.backend, p.hosts, args)
         for h, script, prefix, step_ops in zip(p.hosts, script_ids, shown, ops):
             steps.append(Step(i, None if h is None else host_index[h.name], script, prefix, ops=step_ops))
 

@@ -332,3 +332,32 @@ def test_refresh_reports_an_unreachable_host_and_goes_on(sshd, shared):
     assert "Changes: 1 to create, 0 to change, 0 unchanged (1 host unreachable: not observed)." in text
     assert [s.observed for s in result.plan.steps][0] == (None,)  # down-1 sorts first
     assert not (shared / "x").exists()
+
+
+@pytest.fixture
+def small_disk(shared: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs the test user can write to: a disk that fills up."""
+    mount = shared / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_the_step_and_keeps_the_old_file(sshd, shared, small_disk):
+    dest = small_disk / "data"
+    dest.write_text("old\n")
+    dest.chmod(0o666)
+    big = shared / "big.bin"
+    big.write_bytes(b"z" * (3 * 1024 * 1024))
+    config = shared / "config.lua"
+    config.write_text(hosts_lua(sshd) + f'task "conf" {{ targets = "web-1", files = {{ {{ upload = "big.bin", dest = "{dest}" }} }} }}')
+    plan = make_plan(load_config([str(config)]), ["conf"], essh_version="test", created_at=0)
+    report, _ = apply(plan)
+    (step,) = report.steps
+    assert step.status == "failed" and step.kind == "file_error", step.error
+    assert str(dest) in (step.error or "")
+    assert dest.read_text() == "old\n"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["data"]  # the partial temporary file was removed

@@ -88,6 +88,11 @@ def test_plan_time_errors_are_one_line_with_file_and_line(load, files, message):
     assert "\n" not in text and "config.lua:" in text
 
 
+def test_file_operations_need_a_remote_task(load):
+    with pytest.raises(ConfigError, match="file operations need target hosts"):
+        plan_of(load, 'task "conf" { targets = "web-1", backend = "local", files = {{ content = "x", dest = "/x" }} }')
+
+
 def test_the_example_plans():
     from pathlib import Path
 
