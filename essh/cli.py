@@ -231,6 +231,7 @@ def plan(
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Look at the hosts (read-only) and show what uploads would change; recorded in the plan.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="With --refresh: a host that cannot be reached is an error (exit 1, no plan saved).")] = False,
     inline_limit: Annotated[int, typer.Option("--inline-limit", min=0, help="Store uploads bigger than this many bytes as a reference, read at apply.")] = schema.INLINE_LIMIT,
     max_connections: MaxConnOpt = 100,
     config: ConfigOpt = None,
@@ -250,6 +251,10 @@ def plan(
             result = refresh_plan(the_plan, max_connections=max_connections)
             the_plan = result.plan
             changes = ["", "# changes (essh plan --refresh)", *render_refresh(result)]
+            if strict and result.unreachable:
+                stdout.write_lines(changes)
+                names = ", ".join(escape_text(name) for name in result.unreachable)
+                raise Abort(f"--strict: not every host could be looked at ({names}); no plan was saved", EXIT_FAILED)
         data = _save(the_plan, out) if out else schema.encode_plan(the_plan)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))

@@ -66,3 +66,19 @@ def test_a_missing_upload_source_is_a_config_error(ws: Workspace):
     assert result.returncode == 2
     line = one_error_line(result)
     assert ".esshconfig.lua:2" in line and "cannot read" in line and "nope" in line
+
+
+@pytest.mark.sshd
+def test_refresh_strict_refuses_an_unreachable_host(ws: Workspace, sshd, dest):
+    down = sshd.closed_port_host("down-1")
+    options = ", ".join(f'{k} = "{v}"' for k, v in down.ssh_options)
+    ws.write(".esshconfig.lua", _hosts(sshd) + f'host "down-1" {{ {options} }}\n' + f"""
+task "conf" {{ targets = ["web-1", "down-1"], files = {{ {{ content = "x", dest = "{dest}/x" }} }} }}
+""")
+    lenient = ws.essh("plan", "conf", "--refresh")
+    assert lenient.returncode == 0, lenient.stderr
+    assert "down-1: unreachable, not observed" in lenient.stdout
+    strict = ws.essh("plan", "conf", "--refresh", "--strict", "-o", "plan.bin")
+    assert strict.returncode == 1
+    assert "--strict: not every host could be looked at (down-1); no plan was saved" in one_error_line(strict)
+    assert not (ws.path / "plan.bin").exists()
