@@ -391,8 +391,6 @@ def exec_(
         words = [*(command or []), *_task_args(ctx)]
         if not words:
             raise Abort("essh exec needs a command: essh exec --target Q [OPTIONS] COMMAND... (or -- COMMAND...)")
-        if backend not in ("remote", "local"):
-            raise Abort(f"--backend must be remote or local, not {backend!r}")
         the_plan = planner.make_exec_plan(
             _load(config, debug),
             " ".join(words),

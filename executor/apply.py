@@ -110,7 +110,8 @@ class Engine:
         self.bus.emit(RunStarted(self.clock()))
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._tick)
+                ticking = trio.CancelScope()
+                nursery.start_soon(self._tick, ticking)
                 while True:
                     actions = self.sched.next_actions()
                     for step in actions.ended:
@@ -121,7 +122,7 @@ class Engine:
                     for host in actions.release:
                         nursery.start_soon(self.transport.release, host)
                     if actions.done:
-                        nursery.cancel_scope.cancel()  # the ticker
+                        ticking.cancel()  # releases still under way finish
                         break
                     for step in actions.start:
                         self.sched.started(step)
@@ -138,10 +139,11 @@ class Engine:
         finally:
             self.finish(error)
 
-    async def _tick(self) -> None:
-        while True:
-            await trio.sleep(TICK)
-            self.bus.emit(Tick(self.clock()))
+    async def _tick(self, scope: trio.CancelScope) -> None:
+        with scope:
+            while True:
+                await trio.sleep(TICK)
+                self.bus.emit(Tick(self.clock()))
 
     def finish(self, error: BaseException | None = None) -> None:
         """Every step not ended yet gets its end (skipped, or cancelled by essh's own end); then RunEnded."""

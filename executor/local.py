@@ -1,11 +1,10 @@
 """The local transport: a step run on this machine with trio's process support.
 
 The process starts in its own session (so its own process group); its program
-arrives on an inherited pipe (never in an argv) and its output streams into
-the step's `StepIO`. Cancelling the caller ends the whole group: TERM, then
-KILL after `KILL_GRACE`, before Cancelled propagates. With `task.pty` the
-process gets a terminal as stdin, stdout and stderr; otherwise its stdin is
-the null device.
+arrives on its stdin (with `task.pty`, on an inherited pipe: the terminal is its
+stdin, stdout and stderr), never in an argv, and its output streams into the
+step's `StepIO`. Cancelling the caller ends the whole group: TERM, then KILL
+after `KILL_GRACE`, before Cancelled propagates.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from essh.schema import encode_program, task_argv
+from essh.schema.command import delivery_of
 
 from .errors import LocalError
 from .transport import KILL_GRACE, Command, StepIO
@@ -70,17 +70,17 @@ def _copy(source: str, destination: str, mode: int) -> None:
 
 async def _run(command: Command, io: StepIO) -> int:
     task = command.task
+    delivery = delivery_of(task, local=True)
     read, write = os.pipe()
     terminal = None
     try:
-        argv = task_argv(task, "fd", read)
+        argv = task_argv(task, delivery, read)
         if task.pty:
             process, terminal = await _start_pty(argv, read)
             streams = [(terminal, "stdout")]
         else:
             process = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, pass_fds=(read,),
+                argv, stdin=read, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )
             streams = [(process.stdout, "stdout"), (process.stderr, "stderr")]
     except BaseException:
@@ -90,7 +90,7 @@ async def _run(command: Command, io: StepIO) -> int:
         os.close(read)
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_send, write, encode_program(command.program, "fd"))
+            nursery.start_soon(_send, write, encode_program(command.program, delivery))
             for stream, name in streams:
                 nursery.start_soon(_pump, stream, name, io)
         return _status(await process.wait())

@@ -42,7 +42,7 @@ class PidLineFilter:
                 self._held = buf[at:]
                 return buf[:at]
             number = buf[at + len(self.mark) : end].rstrip(b"\r")
-            if not number.isdigit():
+            if not number.isdigit() or int(number) <= 1:  # never -0 or -1: every process there is
                 return self._give_up(buf)
             self.pid = int(number)
             self.done = True

@@ -31,27 +31,42 @@ from .errors import ConnectionLost, LocalError
 from .pid_line import PidLineFilter
 from .transport import CLEANUP_TIMEOUT, KILL_GRACE, Command, StepIO
 
-OpenSpare = Callable[[], Awaitable[asyncssh.SSHClientConnection | None]]
+# Another connection to run a kill on, and whether the caller must close it; None: none to be had.
+OpenSpare = Callable[[], Awaitable["tuple[asyncssh.SSHClientConnection, bool] | None"]]
 
 
 class SessionRefused(Exception):
     """The server refused a new channel on this connection (MaxSessions reached)."""
 
 
+class StaleConnection(ConnectionLost):
+    """The connection broke before the step's channel opened: nothing ran, a new connection may."""
+
+
 def exec_request(task: Task, nonce: str) -> str:
     """The exec request of every step of `task`: the pid prelude, then the task's command line."""
-    delivery = delivery_of(task)
+    delivery = delivery_of(task, local=False)
     return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(task_argv(task, delivery))
 
 
+KILLED = "essh-term-sent"
+
+
 def kill_script(pid: int, task: Task) -> str:
-    """Shell commands that TERM process group `pid`, then KILL it after the grace period, in the background."""
-    wrappers = [""] + ([shlex.join(sudo_prefix(task)) + " "] if task.run_as is not None else [])
+    """Shell commands that TERM process group `pid` (printing `KILLED` once a TERM went
+    through), then, in the background after the grace period, KILL what is left of it."""
+    sudo = shlex.join(sudo_prefix(task)) + " " if task.run_as is not None else ""
 
     def kill(signal_name: str) -> str:
-        return "; ".join(f"{wrapper}kill -{signal_name} -- -{pid} 2>/dev/null" for wrapper in wrappers)
+        # as the login user first; through the step's own sudo when its processes are another user's
+        alone = f"kill -{signal_name} -- -{pid} 2>/dev/null"
+        return f"{{ {alone} || {sudo}{alone}; }}" if sudo else alone
 
-    return f"{kill('TERM')}; (sleep {KILL_GRACE:g}; {kill('KILL')}) >/dev/null 2>&1 </dev/null &"
+    still_there = f"kill -0 -- -{pid} 2>/dev/null" + (f" || {sudo}kill -0 -- -{pid} 2>/dev/null" if sudo else "")
+    return (
+        f"{kill('TERM')} && echo {KILLED}; "
+        f"(sleep {KILL_GRACE:g}; {{ {still_there}; }} && {kill('KILL')}) >/dev/null 2>&1 </dev/null &"
+    )
 
 
 class _Session(asyncssh.SSHClientSession[bytes]):
@@ -66,6 +81,8 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         self.done: asyncio.Future[None] = loop.create_future()
         self.pid_seen: asyncio.Future[None] = loop.create_future()  # the pid line arrived, or never will
         self.output_failed: asyncio.Future[None] = loop.create_future()  # handing the output on raised
+        for future in (self.done, self.output_failed):  # an exception nobody waits for any more is not news
+            future.add_done_callback(_retrieve)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         stream = "stderr" if datatype == asyncssh.EXTENDED_DATA_STDERR else "stdout"
@@ -109,7 +126,7 @@ async def run_channel(
     Raises `SessionRefused` when the server refuses the channel, `ConnectionLost`
     when the connection breaks, `LocalError` when the output cannot be handed on."""
     task = command.task
-    delivery = delivery_of(task)
+    delivery = delivery_of(task, local=False)
     opening = asyncio.ensure_future(
         conn.create_session(
             lambda: _Session(io, "stdout" if task.pty else "stderr", nonce),
@@ -132,7 +149,7 @@ async def run_channel(
     except asyncssh.ChannelOpenError as exc:
         raise SessionRefused(exc.reason) from exc
     except (asyncssh.Error, OSError) as exc:
-        raise ConnectionLost(f"connection lost: {exc}") from exc
+        raise StaleConnection(f"connection lost: {exc}") from exc
     except asyncio.TimeoutError:
         raise asyncio.CancelledError from None
     try:
@@ -163,34 +180,53 @@ async def _end_remote(
     io: StepIO,
     open_spare: OpenSpare,
 ) -> None:
-    """End the step's remote process group, then its channel; bounded in time, never raises."""
+    """End the step's remote process group, then its channel: all within CLEANUP_TIMEOUT, never raises."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CLEANUP_TIMEOUT
+
+    def left() -> float:
+        return max(0.0, deadline - loop.time())
+
     try:
         if not session.done.done():
             # The pid line may still be on its way when a step is cancelled right away.
-            await asyncio.wait_for(asyncio.shield(session.pid_seen), CLEANUP_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(session.pid_seen), left())
         if not session.done.done():
             if session.pid_filter.pid is None:
                 io.notice("could not end the remote command: the host's login shell never reported its process id")
             else:
-                await _kill(conn, kill_script(session.pid_filter.pid, task), io, open_spare)
+                await _kill(conn, kill_script(session.pid_filter.pid, task), io, open_spare, left)
+    except asyncio.TimeoutError:
+        io.notice("could not end the remote command: the host did not answer in time")
     except Exception as exc:  # clean-up is best effort: the connection may be gone already
         io.notice(f"could not end the remote command: {exc or type(exc).__name__}")
     try:
         channel.close()
-        await asyncio.wait_for(asyncio.shield(session.done), CLEANUP_TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(session.done), max(left(), 0.1))
     except Exception:
         channel.abort()
 
 
-async def _kill(conn: asyncssh.SSHClientConnection, script: str, io: StepIO, open_spare: OpenSpare) -> None:
+async def _kill(
+    conn: asyncssh.SSHClientConnection, script: str, io: StepIO, open_spare: OpenSpare, left: Callable[[], float]
+) -> None:
+    spare = None
     try:
-        await asyncio.wait_for(conn.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
-        return
-    except asyncssh.ChannelOpenError:
-        pass  # no session left on this connection: use another one
-    spare = await asyncio.wait_for(open_spare(), CLEANUP_TIMEOUT)
-    if spare is None:
-        io.notice("could not end the remote command: the server refused another session and connection")
-        return
-    await asyncio.wait_for(spare.run(script, check=False, stdin=asyncssh.DEVNULL), CLEANUP_TIMEOUT)
+        try:
+            result = await asyncio.wait_for(conn.run(script, check=False, stdin=asyncssh.DEVNULL), left())
+        except asyncssh.ChannelOpenError:  # no session left on this connection: use another one
+            spare = await asyncio.wait_for(open_spare(), left())
+            if spare is None:
+                io.notice("could not end the remote command: the server refused another session and connection")
+                return
+            result = await asyncio.wait_for(spare[0].run(script, check=False, stdin=asyncssh.DEVNULL), left())
+    finally:
+        if spare is not None and spare[1]:  # the kill goes on in the background on the host
+            spare[0].close()
+    if KILLED not in (result.stdout or ""):
+        io.notice("could not end the remote command: kill was refused (its processes may still run)")
 
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -35,7 +35,7 @@ from . import ssh_files
 from .bridge import aio
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
-from .ssh_channel import SessionRefused, run_channel
+from .ssh_channel import OpenSpare, SessionRefused, StaleConnection, run_channel
 from .ssh_connect import connect, wait_closed
 from .ssh_options import ConnectSpec, connect_spec
 from .transport import Command, StepIO
@@ -62,6 +62,7 @@ class SshConnection:
         self.link = link
 
     async def run(self, command: Command, io: StepIO) -> int:
+        fresh = False  # a connection that broke before the step began gets one new try
         while True:
             try:
                 return await aio(
@@ -69,6 +70,12 @@ class SshConnection:
                 )
             except SessionRefused as exc:
                 self.link = await self._pool.moved(self._host, self.link, exc)
+            except StaleConnection as exc:
+                self._pool.lost(self._host, exc.reason)
+                if fresh:
+                    raise
+                fresh = True
+                self.link = await self._pool.replaced(self._host, self.link)
             except ConnectionLost as exc:
                 self._pool.lost(self._host, exc.reason)
                 raise
@@ -205,6 +212,16 @@ class SshTransport:
         await self._give_back(host, link)
         return await self._acquire(host, avoid=link)
 
+    async def replaced(self, host: int, link: _Link) -> _Link:
+        """`link` broke before a step could use it: drop it and take a slot on another (maybe new) one."""
+        link.conn.abort()
+        link.sessions -= 1
+        links = self._links.get(host, [])
+        if link in links:
+            links.remove(link)
+            self._signal_capacity()
+        return await self._acquire(host, avoid=link)
+
     async def _give_back(self, host: int, link: _Link) -> None:
         link.sessions -= 1
         self._uses += 1
@@ -214,21 +231,25 @@ class SshTransport:
             with trio.CancelScope(shield=True):
                 await self._close(host, link)
 
-    def spare_opener(self, host: int) -> Callable[[], asyncio.Future]:
-        """On the asyncio side: a connection to `host` to run a kill on when its own is full."""
+    def spare_opener(self, host: int) -> OpenSpare:
+        """On the asyncio side: a new connection to `host` to run a kill on when the step's own
+        connection has no session left (the caller closes it; rare, so never pooled)."""
 
-        async def open_spare() -> asyncssh.SSHClientConnection | None:
-            for link in self._links.get(host, ()):
-                if link.sessions < link.limit:
-                    return link.conn
+        async def open_spare() -> tuple[asyncssh.SSHClientConnection, bool] | None:
             spec = self._specs[host]
             if isinstance(spec, str):
                 return None
-            conn = await connect(spec)
-            asyncio.get_running_loop().call_later(30, conn.close)
-            return conn
+            return await connect(spec, await self._tunnel_for_kill(host)), True
 
-        return open_spare  # type: ignore[return-value]
+        return open_spare
+
+    async def _tunnel_for_kill(self, host: int) -> asyncssh.SSHClientConnection | None:
+        """(asyncio side) The held bastion connection of `host`, if it has one open."""
+        jump = proxy_jump_host(self._hosts[host].ssh_options, self._index)
+        if jump is None:
+            return None
+        links = self._links.get(self._index[jump])
+        return links[0].conn if links else None
 
     async def _jump_connection(self, host: int) -> asyncssh.SSHClientConnection | None:
         """The pooled connection to the plan host named by ProxyJump, if it names one

@@ -40,7 +40,7 @@ from essh.schema import Task
 from .events import Stream
 
 KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled step's process group
-CLEANUP_TIMEOUT = 5.0  # never wait longer than this on a remote clean-up
+CLEANUP_TIMEOUT = 4.0  # a cancelled step's whole remote clean-up (kill, channel close) takes at most this
 
 
 @dataclass(frozen=True, slots=True)

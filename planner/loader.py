@@ -32,16 +32,20 @@ class _Files:
 
     def __init__(self) -> None:
         self.read: dict[str, ConfigFileRead] = {}
+        self._data: dict[str, bytes] = {}  # what was read, once: the digest and the text always agree
         self._translate = translate
 
     def text(self, path: str, blame: Source | None) -> str:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise ConfigError(f"cannot read {path}: {reason}", blame) from None
-        self.read.setdefault(path, ConfigFileRead(path, hashlib.sha256(data).hexdigest()))
+        data = self._data.get(path)
+        if data is None:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise ConfigError(f"cannot read {path}: {reason}", blame) from None
+            self._data[path] = data
+            self.read[path] = ConfigFileRead(path, hashlib.sha256(data).hexdigest())
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:

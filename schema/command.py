@@ -9,14 +9,17 @@ time (`ESSH_FAILED_HOSTS` for handlers).
 The program never appears in a command line, where any user of the host could
 read it with `ps` and sudo would log it. The command line is fixed and short:
 `[sudo -n -u USER -H --] bash -c BOOTSTRAP`, and the bootstrap reads the program
-from a channel the transport gives it, then runs it with `eval`:
-- `stdin`: the SSH channel's standard input carries the program, then EOF (the
-  step's standard input was always empty over SSH: it still is);
-- `fd`: a local step reads it from an inherited pipe whose descriptor number is
-  in the command line, so its standard input stays what it was (the null
-  device, or its terminal);
-- `terminal`: an SSH step with a terminal gets it base64-encoded in lines ended
-  by a line holding a single `.`, with echo off, then echo back on.
+from a channel the transport gives it, checks it arrived (every program starts
+with `PROGRAM_MARK`: a shell that read nothing fails loudly, exit 125, instead of
+succeeding without running anything), then runs it with `eval`. Any POSIX shell
+can run the bootstraps; bash reads without a fork.
+- `stdin`: the step's standard input carries the program, then EOF (over SSH a
+  step's standard input was always empty, and a local one's the null device: both
+  are now at their end);
+- `terminal`: an SSH step with a terminal gets it base64-encoded, after a line
+  with the count of lines, with echo off, then echo back on;
+- `fd`: a local step with a terminal reads it from an inherited pipe whose
+  descriptor number is in the command line, so its terminal stays its stdin.
 """
 
 from __future__ import annotations
@@ -33,16 +36,23 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SUDO = ("sudo", "-n", "-u")  # -n: never wait for a password; a plan runs unattended
 
 Delivery = Literal["stdin", "fd", "terminal"]
-_RUN = 'eval "unset __essh_program; $__essh_program"'
+PROGRAM_MARK = "#essh\n"  # every program starts with it: a bootstrap that received none says so
+_CHECK = (
+    'case $__essh_program in "#essh"*) ;; '
+    '*) echo "essh: the step\'s program did not arrive" >&2; exit 125;; esac; '
+)
+_RUN = _CHECK + 'eval "unset __essh_program; $__essh_program"'
+# bash reads `$(</dev/stdin)` without a fork; any other POSIX shell (and bash where
+# the descriptor is a socket, which /dev/stdin cannot open) falls back to cat.
+_BASH_READ = '[ -n "${BASH_VERSION-}" ] && { __essh_program=$(<SOURCE); } 2>/dev/null || '
 BOOTSTRAPS: dict[Delivery, str] = {
-    # $(<file) reads without a fork in bash 5.2; cat is the fallback where the
-    # descriptor is a socket (/dev/stdin cannot be opened on one).
-    "stdin": "{ __essh_program=$(</dev/stdin); } 2>/dev/null || __essh_program=$(cat); " + _RUN,
-    "fd": "{ __essh_program=$(</dev/fd/FD); } 2>/dev/null || __essh_program=$(cat <&FD); exec FD<&-; " + _RUN,
+    "stdin": _BASH_READ.replace("SOURCE", "/dev/stdin") + "__essh_program=$(cat); " + _RUN,
+    "fd": _BASH_READ.replace("SOURCE", "/dev/fd/FD") + "__essh_program=$(cat <&FD); exec FD<&-; " + _RUN,
+    # A terminal: a line with the count of base64 lines, then the lines (no character a
+    # terminal interprets, each far below its line limit), read by head in one pass.
     "terminal": (
-        "__essh_program=; while IFS= read -r __essh_line && [ \"$__essh_line\" != . ]; do "
-        "__essh_program=$__essh_program$__essh_line; done; unset __essh_line; "
-        "__essh_program=$(printf %s \"$__essh_program\" | base64 -d); stty echo 2>/dev/null; " + _RUN
+        'IFS= read -r __essh_lines && __essh_program=$(head -n "$__essh_lines" | base64 -d); '
+        "unset __essh_lines; stty echo 2>/dev/null; " + _RUN
     ),
 }
 
@@ -104,17 +114,20 @@ def task_argv(task: Task, delivery: Delivery, fd: int = 3) -> list[str]:
 
 def encode_program(program: str, delivery: Delivery) -> bytes:
     """The bytes the transport sends the bootstrap of `delivery` (followed by EOF for stdin and fd)."""
-    data = program.encode("utf-8", "surrogateescape")
+    data = (PROGRAM_MARK + program).encode("utf-8", "surrogateescape")
     if delivery != "terminal":
         return data
-    return base64.encodebytes(data) + b".\n"
+    lines = base64.encodebytes(data)
+    return b"%d\n" % lines.count(b"\n") + lines
 
 
-def delivery_of(task: Task) -> Delivery:
-    """How the steps of `task` receive their program."""
-    if task.backend == "local":
-        return "fd"
-    return "terminal" if task.pty else "stdin"
+def delivery_of(task: Task, *, local: bool | None = None) -> Delivery:
+    """How the steps of `task` receive their program (run `local`ly, else over SSH; by
+    default as its backend says): on stdin, unless that is a terminal (a local one
+    keeps its terminal and gets a pipe of its own)."""
+    if not task.pty:
+        return "stdin"
+    return "fd" if (task.backend == "local" if local is None else local) else "terminal"
 
 
 def step_command(plan: Plan, step: Step) -> str:

@@ -24,7 +24,7 @@ def run_filter(data: bytes, cuts: list[int]) -> tuple[bytes, PidLineFilter]:
 
 @given(
     before=st.binary(max_size=300).map(lambda b: b.replace(MARK[:4], b"")),
-    pid=st.integers(min_value=1, max_value=4_194_304),
+    pid=st.integers(min_value=2, max_value=4_194_304),
     crlf=st.booleans(),
     after=st.binary(max_size=200),
     cuts=st.lists(st.integers(min_value=0), max_size=10),
