@@ -55,8 +55,8 @@ async def write_new(
         raise
     except asyncssh.ConnectionLost as exc:
         raise ConnectionLost(f"the connection was lost while writing {path}: {exc.reason}") from exc
-    except OSError as exc:
-        raise LocalError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
+    except OSError as exc:  # the socket's (a reset, a broken pipe): the local file's are LocalError already
+        raise ConnectionLost(f"the connection was lost while writing {path}: {exc.strerror or exc}") from exc
     except asyncssh.Error as exc:  # the caller names the destination
         raise StepFailure(exc.reason or type(exc).__name__, "file_error") from exc
 
@@ -64,14 +64,22 @@ async def write_new(
 async def _stream(local_path: str, remote: asyncssh.SFTPClientFile) -> str:
     """Send a local file's contents; return their sha256 (hashlib releases the GIL on big blocks)."""
     digest = hashlib.sha256()
-    with open(local_path, "rb") as f:
+    with _local(local_path, open, local_path, "rb") as f:
         offset = 0
-        while chunk := f.read(_BLOCK):
+        while chunk := _local(local_path, f.read, _BLOCK):
             sent = asyncio.ensure_future(remote.write(chunk, offset))
             await asyncio.get_running_loop().run_in_executor(None, digest.update, chunk)
             await sent
             offset += len(chunk)
     return digest.hexdigest()
+
+
+def _local(path: str, call, *args):
+    """`call(*args)` on this machine's file `path`; its OSError becomes a LocalError naming the file."""
+    try:
+        return call(*args)
+    except OSError as exc:
+        raise LocalError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 async def remove(conn: asyncssh.SSHClientConnection, path: str) -> None:

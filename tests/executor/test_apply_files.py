@@ -295,11 +295,16 @@ def test_a_connection_lost_mid_file_fails_the_step_and_keeps_the_old_file(sshd, 
             break
         time.sleep(0.005)
     server = sshd.servers["web-2"].process.pid
-    for pid in _children(server):  # the connection's own sshd processes: the server keeps listening
+    tree, todo = [], _children(server)
+    while todo:  # the connection's own sshd processes and the sftp session under them; the server keeps listening
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(_children(pid))
+    for pid in tree:
         os.kill(pid, signal.SIGKILL)
     runner.join(60)
     (step,) = result[0].steps
-    assert step.status == "unreachable" and step.kind == "connection_lost", step.error
+    assert step.status == "unreachable" and step.kind == "connection_lost", step
     assert dest.read_text() == "old\n"
 
 
