@@ -159,7 +159,9 @@ def _load(config: str | None, debug: bool = False):
     return cfg
 
 
-def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False) -> schema.Plan:
+def _plan(
+    config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False, *, inline_limit: int = schema.INLINE_LIMIT
+) -> schema.Plan:
     from essh import planner
 
     from .gate import maker
@@ -171,6 +173,7 @@ def _plan(config: str | None, tasks: Sequence[str], args: Sequence[str], debug: 
         created_at=_created_at(),
         essh_version=essh.__version__,
         relative_to=os.getcwd(),
+        inline_limit=inline_limit,
     )
     import msgspec
 
@@ -222,6 +225,7 @@ def _apply(
     secret_command: str | None = None,
     junit: Path | None = None,
     choice=None,
+    force: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -261,6 +265,7 @@ def _apply(
                 raw_output=raw_output,
                 secrets=secret_values,
                 choice=choice,
+                force=force,
             ),
         )
     except LogDirError as exc:
@@ -354,6 +359,10 @@ def plan(
     diff_against: Annotated[
         Optional[Path], typer.Option("--diff-against", help="Also show what changed since this plan file (as essh diff).")
     ] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Look at the hosts (read-only) and show what uploads would change; recorded in the plan.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="With --refresh: a host that cannot be reached is an error (exit 1, no plan saved).")] = False,
+    inline_limit: Annotated[int, typer.Option("--inline-limit", min=0, help="Store uploads bigger than this many bytes as a reference, read at apply.")] = schema.INLINE_LIMIT,
+    max_connections: MaxConnOpt = 100,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -363,8 +372,21 @@ def plan(
     with _errors(debug):
         if sign_key and not out:
             raise Abort("--sign-key signs the plan file: give it one with -o FILE")
-        the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
+        the_plan = _plan(config, tasks or [], _task_args(ctx), debug, inline_limit=inline_limit)
         old_plan = _read_plan(diff_against)[0] if diff_against is not None else None
+        changes: list[str] = []
+        if refresh:
+            from essh.executor.observe import refresh_plan
+
+            from .refresh import render_refresh
+
+            result = refresh_plan(the_plan, max_connections=max_connections)
+            the_plan = result.plan
+            changes = ["", "# changes (essh plan --refresh)", *render_refresh(result)]
+            if strict and result.unreachable:
+                stdout.write_lines(changes)
+                names = ", ".join(escape_text(name) for name in result.unreachable)
+                raise Abort(f"--strict: not every host could be looked at ({names}); no plan was saved", EXIT_FAILED)
         data = schema.encode_plan(the_plan)
         if sign_key:
             data = _signed(data, sign_key)
@@ -373,7 +395,7 @@ def plan(
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines(render_plan(the_plan, verbose=verbose)) and out:
+        if stdout.write_lines([*render_plan(the_plan, verbose=verbose), *changes]) and out:
             shown = escape_text(str(out))
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
@@ -502,6 +524,7 @@ def apply(
     stage: Annotated[Optional[int], typer.Option("--stage", min=1, help="Run only stage S (essh show --stages).")] = None,
     limit: Annotated[Optional[list[str]], typer.Option("--limit", "-l", help="Only hosts matching: names, tags, globs; repeatable.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Run only the steps that did not succeed in this report.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write uploads whose destination changed since `plan --refresh` saw it.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -538,7 +561,7 @@ def apply(
         choice = _choice(the_plan, data, shard, stage, limit, resume)
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
                raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
-               junit=junit, choice=choice)
+               junit=junit, choice=choice, force=force)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -13,6 +13,7 @@ import msgspec
 
 from essh.schema import STEP_STATUSES, Plan, Report, Task, escape_text, step_command, step_script, sudo_prefix
 
+from .file_review import render_task_files, summary_of_changes
 from .ssh_exposure import notable_options, routine_keywords
 
 DEFAULT_SHELL = Task(name="").shell  # ("bash", "-c"): the command line every task has unless told otherwise
@@ -23,6 +24,8 @@ def plan_json(plan: Plan, digest: str) -> bytes:
     doc = msgspec.to_builtins(plan)
     doc["steps"] = [
         {"id": i, "task": s.task, "host": s.host, "script": s.script, "prefix": s.prefix}
+        | ({"ops": list(s.ops)} if s.ops else {})
+        | ({"observed": [None if o is None else msgspec.to_builtins(o) for o in s.observed]} if s.observed else {})
         for i, s in enumerate(plan.steps)
     ]
     doc = {"digest": digest, **doc}
@@ -186,7 +189,8 @@ def _render_task(plan: Plan, index: int, steps: list[int], verbose: bool) -> Ite
     yield f"    hosts ({len(hosts)}): " + ", ".join("(local)" if h is None else _esc(plan.hosts[h].name) for h in hosts)
     if not verbose:
         yield from _env_names(plan, task, {h for h in hosts if h is not None})
-    for script_index in sorted({plan.steps[i].script for i in steps}):
+    yield from render_task_files(plan, steps, verbose=verbose)
+    for script_index in sorted({plan.steps[i].script for i in steps} - {None}):
         text = plan.scripts[script_index]
         lines = _lines(text)
         yield f"    script ({_count(len(lines), 'line')}, sha256 {_short_digest(text)}):"
@@ -242,3 +246,6 @@ def render_summary(report: Report) -> Iterator[str]:
         f"{totals.succeeded} succeeded, {totals.failed} failed, {totals.timed_out} timed out, "
         f"{totals.unreachable} unreachable, {totals.skipped} skipped, {totals.cancelled} cancelled."
     )
+    files = summary_of_changes(report)
+    if files:
+        yield files

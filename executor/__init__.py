@@ -4,8 +4,10 @@
 (what may run), `policy` (what an attempt's end means), `report_builder` (the
 report from events). The transports behind `transport`'s interface: `local`,
 and SSH (`ssh_pool`, `ssh_connect`, `ssh_channel`, `ssh_options`, `pid_line`),
-with `bridge` joining trio to asyncssh's asyncio. The sinks consuming `events`:
-`terminal`, `logs`, `report_file`.
+with `bridge` joining trio to asyncssh's asyncio. A step's file operations:
+`file_steps` (with `remote_files`' shell programs and `ssh_files`' SFTP);
+`observe` is `essh plan --refresh`'s read-only look. The sinks consuming
+`events`: `terminal`, `logs`, `report_file`.
 The heavy modules load on first use, so importing this package costs nothing.
 """
 

@@ -34,6 +34,7 @@ from essh.schema import Plan, Report, Task, step_script
 
 from .bridge import run
 from .errors import LocalError, StepFailure, StepTimedOut
+from .file_steps import FileSteps
 from .events import (
     AttemptEnded,
     AttemptStarted,
@@ -76,6 +77,7 @@ class ApplyOptions:
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
     secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value; masked in all output
     choice: Choice | None = None  # run part of the plan (--shard, --stage, --limit, --resume): see narrow.py
+    force: bool = False  # write uploads whose destination changed since `plan --refresh` saw it
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Engine:
 
     def __init__(
         self, plan: Plan, transport: Transport, bus: EventBus | MaskingBus, *, fail_fast: bool = False,
-        clock: Callable[[], float] = time.time, secrets: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time, secrets: dict[str, str] | None = None, force: bool = False,
     ) -> None:
         self.plan = plan
         self.secrets = secrets or {}
@@ -97,6 +99,7 @@ class Engine:
         self.bus = bus
         self.sched = Scheduler(plan, fail_fast=fail_fast)
         self.clock = clock
+        self.force = force  # write uploads whose destination changed since the plan's refresh
         self._scopes: dict[int, trio.CancelScope] = {}
         self._cancel_reasons: dict[int, str] = {}
         self._changed = trio.Event()
@@ -236,7 +239,16 @@ class Engine:
             async with self.transport.connection(where) as conn:
                 started = self.clock()
                 self.bus.emit(AttemptStarted(step, number, started))
-                return await self._command(conn, command, task.timeout, _StepIO(self, step)), started
+                s = self.plan.steps[step]
+                files = FileSteps(self.plan, step, conn, self.bus.emit, self.force) if s.ops else None
+                if files is not None:
+                    await files.uploads()
+                outcome = outcome_of_exit(0)
+                if s.script is not None:
+                    outcome = await self._command(conn, command, task.timeout, _StepIO(self, step))
+                if files is not None and outcome.status == "succeeded":
+                    await files.downloads()
+                return outcome, started
         except StepFailure as failure:
             return outcome_of_failure(failure), started
         except OSError as exc:  # this machine's trouble, whatever it was doing: never the host's
@@ -325,7 +337,8 @@ def apply_plan(
     async def main() -> None:
         nonlocal engine
         ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
-        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, secrets=options.secrets)
+        engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, secrets=options.secrets,
+                        force=options.force)
 
         def on_signal(signum: int) -> None:
             if signum == signal.SIGHUP:

@@ -72,6 +72,18 @@ class StepEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class FileDone:
+    """One file operation of a step was carried out (see `executor.file_steps`)."""
+
+    step: int
+    op: int  # index into Plan.operations
+    path: str  # the upload's destination, the download's local path
+    action: Literal["created", "updated", "unchanged", "downloaded"]
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class HostConnected:
     host: int
     at: float
@@ -117,7 +129,7 @@ class RunEnded:
 
 
 Event = (
-    RunStarted | StepStarted | AttemptStarted | OutputChunk | AttemptEnded | StepEnded
+    RunStarted | StepStarted | AttemptStarted | OutputChunk | AttemptEnded | StepEnded | FileDone
     | HostConnected | HostLost | LogOpened | Notice | Tick | RunEnded
 )
 

@@ -19,6 +19,7 @@ from essh.schema import (
     TAIL_BYTES,
     Attempt,
     FailureKind,
+    FileResult,
     Plan,
     Report,
     StepResult,
@@ -28,7 +29,9 @@ from essh.schema import (
 
 from .events import (
     AttemptEnded,
+    AttemptStarted,
     Event,
+    FileDone,
     LogOpened,
     OutputChunk,
     RunEnded,
@@ -51,6 +54,7 @@ class _Step:
     attempts: list[Attempt] = field(default_factory=list)
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
+    files: list[FileResult] = field(default_factory=list)
     log_file: str | None = None
 
 
@@ -96,6 +100,11 @@ class ReportBuilder:
                 self._ended[event.step] = event
                 return
             step.ended_at, step.status, step.error, step.kind = event.at, event.status, event.error, event.kind
+        elif isinstance(event, FileDone):
+            step = self._step(event.step)
+            step.files.append(FileResult(path=event.path, action=event.action, size=event.size, sha256=event.sha256))
+        elif isinstance(event, AttemptStarted):
+            self._step(event.step).files.clear()  # a retry starts its file operations over
         elif isinstance(event, LogOpened):
             self._step(event.step).log_file = event.path
         elif isinstance(event, RunStarted):
@@ -122,6 +131,9 @@ class ReportBuilder:
         totals: dict[str, int] = {}
         for r in results:
             totals[r.status] = totals.get(r.status, 0) + 1
+            if r.changed is not None:
+                key = "changed" if r.changed else "unchanged"
+                totals[key] = totals.get(key, 0) + 1
         interrupted = end is not None and end.interrupted
         if interrupted:
             exit_code = EXIT_INTERRUPTED
@@ -173,6 +185,8 @@ class ReportBuilder:
             error=step.error,
             kind=step.kind,
             log_file=step.log_file,
+            files=tuple(step.files),
+            changed=any(f.action != "unchanged" for f in step.files) if step.files else None,
         )
 
 

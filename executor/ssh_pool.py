@@ -31,6 +31,7 @@ import trio
 from essh.schema import Host
 from essh.schema.ssh_options import proxy_jump_host
 
+from . import ssh_files
 from .bridge import aio
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
@@ -84,6 +85,18 @@ class SshConnection:
 
     async def get_file(self, path: str, local_path: str) -> int:
         return await aio(_sftp_get(self.link.conn, path, local_path))
+
+    async def write_new_file(
+        self, path: str, data: bytes | None, local_path: str | None = None, *, sha256: str | None = None
+    ) -> str:
+        try:
+            return await aio(ssh_files.write_new(self.link.conn, path, data, local_path, sha256))
+        except ConnectionLost as exc:
+            self._pool.lost(self._host, exc.reason)
+            raise
+
+    async def remove_file(self, path: str) -> None:
+        await aio(ssh_files.remove(self.link.conn, path))
 
 
 class SshTransport:
@@ -329,5 +342,7 @@ async def _sftp_get(conn: asyncssh.SSHClientConnection, path: str, local_path: s
             return (await sftp.stat(path)).size or 0
     except OSError as exc:
         raise LocalError(f"cannot write {local_path}: {exc.strerror or exc}") from exc
+    except asyncssh.ConnectionLost as exc:
+        raise ConnectionLost(f"the connection was lost while reading {path}: {exc.reason}") from exc
     except asyncssh.Error as exc:
         raise StepFailure(f"cannot read {path}: {exc.reason}", "file_error") from exc

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from essh.schema import Plan, escape_line, escape_text
 
-from .events import AttemptEnded, Event, Notice, OutputChunk, StepEnded, StepStarted
+from .events import AttemptEnded, Event, FileDone, Notice, OutputChunk, StepEnded, StepStarted
 
 MAX_LINE = 64 * 1024  # a longer line is written in pieces of this size
 
@@ -82,6 +82,8 @@ class TerminalSink:
             self.say(f"attempt {event.number} of {total}: {event.error}; trying again", event.step)
         elif isinstance(event, Notice):
             self.say(event.text, event.step)
+        elif isinstance(event, FileDone):
+            self.say(f"{event.action} {event.path} ({event.size} bytes, sha256 {event.sha256[:12]})", event.step)
 
     def say(self, text: str, step: int | None = None) -> None:
         """essh's own line on stderr (after the step's prefix, if any), escaped."""

@@ -19,6 +19,11 @@
   kill that could not be done is told through `io.notice`.
 - `put_file` / `get_file` copy a whole file to / from the host over the same
   connection, streaming (memory stays bounded); `get_file` returns its size.
+- `write_new_file` creates a new file (exclusively, 0600; a relative path is
+  in the login user's home) with `data` or a local file's contents streamed
+  (which must have `sha256` when given: else the file is removed), and
+  returns its absolute path; `remove_file` removes one. File operations
+  (`file_steps.py`) build on these and on `run`.
 
 Errors are the executor's own (`errors.py`): a transport never lets asyncssh's
 or the OS's exceptions through.
@@ -60,6 +65,12 @@ class Connection(Protocol):
     async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None: ...
 
     async def get_file(self, path: str, local_path: str) -> int: ...
+
+    async def write_new_file(
+        self, path: str, data: bytes | None, local_path: str | None = None, *, sha256: str | None = None
+    ) -> str: ...
+
+    async def remove_file(self, path: str) -> None: ...
 
 
 class Transport(Protocol):

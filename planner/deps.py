@@ -47,8 +47,8 @@ def unknown_task(name: str, tasks: Mapping[str, TaskDef], referrer: str | None, 
 
 
 def is_composite(task: TaskDef) -> bool:
-    """A task without a script runs only its depends."""
-    return not task.script
+    """A task without a script or file operations runs only its depends."""
+    return not task.script and not task.files
 
 
 def runs_members_concurrently(task: TaskDef) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import lua_values as v
 from . import task_values
+from .file_specs import file_specs
 from .lua_runtime import LuaState
 from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
 from .names import check_host_name, check_task_name
@@ -26,7 +27,7 @@ HOST_KEYS = sorted(
      "hooks_before_connect", "hooks_after_connect", "hooks_after_disconnect"]
 )
 TASK_KEYS = sorted(
-    ["description", "script", "script_file", "targets", "filters", "backend", "driver", "depends",
+    ["description", "script", "script_file", "files", "targets", "filters", "backend", "driver", "depends",
      "parallel", "prefix", "props", "env", "privileged", "user", "pty", "hidden", "on_error",
      "timeout", "retries", "prepare", "disabled", "max_failures", "batch"]
 )
@@ -228,6 +229,8 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
         elif key == "script_file":
             task.script_file, code = _read_script_file(value, entry, read_text)
             task.script = [ScriptPart(code)]
+        elif key == "files":
+            task.files = file_specs(value, label, where)
         elif key == "backend":
             task.backend = task_values.backend(value, label, where)
         elif key == "parallel":

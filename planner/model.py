@@ -69,6 +69,7 @@ class TaskDef:
     # Where `script` came from, resolved against the defining file's folder: a record only. The
     # loader read it once, and that read's bytes gave both `script` and the digest in `Config.files`.
     script_file: str | None = None
+    files: list[Any] = field(default_factory=list)  # FileSpec (planner.file_specs), in order
     targets: list[str] = field(default_factory=list)
     filters: list[str] = field(default_factory=list)
     backend: str | None = None  # "remote" | "local" | None (decided by targets)

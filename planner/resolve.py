@@ -10,7 +10,8 @@ The phases, in order, each deterministic:
 4. emit: the hosts some step uses (sorted by name), the tasks, their scripts
    (stored once each) and the steps: in task order, hosts sorted by name.
 
-Nothing here does I/O: a task's `script_file` was read by the loader.
+Nothing here does I/O but `files` (a task's uploads and templates are read there);
+a task's `script_file` was read by the loader.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task
+from essh.schema import INLINE_LIMIT, ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task
 
 from .deps import (
     is_composite,
@@ -33,6 +34,7 @@ from .deps import (
 )
 from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
+from .files import FileTable
 from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from . import task_values
@@ -65,6 +67,7 @@ def make_plan(
     created_at: int | None = None,
     essh_version: str,
     relative_to: str | None = None,
+    inline_limit: int = INLINE_LIMIT,
 ) -> Plan:
     """The plan for running `tasks` (the `default` task when empty) with `args`.
 
@@ -74,7 +77,8 @@ def make_plan(
     requested = list(tasks) or [_default_task(config)]
     ordered = order_tasks(config.tasks, requested)
     planned = [_Planned(config.tasks[o.name], o.after, o.requested) for o in ordered]
-    return _relative(_build(config, planned, requested, args, created_at, essh_version), relative_to)
+    plan = _build(config, planned, requested, args, created_at, essh_version, inline_limit)
+    return _relative(plan, relative_to)
 
 
 def make_exec_plan(
@@ -125,8 +129,14 @@ def _relative(plan: Plan, base: str | None) -> Plan:
         return msgspec.structs.replace(item, defined_at=msgspec.structs.replace(where, file=rel(where.file)))
 
     files = tuple(msgspec.structs.replace(f, path=rel(f.path)) for f in plan.meta.config_files)
+    ops = tuple(
+        msgspec.structs.replace(op, src=rel(op.src)) if getattr(op, "origin", "") in ("upload", "template") else op
+        for op in plan.operations
+    )
     return msgspec.structs.replace(
         plan,
+        operations=ops,
+        files=tuple(msgspec.structs.replace(b, source=rel(b.source)) if b.source else b for b in plan.files),
         meta=msgspec.structs.replace(plan.meta, config_files=files),
         hosts=tuple(located(h) for h in plan.hosts),
         tasks=tuple(located(t) for t in plan.tasks),
@@ -152,6 +162,7 @@ def _build(
     args: Sequence[str],
     created_at: int | None,
     essh_version: str,
+    inline_limit: int = INLINE_LIMIT,
 ) -> Plan:
     warnings: list[str] = [
         f"os.getenv({name!r}) was read while planning: a value read so is stored in the plan in clear; "
@@ -179,16 +190,20 @@ def _build(
     scripts = ScriptTable()
     templates = Templates()
     drivers = Drivers(config, scripts, templates)
+    file_table = FileTable(templates, inline_limit)
     tasks: list[Task] = []
     steps: list[Step] = []
     for i, p in enumerate(planned):
         tasks.append(_plan_task(p, i, after[i], handler_of, position, args))
         if p.role == "composite":
             continue
-        script_ids = drivers.script_ids(p.task, p.hosts, args)
+        script_ids: list[int | None] = (
+            list(drivers.script_ids(p.task, p.hosts, args)) if p.task.script else [None] * len(p.hosts)
+        )
         shown = prefixes(p.task, p.backend, p.hosts, args, templates)
-        for h, script, prefix in zip(p.hosts, script_ids, shown):
-            steps.append(Step(i, None if h is None else host_index[h.name], script, prefix))
+        ops = file_table.step_ops(p.task, p.backend, p.hosts, args)
+        for h, script, prefix, step_ops in zip(p.hosts, script_ids, shown, ops):
+            steps.append(Step(i, None if h is None else host_index[h.name], script, prefix, ops=step_ops))
 
     secret_names = sorted({name for t in tasks for _, name in t.secret_env})
     meta = PlanMeta(
@@ -207,6 +222,8 @@ def _build(
         scripts=scripts.texts(),
         steps=tuple(steps),
         secrets=tuple(SecretRef(name=name) for name in secret_names),
+        files=tuple(file_table.blobs),
+        operations=tuple(file_table.operations),
     )
 
 

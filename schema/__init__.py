@@ -27,10 +27,10 @@ from .errors import (
     PlanFileInvalid,
     UnsupportedPlanVersion,
 )
+from .files import INLINE_LIMIT, Download, FileBlob, Observed, Operation, Upload
 from .plan import (
     FORMAT_VERSION,
     ConfigFile,
-    FileBlob,
     Host,
     Location,
     Plan,
@@ -45,6 +45,7 @@ from .report import (
     TAIL_BYTES,
     Attempt,
     FailureKind,
+    FileResult,
     Report,
     StepResult,
     StepStatus,
@@ -54,6 +55,11 @@ from .report import (
 )
 
 __all__ = [
+    "INLINE_LIMIT",
+    "Download",
+    "Observed",
+    "Operation",
+    "Upload",
     "EXIT_BUG",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -74,6 +80,7 @@ __all__ = [
     "TAIL_BYTES",
     "Attempt",
     "FailureKind",
+    "FileResult",
     "check_plan",
     "ConfigFile",
     "decode_plan",

@@ -40,13 +40,14 @@ from .errors import (
     UnsupportedPlanVersion,
 )
 from .command import ENV_NAME, SUDO
+from .files_check import check_files
 from .plan import FORMAT_VERSION, SECRET_NAME, Plan
 from .signature_block import FLAG_SIGNED, parse_block, signed_bytes
 from .ssh_options import proxy_jump_loops
 
 MAGIC = b"ESSHPLAN"
 _READER_WAIT_TRIES = 40
-SUPPORTED_VERSIONS = frozenset({1, 2})
+SUPPORTED_VERSIONS = frozenset({1, 2, 3})
 _HEADER = struct.Struct(">8sHHQ32s")
 HEADER_SIZE = _HEADER.size
 
@@ -260,9 +261,9 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.tasks[{i}].run_as", f"{task.run_as!r} is not a user name")
     for i, chain in sorted(proxy_jump_loops(plan.hosts).items())[:1]:
         raise bad(f"$.hosts[{i}].ssh_options", f"ProxyJump loops back: {chain}")
-    # Reserved tables: a reader that does not know what they mean must never skip them.
-    if plan.files:
-        raise bad("$.files", "file contents are reserved for a later format version; this essh cannot apply them")
+    # Before format 3 `files` was reserved: a plan of versions 1-2 carrying it was not written by essh.
+    if plan.format_version < 3 and (plan.files or plan.operations):
+        raise bad("$.files", f"file operations need format version 3, not {plan.format_version}")
     secret_names = [s.name for s in plan.secrets]
     for i, name in enumerate(secret_names):
         if not _SECRET.match(name):
@@ -291,7 +292,11 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.steps[{i}].host", f"{step.host} is out of range")
         if step.host is None and plan.tasks[step.task].backend == "remote":
             raise bad(f"$.steps[{i}].host", "a remote step needs a host")
-        if step.script >= n_scripts:
+        if step.script is None:
+            if not step.ops:
+                raise bad(f"$.steps[{i}].script", "a step without a script needs file operations")
+        elif step.script >= n_scripts:
             raise bad(f"$.steps[{i}].script", f"{step.script} is out of range")
         if plan.tasks[step.task].role == "composite":
             raise bad(f"$.steps[{i}].task", "a composite task has no steps")
+    check_files(plan, bad)

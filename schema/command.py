@@ -107,7 +107,7 @@ def step_script(
     plan: Plan, step: Step, extra: Iterable[Pair] = (), secrets: Mapping[str, str] | None = None
 ) -> str:
     """The step's program: its environment exported, then its rendered script."""
-    return env_prelude(step_env(plan, step, extra, secrets)) + plan.scripts[step.script]
+    return env_prelude(step_env(plan, step, extra, secrets)) + (plan.scripts[step.script] if step.script is not None else "")
 
 
 def sudo_prefix(task: Task) -> list[str]:

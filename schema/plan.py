@@ -20,7 +20,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-FORMAT_VERSION = 2
+from .files import FileBlob, Observed, Operation
+
+FORMAT_VERSION = 3
 
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 Index = Annotated[int, msgspec.Meta(ge=0)]
@@ -63,6 +65,7 @@ class PlanMeta(_Struct, kw_only=True):
     args: tuple[str, ...] = ()  # the arguments after `--`
     warnings: tuple[str, ...] = ()  # shown with the plan and again at apply
     made_by: str = ""  # user@host that planned it; left out when SOURCE_DATE_EPOCH is set
+    refreshed_at: int | None = None  # when `essh plan --refresh` observed the destinations
 
 
 class Host(_Struct, kw_only=True):
@@ -147,24 +150,21 @@ class Task(_Struct, kw_only=True):
 
 
 class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """One unit of work: a task's script on one host (or on this machine).
+    """One unit of work: a task's uploads, script and downloads on one host (or on this machine).
 
     Stored as an array to keep plans of hundreds of thousands of steps small;
     fields are only ever appended, with defaults. A step's id is its position
-    in `Plan.steps`.
+    in `Plan.steps`. Format 3: `script` None for a task with file operations
+    only; `ops` index `Plan.operations` (see `essh.schema.files`); `observed`
+    is empty until `essh plan --refresh` fills it, aligned with `ops`.
     """
 
     task: Index
     host: Index | None  # None: a local task without targets
-    script: Index  # into Plan.scripts
+    script: Index | None  # into Plan.scripts; None: no script (file operations only)
     prefix: str | None = None  # rendered output prefix, None to pass output through
-
-
-class FileBlob(_Struct, kw_only=True):
-    """Reserved (must be empty) for uploads: a file's contents pinned in the plan, by digest."""
-
-    sha256: str
-    data: bytes
+    ops: tuple[Index, ...] = ()
+    observed: tuple[Observed | None, ...] = ()
 
 
 SECRET_NAME = r"[A-Za-z_][A-Za-z0-9_]*\Z"
@@ -191,5 +191,6 @@ class Plan(_Struct, kw_only=True):
     tasks: tuple[Task, ...] = ()
     scripts: tuple[str, ...] = ()
     steps: tuple[Step, ...] = ()
-    files: tuple[FileBlob, ...] = ()
+    files: tuple[FileBlob, ...] = ()  # contents of uploads, each once (format 3)
     secrets: tuple[SecretRef, ...] = ()
+    operations: tuple[Operation, ...] = ()  # file operations steps refer to (format 3)

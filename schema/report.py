@@ -24,6 +24,7 @@ STEP_STATUSES: tuple[StepStatus, ...] = (
 # ssh_error (the SSH protocol failed), connection_lost (after it was made), session_refused;
 # the configuration's: ssh_settings (options essh's client cannot use);
 # the command's: exit_status, timeout; a file operation the host refused: file_error;
+# an upload whose destination changed since `essh plan --refresh` saw it: stale;
 # ours: local_error (this machine failed: descriptors, memory, a full disk).
 FailureKind = Literal[
     "refused",
@@ -39,6 +40,7 @@ FailureKind = Literal[
     "exit_status",
     "timeout",
     "file_error",
+    "stale",
     "local_error",
 ]
 TAIL_BYTES = 64 * 1024  # how much of each stream a step result keeps
@@ -60,6 +62,16 @@ class Attempt(_Struct, kw_only=True):
     kind: FailureKind | None = None
 
 
+class FileResult(_Struct, kw_only=True):
+    """One file operation a step carried out: what became of `path` (an upload's destination
+    on the host, a download's local path)."""
+
+    path: str
+    action: Literal["created", "updated", "unchanged", "downloaded"]
+    size: int
+    sha256: str
+
+
 class StepResult(_Struct, kw_only=True):
     """What became of one step of the plan."""
 
@@ -77,6 +89,8 @@ class StepResult(_Struct, kw_only=True):
     error: str | None = None  # why it failed, was unreachable, skipped or cancelled
     kind: FailureKind | None = None  # with failed, unreachable, timed_out: the kind of failure
     log_file: str | None = None  # the step's full output, with --log-dir
+    files: tuple[FileResult, ...] = ()  # its file operations done, in order (the last attempt's)
+    changed: bool | None = None  # with file operations: whether any file was written (None: none done)
 
 
 class Totals(_Struct, kw_only=True):
@@ -90,6 +104,8 @@ class Totals(_Struct, kw_only=True):
     cancelled: int = 0
     running: int = 0  # only in an incomplete report
     pending: int = 0  # only in an incomplete report
+    changed: int = 0  # steps that wrote a file (created, updated or downloaded one)
+    unchanged: int = 0  # steps whose files were all already as planned
 
 
 class Report(_Struct, kw_only=True):

@@ -28,7 +28,7 @@ from essh.schema import (
     task_argv,
 )
 
-PLAN = stored_plan_generator(2).build_plan()
+PLAN = stored_plan_generator(3).build_plan()
 # Values as bash can hold them: any text without NUL.
 # Prefixed: bash gives some names meaning of its own (`_`, `RANDOM`) or refuses them (`UID`, `PPID`).
 _NAMES = st.from_regex(r"T_[A-Za-z0-9_]{0,8}", fullmatch=True)

@@ -39,7 +39,8 @@ def test_report_json_is_indented_in_field_order():
     text = encode_report_json(report).decode()
     assert text.startswith('{\n  "format_version": 2,\n  "essh_version": "0.1.0",\n  "plan_digest": ')
     assert '"host": null' in text  # no field is left out of the report
-    assert list(json.loads(text)["totals"]) == [*STEP_STATUSES, "running", "pending"]  # the last two: incomplete reports only
+    # running, pending: incomplete reports only; changed, unchanged: steps with file operations
+    assert list(json.loads(text)["totals"]) == [*STEP_STATUSES, "running", "pending", "changed", "unchanged"]
 
 
 def test_unknown_report_fields_are_refused():

@@ -1,0 +1,136 @@
+"""Uploads: `essh apply` against OpenSSH's `scp` and `sftp` in the same run, with peak RSS.
+
+    python benchmarks/file_bench.py                       # 100 MB to 20 hosts, 1 GiB to 1 host
+    python benchmarks/file_bench.py --mb 20 --hosts 5 --big-mb 256
+
+Run as root (the loopback sshd of `tests/sshd.py`, as `exec_bench.py`). Every
+host name reaches the same sshd and writes its own destination file. essh
+runs `python -m essh apply plan.bin` on a plan made by the planner
+(`files = {{ upload = ... }}`, parallel on every host, the file stored as a
+reference: read at apply time); this includes essh's own checks: a look at the
+destination before writing, and the sha256 of the file written, on the host,
+before it is renamed into place. OpenSSH runs one `scp` (and, separately,
+one `sftp -b`) per host, all at once. Wall time is spawn to reap of every
+process; peak RSS is `ru_maxrss` of the essh process (and the largest of the
+OpenSSH clients); its growth is measured against essh uploading 1 MB to 1 host. Each case runs once per client, interleaved, after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _fleet import REPO_ROOT, Server
+
+
+def _source(path: Path, mb: int) -> None:
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as f:
+        for _ in range(mb):
+            f.write(block)
+
+
+def _wait_all(processes: list[subprocess.Popen]) -> tuple[float, int]:
+    """(0, the largest peak RSS in KiB) after reaping every process; raises when one failed."""
+    peak = 0
+    for p in processes:
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            raise SystemExit(f"{p.args[0]} exited {p.returncode}: {p.stderr.read().decode(errors='replace')[-500:]}")
+        peak = max(peak, usage.ru_maxrss)
+    return 0.0, peak
+
+
+def _essh(server: Server, work: Path, src: Path, hosts: int, dest: Path) -> tuple[float, int]:
+    t = server.target
+    options = lambda: ", ".join(f'{k} = "{v}"' for k, v in t.ssh_options())  # noqa: E731
+    lua = "".join(f'host "bench-{i:03d}" {{ {options()} }}\n' for i in range(hosts))
+    lua += f'task "up" {{ targets = "bench-*", parallel = true, files = {{ {{ upload = "{src}", dest = "{dest}/{{{{.Host.Name}}}}.bin" }} }} }}\n'
+    (work / "config.lua").write_text(lua)
+    env = {**os.environ, "ESSH_CONFIG": str(work / "config.lua")}
+    subprocess.run([sys.executable, "-m", "essh", "plan", "up", "-o", str(work / "plan.bin")], check=True, env=env,
+                   stdout=subprocess.DEVNULL, cwd=work)
+    started = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(work / "plan.bin"), "--report", str(work / "r.json")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work, env=env)
+    _, peak = _wait_all([p])
+    return time.perf_counter() - started, peak
+
+
+def _openssh(server: Server, tool: str, src: Path, hosts: int, dest: Path, work: Path) -> tuple[float, int]:
+    t = server.target
+    common = ["-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={t.known_hosts}", "-o", "BatchMode=yes", "-i", t.key]
+    started = time.perf_counter()
+    processes = []
+    for i in range(hosts):
+        target = f"{dest}/openssh-{i:03d}.bin"
+        if tool == "scp":
+            argv = ["scp", "-q", "-P", str(t.port), *common, str(src), f"{t.user}@{t.address}:{target}"]
+            processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        else:
+            batch = work / f"batch-{i}"
+            batch.write_text(f"put {src} {target}\n")
+            argv = ["sftp", "-q", "-P", str(t.port), *common, "-b", str(batch), f"{t.user}@{t.address}"]
+            processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    _, peak = _wait_all(processes)
+    return time.perf_counter() - started, peak
+
+
+def case(server: Server, work: Path, mb: int, hosts: int) -> dict[str, tuple[float, int]]:
+    src = work / f"src-{mb}.bin"
+    _source(src, mb)
+    dest = Path(tempfile.mkdtemp(prefix="essh-file-bench-"))
+    dest.chmod(0o777)
+    try:
+        out = {}
+        for name in ("scp", "essh", "sftp"):
+            for f in dest.iterdir():
+                f.unlink()
+            if name == "essh":
+                out[name] = _essh(server, work, src, hosts, dest)
+            else:
+                out[name] = _openssh(server, name, src, hosts, dest, work)
+        return out
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+        src.unlink()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=100)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--big-mb", type=int, default=1024)
+    args = parser.parse_args()
+    os.chdir(REPO_ROOT)
+    work = Path(tempfile.mkdtemp(prefix="essh-file-bench-work-"))
+    work.chmod(0o755)  # sshd reads the authorized keys below it as the test user
+    try:
+        with Server(work / "sshd") as server:
+            baseline = case(server, work, 1, 1)["essh"][1]  # essh's RSS with a 1 MB file: the growth's zero
+            rows = [(f"{args.mb} MB to {args.hosts} hosts", case(server, work, args.mb, args.hosts)),
+                    (f"{args.big_mb} MB to 1 host", case(server, work, args.big_mb, 1))]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    missed = False
+    print(f"essh peak RSS uploading 1 MB to 1 host (the baseline): {baseline / 1024:.1f} MB")
+    print(f"{'case':<22} {'essh s':>8} {'scp s':>8} {'sftp s':>8} {'essh/best':>10} {'essh RSS MB':>12} {'growth MB':>10} {'OpenSSH RSS MB':>15}")
+    for label, r in rows:
+        best = min(r["scp"][0], r["sftp"][0])
+        ratio = r["essh"][0] / best
+        missed |= ratio > 1.5
+        print(f"{label:<22} {r['essh'][0]:>8.2f} {r['scp'][0]:>8.2f} {r['sftp'][0]:>8.2f} {ratio:>9.2f}x "
+              f"{r['essh'][1] / 1024:>12.1f} {(r['essh'][1] - baseline) / 1024:>10.1f} {max(r['scp'][1], r['sftp'][1]) / 1024:>15.1f}")
+    print("target: essh within 1.5x of OpenSSH's best time" + (" -- MISSED" if missed else " -- met"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

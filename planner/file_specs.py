@@ -1,0 +1,99 @@
+"""A task's `files = { ... }` property, checked into `FileSpec`s (no file is read here).
+
+    files = {
+      { upload = "files/nginx.conf", dest = "/etc/nginx/nginx.conf", mode = "0644", owner = "root" },
+      { content = "hello\n", dest = "/etc/motd" },
+      { template = "files/app.conf.tmpl", dest = "/etc/app/{{.Host.Name}}.conf", mode = "0600" },
+      { download = "/var/log/app.log", dest = "logs/{{.Host.Name}}/app.log" },
+    }
+
+Each entry names its kind by the key that gives its source. Paths of local
+files are relative to the configuration file's folder; `dest` (and a
+download's local path) may use the template language. `mode` is an octal
+string ("0644"), because Lua has no octal numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import lua_values as v
+from .model import ConfigError, Source
+
+KINDS = ("upload", "content", "template", "download")
+_KEYS = {
+    "upload": {"upload", "dest", "mode", "owner", "group"},
+    "content": {"content", "dest", "mode", "owner", "group"},
+    "template": {"template", "dest", "mode", "owner", "group"},
+    "download": {"download", "dest"},
+}
+_MODE = re.compile(r"0?[0-7]{3,4}\Z")
+_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file operation as configured: `source` is a local path (upload, template), the
+    text (content) or the remote path (download); `dest` is template text."""
+
+    kind: str
+    source: str
+    dest: str
+    mode: int | None
+    owner: str | None
+    group: str | None
+    where: Source
+    number: int  # 1-based position in the task's `files`, for messages
+
+
+def file_specs(value: Any, label: str, where: Source) -> list[FileSpec]:
+    """The entries of a task's `files`, checked."""
+    if value == {}:
+        return []
+    if not isinstance(value, list):
+        raise v.fail(label, "a list of file operations ({ upload = ..., dest = ... }, ...)", value, where)
+    return [_one(item, f"{label}[{n}]", where, n) for n, item in enumerate(value, 1)]
+
+
+def _one(item: Any, label: str, where: Source, number: int) -> FileSpec:
+    if not isinstance(item, dict):
+        raise v.fail(label, "a table such as { upload = \"files/a.conf\", dest = \"/etc/a.conf\" }", item, where)
+    kinds = [k for k in KINDS if k in item]
+    if len(kinds) != 1:
+        raise ConfigError(f"{label}: name exactly one of {', '.join(KINDS)} (found {', '.join(kinds) or 'none'})", where)
+    kind = kinds[0]
+    unknown = sorted(set(item) - _KEYS[kind])
+    if unknown:
+        raise ConfigError(f"{label}: {kind} has no property {unknown[0]!r} (it takes {', '.join(sorted(_KEYS[kind]))})", where)
+    source = v.string(item[kind], f"{label}.{kind}", where)
+    if "dest" not in item:
+        raise ConfigError(f"{label}: dest is required", where)
+    dest = v.string(item["dest"], f"{label}.dest", where)
+    if not dest or "\0" in dest:
+        raise ConfigError(f"{label}: dest must be a non-empty path", where)
+    if kind in ("upload", "template"):
+        if not source:
+            raise ConfigError(f"{label}: {kind} must name a file", where)
+        source = os.path.normpath(os.path.join(os.path.dirname(where.file), os.path.expanduser(source)))
+    if kind == "download" and not source.startswith("/"):
+        raise ConfigError(f"{label}: download must be an absolute remote path, not {source!r}", where)
+    mode = None
+    if "mode" in item:
+        text = item["mode"]
+        if not isinstance(text, str) or not _MODE.match(text):
+            raise ConfigError(f'{label}: mode must be an octal string such as "0644", got {text!r}', where)
+        mode = int(text, 8)
+    owner, group = (_name(item.get(k), f"{label}.{k}", where) for k in ("owner", "group"))
+    return FileSpec(kind, source, dest, mode, owner, group, where, number)
+
+
+def _name(value: Any, label: str, where: Source) -> str | None:
+    if value is None:
+        return None
+    text = v.string(value, label, where)
+    if not _NAME.match(text):
+        raise ConfigError(f"{label}: {text!r} is not a user or group name", where)
+    return text
