@@ -11,6 +11,7 @@ are split off here, before typer sees the command line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -67,6 +68,24 @@ RawOpt = Annotated[
     bool,
     typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
 ]
+
+ProgressOpt = Annotated[
+    str,
+    typer.Option("--progress", help="auto (live on a terminal, else plain), live, plain (task banners and a heartbeat) or none."),
+]
+TimestampsOpt = Annotated[bool, typer.Option("--timestamps", help="Put the UTC time before every output line.")]
+PrefixTaskOpt = Annotated[bool, typer.Option("--prefix-task", help="Put the task's name before every output prefix.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also: NO_COLOR=1, TERM=dumb; FORCE_COLOR=1 forces it).")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Looks:
+    """How an apply shows itself (the display flags shared by apply, run and exec)."""
+
+    progress: str = "auto"
+    timestamps: bool = False
+    prefix_task: bool = False
+    no_color: bool = False
 
 
 class Abort(Exception):
@@ -173,10 +192,16 @@ def _apply(
     max_connections: int,
     fail_fast: bool,
     raw_output: bool = False,
+    looks: Looks = Looks(),
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
+    from .colour import Palette, wants_colour
     from .review import host_key_notes, render_summary
+
+    if looks.progress not in ("auto", "live", "plain", "none"):
+        raise Abort(f"--progress must be auto, live, plain or none, not {looks.progress!r}")
+    colour = wants_colour(sys.stderr, no_color=looks.no_color)
 
     digest = schema.payload_digest(data)
     if report is not None:
@@ -200,6 +225,10 @@ def _apply(
                 report_path=str(report_path),
                 essh_version=essh.__version__,
                 raw_output=raw_output,
+                progress=looks.progress,
+                timestamps=looks.timestamps,
+                show_task=looks.prefix_task,
+                colour=colour,
             ),
         )
     except LogDirError as exc:
@@ -209,7 +238,7 @@ def _apply(
         raise Abort(str(exc)) from None
     stdout.flush()
     typer.echo("", err=True)
-    for line in render_summary(result.report):
+    for line in render_summary(result.report, palette=Palette(colour)):
         typer.echo(line, err=True)
     if result.report_error is not None:
         typer.echo(f"essh: {escape_text(str(result.report_error))}", err=True)
@@ -295,6 +324,10 @@ def apply(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -318,7 +351,8 @@ def apply(
                 if answer.strip() != "yes":
                     typer.echo("Apply cancelled.", err=True)
                     raise typer.Exit(EXIT_FAILED)  # as Terraform: a script must not take "no" for done
-        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -331,13 +365,18 @@ def run(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Plan and apply a task at once, without a prompt (the original ESSH's `essh TASK`)."""
     with _errors(debug):
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -357,6 +396,10 @@ def exec_(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -381,7 +424,8 @@ def exec_(
             essh_version=essh.__version__,
             relative_to=os.getcwd(),
         )
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command()

@@ -49,13 +49,14 @@ from .events import (
 )
 from .local import LocalTransport
 from .logs import LogSink, check_log_dir
+from .progress import HEARTBEAT, Display
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
 from .report_builder import ReportBuilder
 from .report_file import ReportFileSink
 from .scheduler import Scheduler
 from .signals import forward_signals
 from .ssh_pool import SshTransport
-from .terminal import Terminal, TerminalSink
+from .terminal import TerminalSink
 from .transport import Command, Connection, Transport
 
 
@@ -72,6 +73,11 @@ class ApplyOptions:
     report_path: str | None = None
     essh_version: str | None = None  # for the report; looked up from the installed package when None
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
+    progress: str = "none"  # auto, live, plain or none (executor/progress.py); the CLI passes auto
+    timestamps: bool = False  # the UTC time before every output line
+    show_task: bool = False  # the task's name before every prefix
+    colour: bool = False  # host prefixes and the status area in colour
+    heartbeat: float = HEARTBEAT  # seconds of silence before a heartbeat line (plain progress)
 
 
 @dataclass
@@ -296,12 +302,18 @@ def apply_plan(
     if options.log_dir is not None:
         check_log_dir(options.log_dir)
     builder = ReportBuilder(plan, plan_digest, options.essh_version or _essh_version())
+    display = Display.choose(options.progress, stdout or _binary(sys.stdout), stderr or _binary(sys.stderr))
     terminal = TerminalSink(
-        plan, Terminal(stdout or _binary(sys.stdout)), Terminal(stderr or _binary(sys.stderr)), raw=options.raw_output
+        plan, display.stdout, display.stderr, raw=options.raw_output, timestamps=options.timestamps,
+        show_task=options.show_task, colour=options.colour,
     )
+    progress = display.sink(plan, terminal.say, colour=options.colour, heartbeat=options.heartbeat)
     report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
     logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event)) if options.log_dir is not None else None
-    bus = EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])])
+    bus = EventBus(
+        [builder, terminal, *([progress] if progress else []), *([logs] if logs else []),
+         *([report_file] if report_file else [])]
+    )
     nonce = secrets.token_hex(8)
     engine: Engine | None = None
 
@@ -334,6 +346,7 @@ def apply_plan(
             raise error from None
         raise
     finally:
+        display.close()
         if logs is not None:
             logs.close()
         if report_file is not None:
