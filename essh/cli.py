@@ -239,7 +239,7 @@ def _apply(
     stdout.flush()
     typer.echo("", err=True)
     for line in render_summary(result.report, palette=Palette(colour)):
-        typer.echo(line, err=True)
+        typer.echo(line, err=True, color=colour)  # click would strip the styles from a pipe, even with FORCE_COLOR
     if result.report_error is not None:
         typer.echo(f"essh: {escape_text(str(result.report_error))}", err=True)
         raise typer.Exit(EXIT_REPORT_LOST)
@@ -486,6 +486,63 @@ def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         for name in cfg.tasks:
             planner.make_plan(cfg, [name], [], created_at=0, essh_version=essh.__version__)
         stdout.write_lines([f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers."])
+
+
+@app.command()
+def graph(
+    ctx: typer.Context,
+    targets: Annotated[Optional[list[str]], typer.Argument(help="A plan file, or tasks to plan (default: 'default').", metavar="[PLAN_FILE|TASK...]")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, dot (Graphviz) or mermaid.")] = "text",
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the planned task graph: tasks, dependencies, composites, handlers, host counts."""
+    from .graph import FORMATS, render_graph
+
+    with _errors(debug):
+        if fmt not in FORMATS:
+            raise Abort(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        if targets and len(targets) == 1 and _names_a_plan_file(targets[0]):
+            the_plan, _ = _read_plan(targets[0])
+        else:
+            the_plan = _plan(config, targets or [], _task_args(ctx), debug)
+        stdout.write_lines(render_graph(the_plan, fmt))
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the configuration.")] = Path(".esshconfig.lua"),
+    from_ssh_config: Annotated[bool, typer.Option("--from-ssh-config", help="Hosts from ~/.ssh/config's Host names.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a commented starter .esshconfig.lua that plans as written."""
+    from .init import starter_config
+
+    with _errors(debug):
+        ssh_text = None
+        if from_ssh_config:
+            try:
+                ssh_text = (Path.home() / ".ssh" / "config").read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise Abort(f"cannot read ~/.ssh/config: {exc.strerror or exc}") from None
+        try:
+            with open(path, "w" if force else "x", encoding="utf-8") as f:
+                f.write(starter_config(ssh_text))
+        except FileExistsError:
+            raise Abort(f"{path} exists; --force replaces it") from None
+        except OSError as exc:
+            raise Abort(f"cannot write {path}: {exc.strerror or exc}") from None
+        stdout.write_lines([f"Wrote {escape_text(str(path))}. Next: essh plan"])
+
+
+def _register_subapps() -> None:
+    from .report_cli import report_app
+
+    app.add_typer(report_app)
+
+
+_register_subapps()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
