@@ -254,11 +254,12 @@ def plan(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Save the plan file here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate the configuration and show what would run where, in which order. `-- ARGS` passes task arguments."""
-    from .review import plan_json, render_plan
+    from .review import plan_json
 
     with _errors(debug):
         the_plan = _plan(config, tasks or [], _task_args(ctx), debug)
@@ -266,7 +267,7 @@ def plan(
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines(render_plan(the_plan, verbose=verbose)) and out:
+        if stdout.write_lines(_review(the_plan, verbose, no_color)) and out:
             shown = escape_text(str(out))
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
@@ -278,18 +279,27 @@ def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `essh plan -o`.")],
     json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
+    no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Review a saved plan file."""
-    from .review import plan_json, render_plan
+    from .review import plan_json
 
     with _errors(debug):
         the_plan, data = _read_plan(plan_file)
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
+        if stdout.write_lines(_review(the_plan, verbose, no_color)):
             stdout.write_lines(["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)})."])
+
+
+def _review(plan: schema.Plan, verbose: bool, no_color: bool):
+    """The review's lines, in colour when stdout is a terminal (or FORCE_COLOR) and not told otherwise."""
+    from .colour import Palette, wants_colour
+    from .review import coloured_review, render_plan
+
+    return coloured_review(render_plan(plan, verbose=verbose), Palette(wants_colour(sys.stdout, no_color=no_color)))
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
@@ -339,11 +349,9 @@ def apply(
                 raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
             the_plan, data = _read_plan(targets[0])
         else:
-            from .review import render_plan
-
             the_plan = _plan(config, targets, _task_args(ctx), debug)
             data = schema.encode_plan(the_plan)
-            stdout.write_lines(render_plan(the_plan))
+            stdout.write_lines(_review(the_plan, False, no_color))
             if not auto_approve:
                 if not sys.stdin.isatty():
                     raise Abort("refusing to ask for confirmation without a terminal: pass --auto-approve, or save the plan with `essh plan -o` and apply the file")

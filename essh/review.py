@@ -274,3 +274,25 @@ def _hosts_by_outcome(report: Report) -> Iterator[tuple[str, list[str]]]:
         yield "Unreachable:", list(unreachable)
     if never:
         yield "Never ran (stopped by a failure, an unreachable host or an interrupt):", list(never)
+
+
+def coloured_review(lines: Iterator[str], palette: Palette) -> Iterator[str]:
+    """The review in colour, as Terraform shows a plan: task headers bold, warnings yellow,
+    scripts and secondary lines dim, the closing count bold. Decided by each line's own
+    leading marker, which only render_plan writes (what it quotes is escaped and indented)."""
+    if not palette.enabled:
+        yield from lines
+        return
+    for line in lines:
+        if line.startswith("# "):
+            yield palette.style(line, "bold")
+        elif line.startswith("warning:"):
+            yield palette.style(line, "bold_yellow")
+        elif line.startswith("note:"):
+            yield palette.style(line, "yellow")
+        elif line.startswith(("      | ", "      $ ", "    description:", "    mode:")):
+            yield palette.style(line, "dim")
+        elif line.startswith("Plan:"):
+            yield palette.style(line, "bold_green")
+        else:
+            yield line

@@ -61,3 +61,14 @@ def test_summary_in_colour_like_terraform():
     assert lines[0].startswith("\x1b[1m")
     assert lines[-1].startswith("\x1b[1;31mApply finished")
     assert any(line.startswith("\x1b[31mfailed:\x1b[0m deploy on web-2") for line in lines)
+
+
+def test_review_in_colour_only_when_asked():
+    from essh.review import coloured_review
+
+    lines = ["essh plan for: x", "warning: careful", "# deploy", "    mode: parallel", "      | echo hi", "Plan: 1 task."]
+    assert list(coloured_review(iter(lines), Palette(False))) == lines
+    shown = list(coloured_review(iter(lines), Palette(True)))
+    assert shown[0] == lines[0]
+    assert shown[1] == "\x1b[1;33mwarning: careful\x1b[0m" and shown[2] == "\x1b[1m# deploy\x1b[0m"
+    assert shown[4] == "\x1b[2m      | echo hi\x1b[0m"
