@@ -35,6 +35,7 @@ from essh.schema import Host
 from essh.schema.ssh_options import proxy_jump_host
 
 from .bridge import aio
+from .ciphers import prefer_aes_gcm
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
 from .ssh_channel import SessionRefused, run_channel
@@ -101,6 +102,7 @@ class SshTransport:
         # the reason) when its first step needs it, and the other hosts go on.
         self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
         self._max = max_connections
+        prefer_aes_gcm()  # when no Ciphers is set: AES-GCM first where the CPU has AES (executor/ciphers.py)
         self._index = {host.name: i for i, host in enumerate(self._hosts)}
         self.nonce = nonce
         self._emit = emit
