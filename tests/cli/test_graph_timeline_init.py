@@ -145,3 +145,35 @@ def test_plain_progress_in_a_pipe_and_no_colour(ws: Workspace):
     coloured = ws.essh("run", "a", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert "\x1b[1;32mApply finished" in coloured.stderr
     assert "\x1b" not in ws.essh("run", "a", "--no-color", env={"FORCE_COLOR": "1", "NO_COLOR": ""}).stderr
+
+
+def test_timeline_shows_waits_retries_and_escapes_names():
+    from essh.schema import Attempt, Report, StepResult, Totals
+    from essh.timeline import render_html, render_mermaid
+
+    step = StepResult(
+        step=0, task="<script>alert(1)</script>", host="web:1#x", status="succeeded", started_at=10.0, ended_at=14.0,
+        attempts=(
+            Attempt(number=1, status="failed", exit_code=1, started_at=11.0, ended_at=12.0, error="exit 1"),
+            Attempt(number=2, status="succeeded", exit_code=0, started_at=12.5, ended_at=14.0),
+        ),
+    )
+    report = Report(essh_version="t", plan_digest="d", started_at=10.0, ended_at=14.0, wall_seconds=4.0, exit_code=0,
+                    totals=Totals(succeeded=1), steps=(step,))
+    page = render_html(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    parser = _Tags()
+    parser.feed(page)
+    rects = [a for tag, a in parser.found if tag == "rect"]
+    assert len([a for a in rects if a.get("class") == "wait"]) == 1
+    assert len([a for a in rects if "fill" in a]) == 2  # two attempts
+    gantt = list(render_mermaid(report))
+    assert "  web\uff1a1\uff03x wait :w0, 0, 1000ms" in gantt
+    assert "  web\uff1a1\uff03x try 1 :crit, s0a1, 1000, 1000ms" in gantt
+    assert "  web\uff1a1\uff03x try 2 :s0a2, 2500, 1500ms" in gantt
+
+
+def test_unknown_progress_mode_is_a_usage_error(ws: Workspace):
+    ws.write(".esshconfig.lua", 'task "a" { script = "echo a" }\n')
+    result = ws.essh("run", "a", "--progress", "fancy")
+    assert result.returncode == 2 and "--progress must be" in result.stderr
