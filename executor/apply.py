@@ -49,8 +49,8 @@ from .events import (
 )
 from .local import LocalTransport
 from .logs import LogSink, check_log_dir
-from .progress import HEARTBEAT, Display
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
+from .progress import HEARTBEAT, Display
 from .report_builder import ReportBuilder
 from .report_file import ReportFileSink
 from .scheduler import Scheduler

@@ -102,7 +102,7 @@ class Progress:
         parts += [f"{c[k]} {k}" for k in ("failed", "unreachable", "skipped", "cancelled") if c[k]]
         return ", ".join(parts)
 
-    def status(self, now: float) -> str:
+    def status(self) -> str:
         c = self.counts
         bad = c["failed"] + c["unreachable"]
         return (
@@ -212,7 +212,7 @@ class LiveSink:
         elapsed = _clock(self._now - p.started_at)
         tasks = p.running_tasks()
         shown_tasks = ", ".join(tasks[:3]) + (f" +{len(tasks) - 3}" if len(tasks) > 3 else "")
-        lines = [f"essh {elapsed}  {p.status(self._now)}" + (f"  ({shown_tasks})" if shown_tasks else "")]
+        lines = [f"essh {elapsed}  {p.status()}" + (f"  ({shown_tasks})" if shown_tasks else "")]
         if p.running:
             lines.append(f"  slowest: {p.slowest_text(self._now)}")
         self._area.draw(lines, lambda s: self._palette.style(s, "dim"))
@@ -255,7 +255,7 @@ class PlainSink:
                 self._quiet_since = event.at
             elif p.running and event.at - self._quiet_since >= self._heartbeat:
                 elapsed = _clock(event.at - (event.at if p.started_at is None else p.started_at))
-                self._say(f"still running at {elapsed}: {p.status(event.at)}; slowest: {p.slowest_text(event.at)}")
+                self._say(f"still running at {elapsed}: {p.status()}; slowest: {p.slowest_text(event.at)}")
                 self._quiet_since = event.at
         else:
             p.update(event)
