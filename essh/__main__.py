@@ -1,5 +1,5 @@
 """`python -m essh`: the same entry point as the `essh` console script."""
 
-from essh.cli import main
+from essh.entry import main
 
 main()

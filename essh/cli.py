@@ -11,6 +11,7 @@ are split off here, before typer sees the command line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import traceback
@@ -83,6 +84,24 @@ RawOpt = Annotated[
     bool,
     typer.Option("--raw-output", help="Show remote output unchanged, escape sequences included (only for hosts you trust)."),
 ]
+
+ProgressOpt = Annotated[
+    str,
+    typer.Option("--progress", help="auto (live on a terminal, else plain), live, plain (task banners and a heartbeat) or none."),
+]
+TimestampsOpt = Annotated[bool, typer.Option("--timestamps", help="Put the UTC time before every output line.")]
+PrefixTaskOpt = Annotated[bool, typer.Option("--prefix-task", help="Put the task's name before every output prefix.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour (also: NO_COLOR=1, TERM=dumb; FORCE_COLOR=1 forces it).")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Looks:
+    """How an apply shows itself (the display flags shared by apply, run and exec)."""
+
+    progress: str = "auto"
+    timestamps: bool = False
+    prefix_task: bool = False
+    no_color: bool = False
 
 
 class Abort(Exception):
@@ -226,10 +245,16 @@ def _apply(
     junit: Path | None = None,
     choice=None,
     force: bool = False,
+    looks: Looks = Looks(),
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
+    from .colour import Palette, wants_colour
     from .review import host_key_notes, render_summary
+
+    if looks.progress not in ("auto", "live", "plain", "none"):
+        raise Abort(f"--progress must be auto, live, plain or none, not {looks.progress!r}")
+    colour = wants_colour(sys.stderr, no_color=looks.no_color)
 
     digest = schema.payload_digest(data)
     if gate is not None:
@@ -266,6 +291,10 @@ def _apply(
                 secrets=secret_values,
                 choice=choice,
                 force=force,
+                progress=looks.progress,
+                timestamps=looks.timestamps,
+                show_task=looks.prefix_task,
+                colour=colour,
             ),
         )
     except LogDirError as exc:
@@ -275,8 +304,8 @@ def _apply(
         raise Abort(str(exc)) from None
     stdout.flush()
     stdout.say("")
-    for line in render_summary(result.report):
-        stdout.say(line)
+    for line in render_summary(result.report, palette=Palette(colour)):
+        stdout.say(line)  # written as it is: the styles stay, even in a pipe with FORCE_COLOR
     if result.report_error is not None:
         stdout.say(f"essh: {escape_text(str(result.report_error))}")
         raise typer.Exit(EXIT_REPORT_LOST)
@@ -363,11 +392,12 @@ def plan(
     strict: Annotated[bool, typer.Option("--strict", help="With --refresh: a host that cannot be reached is an error (exit 1, no plan saved).")] = False,
     inline_limit: Annotated[int, typer.Option("--inline-limit", min=0, help="Store uploads bigger than this many bytes as a reference, read at apply.")] = schema.INLINE_LIMIT,
     max_connections: MaxConnOpt = 100,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate the configuration and show what would run where, in which order. `-- ARGS` passes task arguments."""
-    from .review import plan_json, render_plan
+    from .review import plan_json
 
     with _errors(debug):
         if sign_key and not out:
@@ -395,7 +425,7 @@ def plan(
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines([*render_plan(the_plan, verbose=verbose), *changes]) and out:
+        if stdout.write_lines([*_review(the_plan, verbose, no_color), *changes]) and out:
             shown = escape_text(str(out))
             stdout.write_lines(
                 ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
@@ -413,11 +443,12 @@ def show(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every script in full.")] = False,
     allowed_signers: AllowedSignersOpt = None,
     stages: Annotated[bool, typer.Option("--stages", help="List the stages a sharded run needs (docs/ci.md).")] = False,
+    no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Review a saved plan file: what runs where, who made it and when, who signed it."""
     from .gate import provenance, signer_lines
-    from .review import plan_json, render_plan
+    from .review import plan_json
 
     with _errors(debug):
         the_plan, data = _read_plan(plan_file)
@@ -427,7 +458,7 @@ def show(
         if json:
             stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
             return
-        if stdout.write_lines(render_plan(the_plan, verbose=verbose)):
+        if stdout.write_lines(_review(the_plan, verbose, no_color)):
             stdout.write_lines(
                 ["", f"Plan file {escape_text(str(plan_file))} (sha256 {schema.payload_digest(data)}).",
                  *map(escape_text, [*provenance(the_plan, data)[1:], *signer_lines(data, allowed_signers)])]
@@ -477,6 +508,14 @@ def _stage_lines(plan: schema.Plan) -> list[str]:
     return lines
 
 
+def _review(plan: schema.Plan, verbose: bool, no_color: bool):
+    """The review's lines, in colour when stdout is a terminal (or FORCE_COLOR) and not told otherwise."""
+    from .colour import Palette, wants_colour
+    from .review import coloured_review, render_plan
+
+    return coloured_review(render_plan(plan, verbose=verbose), Palette(wants_colour(sys.stdout, no_color=no_color)))
+
+
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:
     try:
         data = Path(path).read_bytes()
@@ -509,6 +548,10 @@ def apply(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="With task names: apply without asking.")] = False,
     allowed_signers: AllowedSignersOpt = None,
     require_signature: Annotated[bool, typer.Option("--require-signature", help="Refuse a plan without a signature by an allowed signer.")] = False,
@@ -546,11 +589,9 @@ def apply(
                 raise Abort("task arguments belong to `essh plan`; a saved plan already holds them")
             the_plan, data = _read_plan(targets[0])
         else:
-            from .review import render_plan
-
             the_plan = _plan(config, targets, _task_args(ctx), debug)
             data = schema.encode_plan(the_plan)
-            stdout.write_lines(render_plan(the_plan))
+            stdout.write_lines(_review(the_plan, False, no_color))
             if not auto_approve:
                 if not sys.stdin.isatty():
                     raise Abort("refusing to ask for confirmation without a terminal: pass --auto-approve, or save the plan with `essh plan -o` and apply the file")
@@ -561,7 +602,8 @@ def apply(
         choice = _choice(the_plan, data, shard, stage, limit, resume)
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
                raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
-               junit=junit, choice=choice, force=force)
+               junit=junit, choice=choice, force=force,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -576,6 +618,10 @@ def run(
     raw_output: RawOpt = False,
     secrets_file: SecretsFileOpt = None,
     secret_command: SecretCommandOpt = None,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -583,7 +629,8 @@ def run(
     with _errors(debug):
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections,
-               fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command)
+               fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -603,6 +650,10 @@ def exec_(
     max_connections: MaxConnOpt = 100,
     fail_fast: FailFastOpt = False,
     raw_output: RawOpt = False,
+    progress: ProgressOpt = "auto",
+    timestamps: TimestampsOpt = False,
+    prefix_task: PrefixTaskOpt = False,
+    no_color: NoColorOpt = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -625,7 +676,8 @@ def exec_(
             essh_version=essh.__version__,
             relative_to=os.getcwd(),
         )
-        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output)
+        _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
+               looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
 @app.command()
@@ -771,6 +823,60 @@ def report_merge(
         except MergeError as exc:
             raise Abort(str(exc)) from None
         _emit(schema.encode_report_json(merged), out, "merged report")
+def graph(
+    ctx: typer.Context,
+    targets: Annotated[Optional[list[str]], typer.Argument(help="A plan file, or tasks to plan (default: 'default').", metavar="[PLAN_FILE|TASK...]")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, dot (Graphviz) or mermaid.")] = "text",
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the planned task graph: tasks, dependencies, composites, handlers, host counts."""
+    from .graph import FORMATS, render_graph
+
+    with _errors(debug):
+        if fmt not in FORMATS:
+            raise Abort(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        if targets and len(targets) == 1 and _names_a_plan_file(targets[0]):
+            the_plan, _ = _read_plan(targets[0])
+        else:
+            the_plan = _plan(config, targets or [], _task_args(ctx), debug)
+        stdout.write_lines(render_graph(the_plan, fmt))
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Option("--path", help="Where to write the configuration.")] = Path(".esshconfig.lua"),
+    from_ssh_config: Annotated[bool, typer.Option("--from-ssh-config", help="Hosts from ~/.ssh/config's Host names.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a commented starter .esshconfig.lua that plans as written."""
+    from .init import starter_config
+
+    with _errors(debug):
+        ssh_text = None
+        if from_ssh_config:
+            try:
+                ssh_text = (Path.home() / ".ssh" / "config").read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise Abort(f"cannot read ~/.ssh/config: {exc.strerror or exc}") from None
+        try:
+            with open(path, "w" if force else "x", encoding="utf-8") as f:
+                f.write(starter_config(ssh_text))
+        except FileExistsError:
+            raise Abort(f"{path} exists; --force replaces it") from None
+        except OSError as exc:
+            raise Abort(f"cannot write {path}: {exc.strerror or exc}") from None
+        stdout.write_lines([f"Wrote {escape_text(str(path))}. Next: essh plan"])
+
+
+def _register_subapps() -> None:
+    from .report_cli import report_app
+
+    app.add_typer(report_app)
+
+
+_register_subapps()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

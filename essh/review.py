@@ -14,6 +14,7 @@ import msgspec
 from essh.schema import STEP_STATUSES, Plan, Report, Task, escape_text, step_command, step_script, sudo_prefix
 
 from .file_review import render_task_files, summary_of_changes
+from .colour import Palette
 from .ssh_exposure import notable_options, routine_keywords
 
 DEFAULT_SHELL = Task(name="").shell  # ("bash", "-c"): the command line every task has unless told otherwise
@@ -219,9 +220,12 @@ def _env_names(plan: Plan, task: Task, hosts: set[int]) -> Iterator[str]:
         yield f"    host env: {_names(words)}"
 
 
-def render_summary(report: Report) -> Iterator[str]:
+def render_summary(report: Report, *, palette: Palette | None = None) -> Iterator[str]:
     """The table that ends `essh apply`: per task, how its steps ended and how long
-    the task took (first start to last end), then one line per step that did not succeed."""
+    the task took (first start to last end), one line per step that did not succeed,
+    then the hosts that failed, were unreachable, or never ran a step because of a
+    failure. In colour (as Terraform): failures red, successes green, headers bold."""
+    p = palette or Palette(False)
     columns = ["ok" if s == "succeeded" else s.replace("_", " ") for s in STEP_STATUSES]
     per_task: dict[str, Counter] = {}
     spans: dict[str, tuple[float, float]] = {}
@@ -231,21 +235,78 @@ def render_summary(report: Report) -> Iterator[str]:
             first, last = spans.get(result.task, (result.started_at, result.ended_at))
             spans[result.task] = (min(first, result.started_at), max(last, result.ended_at))
     width = max([len("TASK")] + [len(_esc(name)) for name in per_task])
-    yield "TASK".ljust(width) + "".join(f"  {c.upper():>11}" for c in columns) + "        TIME"
+    yield p.style("TASK".ljust(width) + "".join(f"  {c.upper():>11}" for c in columns) + "        TIME", "bold")
     for name, counts in per_task.items():
         first, last = spans.get(name, (0.0, 0.0))
-        yield _esc(name).ljust(width) + "".join(f"  {counts[s]:>11}" for s in STEP_STATUSES) + f"  {last - first:>9.1f}s"
+        cells = "".join(p.style(f"  {counts[s]:>11}", _STATUS_STYLE[s]) if counts[s] else f"  {0:>11}" for s in STEP_STATUSES)
+        yield _esc(name).ljust(width) + cells + f"  {last - first:>9.1f}s"
     for result in report.steps:
         if result.status not in ("succeeded", "skipped"):
             where = result.host or "local"
             why = result.error or f"exit status {result.exit_code}"
-            yield f"{result.status}: {_esc(result.task)} on {_esc(where)}: {_esc(why)}"
+            yield p.style(f"{result.status}:", _STATUS_STYLE[result.status]) + f" {_esc(result.task)} on {_esc(where)}: {_esc(why)}"
+    for label, hosts in _hosts_by_outcome(report):
+        yield p.style(label, "bold") + " " + _names(hosts)
     totals = report.totals
-    yield (
+    bad = totals.failed + totals.timed_out + totals.unreachable
+    yield p.style(
         f"Apply {'interrupted' if report.interrupted else 'finished'} in {report.wall_seconds:.1f}s: "
         f"{totals.succeeded} succeeded, {totals.failed} failed, {totals.timed_out} timed out, "
-        f"{totals.unreachable} unreachable, {totals.skipped} skipped, {totals.cancelled} cancelled."
+        f"{totals.unreachable} unreachable, {totals.skipped} skipped, {totals.cancelled} cancelled.",
+        "bold_red" if bad or report.interrupted else "bold_green",
     )
     files = summary_of_changes(report)
     if files:
         yield files
+
+
+_STATUS_STYLE = {
+    "succeeded": "green", "failed": "red", "unreachable": "red", "timed_out": "red",
+    "skipped": "dim", "cancelled": "yellow", "running": "yellow", "pending": "dim",
+}
+
+
+def _hosts_by_outcome(report: Report) -> Iterator[tuple[str, list[str]]]:
+    """Hosts (in the report's order, each once) that failed, were unreachable, or never ran
+    a step because the run stopped; a handler not needed is no failure."""
+    failed: dict[str, None] = {}
+    unreachable: dict[str, None] = {}
+    never: dict[str, None] = {}
+    for r in report.steps:
+        host = r.host or "local"
+        if r.status in ("failed", "timed_out"):
+            failed[host] = None
+        elif r.status == "unreachable":
+            unreachable[host] = None
+        elif r.status == "skipped" and (r.error or "").startswith("not run:"):
+            never[host] = None
+    for host in (*failed, *unreachable):
+        never.pop(host, None)
+    if failed:
+        yield "Failed on:", list(failed)
+    if unreachable:
+        yield "Unreachable:", list(unreachable)
+    if never:
+        yield "Never ran (stopped by a failure, an unreachable host or an interrupt):", list(never)
+
+
+def coloured_review(lines: Iterator[str], palette: Palette) -> Iterator[str]:
+    """The review in colour, as Terraform shows a plan: task headers bold, warnings yellow,
+    scripts and secondary lines dim, the closing count bold. Decided by each line's own
+    leading marker, which only render_plan writes (what it quotes is escaped and indented)."""
+    if not palette.enabled:
+        yield from lines
+        return
+    for line in lines:
+        if line.startswith("# "):
+            yield palette.style(line, "bold")
+        elif line.startswith("warning:"):
+            yield palette.style(line, "bold_yellow")
+        elif line.startswith("note:"):
+            yield palette.style(line, "yellow")
+        elif line.startswith(("      | ", "      $ ", "    description:", "    mode:")):
+            yield palette.style(line, "dim")
+        elif line.startswith("Plan:"):
+            yield palette.style(line, "bold_green")
+        else:
+            yield line

@@ -53,12 +53,13 @@ from .logs import LogSink, check_log_dir
 from .masking import MaskingBus
 from .narrow import Choice, narrow
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
+from .progress import HEARTBEAT, Display
 from .report_builder import ReportBuilder
 from .report_file import ReportFileSink
 from .scheduler import Scheduler
 from .signals import forward_signals
 from .ssh_pool import SshTransport
-from .terminal import Terminal, TerminalSink
+from .terminal import TerminalSink
 from .transport import Command, Connection, Transport
 
 
@@ -78,6 +79,11 @@ class ApplyOptions:
     secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value; masked in all output
     choice: Choice | None = None  # run part of the plan (--shard, --stage, --limit, --resume): see narrow.py
     force: bool = False  # write uploads whose destination changed since `plan --refresh` saw it
+    progress: str = "none"  # auto, live, plain or none (executor/progress.py); the CLI passes auto
+    timestamps: bool = False  # the UTC time before every output line
+    show_task: bool = False  # the task's name before every prefix
+    colour: bool = False  # host prefixes and the status area in colour
+    heartbeat: float = HEARTBEAT  # seconds of silence before a heartbeat line (plain progress)
 
 
 @dataclass
@@ -320,15 +326,21 @@ def apply_plan(
     builder = ReportBuilder(
         plan, plan_digest, options.essh_version or _essh_version(), choice=options.choice, plan_steps=plan_steps
     )
+    display = Display.choose(options.progress, stdout or _binary(sys.stdout), stderr or _binary(sys.stderr))
     terminal = TerminalSink(
-        plan, Terminal(stdout or _binary(sys.stdout)), Terminal(stderr or _binary(sys.stderr)), raw=options.raw_output
+        plan, display.stdout, display.stderr, raw=options.raw_output, timestamps=options.timestamps,
+        show_task=options.show_task, colour=options.colour,
     )
+    progress = display.sink(plan, terminal.say, colour=options.colour, heartbeat=options.heartbeat)
     report_file = ReportFileSink(options.report_path, builder) if options.report_path else None
     ids = options.choice.run if options.choice is not None else None
     logs = LogSink(plan, options.log_dir, lambda event: bus.emit(event), ids) if options.log_dir is not None else None
     # Secret values are masked once, before any sink sees an event.
     bus = MaskingBus(
-        EventBus([builder, terminal, *([logs] if logs else []), *([report_file] if report_file else [])]),
+        EventBus(
+            [builder, terminal, *([progress] if progress else []), *([logs] if logs else []),
+             *([report_file] if report_file else [])]
+        ),
         options.secrets.values(),
     )
     nonce = secrets.token_hex(8)
@@ -364,6 +376,7 @@ def apply_plan(
             raise error from None
         raise
     finally:
+        display.close()
         if logs is not None:
             logs.close()
         if report_file is not None:

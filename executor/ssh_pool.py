@@ -12,7 +12,9 @@ bytes go straight from asyncssh's callbacks into its `StepIO`, never through tri
   sooner teaches its connection a lower limit and the step moves to another
   connection; it is never reported unreachable for that.
 - At most `max_connections` connections are open at once, bastions apart
-  (when full, the least recently used idle one is closed first).
+  (when full, the least recently used idle one is closed first). Steps waiting
+  for room queue in order; each freed slot wakes one of them, not all (waking
+  every waiter cost 17,384 wake-ups for 1,000 steps at 1,000 hosts).
 - `ProxyJump` naming a plan host tunnels through that host's pooled connection,
   opened with its own options and held while the pool lives.
 - `release(host)`: the host has no step left; its connections close once idle.
@@ -21,6 +23,7 @@ bytes go straight from asyncssh's callbacks into its `StepIO`, never through tri
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from essh.schema.ssh_options import proxy_jump_host
 
 from . import ssh_files
 from .bridge import aio
+from .ciphers import prefer_aes_gcm
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
 from .events import Event, HostConnected, HostLost
 from .ssh_channel import OpenSpare, SessionRefused, StaleConnection, run_channel
@@ -118,6 +122,7 @@ class SshTransport:
         # the reason) when its first step needs it, and the other hosts go on.
         self._specs: list[ConnectSpec | str] = [_spec_or_reason(host) for host in self._hosts]
         self._max = max_connections
+        prefer_aes_gcm()  # when no Ciphers is set: AES-GCM first where the CPU has AES (executor/ciphers.py)
         self._index = {host.name: i for i, host in enumerate(self._hosts)}
         self.nonce = nonce
         self._emit = emit
@@ -125,7 +130,8 @@ class SshTransport:
         self._links: dict[int, list[_Link]] = {}
         self._held: set[int] = set()  # bastions: open while the pool lives, outside max_connections
         self._locks: dict[int, trio.Lock] = {}
-        self._capacity = trio.Event()
+        self._waiters: deque[trio.Event] = deque()  # steps waiting for room, first come first served
+        self.wakeups = 0  # waiters woken so far (for tests and benchmarks)
         self._opening = 0
         self._released: set[int] = set()
         self._uses = 0
@@ -226,7 +232,8 @@ class SshTransport:
         link.sessions -= 1
         self._uses += 1
         link.last_used = self._uses
-        self._signal_capacity()
+        if link.sessions == 0:  # an idle connection can be closed to make room; a busy one cannot
+            self._signal_capacity()
         if host in self._released and link.sessions == 0 and host not in self._held:
             with trio.CancelScope(shield=True):
                 await self._close(host, link)
@@ -281,14 +288,28 @@ class SshTransport:
                 _, host, link = min(idle, key=lambda item: item[0])
                 await self._close(host, link)
                 continue
-            await self._capacity.wait()
+            await self._wait_for_room()
 
     def _counted(self) -> int:
         return sum(len(links) for host, links in self._links.items() if host not in self._held)
 
+    async def _wait_for_room(self) -> None:
+        event = trio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():
+                self._signal_capacity()  # woken but cancelled: the wake-up goes to the next waiter
+            else:
+                self._waiters.remove(event)
+            raise
+
     def _signal_capacity(self) -> None:
-        self._capacity.set()
-        self._capacity = trio.Event()
+        """Something that may make room happened (a slot freed, a connection closed): wake one waiter."""
+        if self._waiters:
+            self.wakeups += 1
+            self._waiters.popleft().set()
 
     def lost(self, host: int, reason: str) -> None:
         self._emit(HostLost(host, reason, self._clock()))
@@ -302,7 +323,8 @@ class SshTransport:
         if len(alive) != len(links):
             self._links[host] = alive
             self._emit(HostLost(host, "the connection was closed", self._clock()))
-            self._signal_capacity()
+            for _ in range(len(links) - len(alive)):
+                self._signal_capacity()
 
     async def _close(self, host: int, link: _Link) -> None:
         links = self._links.get(host, [])

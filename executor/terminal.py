@@ -12,14 +12,23 @@ is decided here and only here: a step without a prefix, while it is the only
 step running. When a second step starts, a partial line left open is ended
 first, and from then on every step's lines are whole.
 
+Options (`essh apply` flags): `timestamps` puts the UTC time before every
+line (and turns passthrough off: a time needs a line of its own); `show_task`
+puts the task's name before the prefix (`[deploy] [web-1] ...`), so a handler's
+lines and its task's differ; `colour` gives each host's prefix a colour of its
+own (essh.colour: stable across runs). Remote text is never coloured.
+
 Memory is bounded whatever a command prints: at most one partial line (up to
 `MAX_LINE` bytes) per stream of each running step.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import BinaryIO
 
+from essh.colour import host_sgr
 from essh.schema import Plan, escape_line, escape_text
 
 from .events import AttemptEnded, Event, FileDone, Notice, OutputChunk, StepEnded, StepStarted
@@ -53,10 +62,17 @@ class Terminal:
 class TerminalSink:
     """Consumes output and notices; writes them for a person to read."""
 
-    def __init__(self, plan: Plan, stdout: Terminal, stderr: Terminal, *, raw: bool = False) -> None:
+    def __init__(
+        self, plan: Plan, stdout: Terminal, stderr: Terminal, *, raw: bool = False, timestamps: bool = False,
+        show_task: bool = False, colour: bool = False, clock: Callable[[], float] = time.time,
+    ) -> None:
         self._plan = plan
         self._targets = {"stdout": stdout, "stderr": stderr}
         self._raw = raw
+        self._timestamps = timestamps
+        self._show_task = show_task
+        self._colour = colour
+        self._clock = clock
         self._width = [0] * len(plan.tasks)
         for step in plan.steps:
             self._width[step.task] = max(self._width[step.task], len(step.prefix or ""))
@@ -89,7 +105,9 @@ class TerminalSink:
         """essh's own line on stderr (after the step's prefix, if any), escaped."""
         lead = self._lead(step) if step is not None else b""
         self._end_open_line("stderr")
-        self._targets["stderr"].write(lead + b"essh: " + escape_text(text).encode("utf-8", "replace") + b"\n")
+        self._targets["stderr"].write(
+            self._stamp() + lead + b"essh: " + escape_text(text).encode("utf-8", "replace") + b"\n"
+        )
 
     def hangup(self) -> None:
         """The terminal is gone (SIGHUP): write nothing more."""
@@ -102,17 +120,28 @@ class TerminalSink:
         lead = self._leads.get(step)
         if lead is None:
             s = self._plan.steps[step]
-            if s.prefix is None:
-                lead = b""
-            else:
+            text = ""
+            if s.prefix is not None:
                 # A template that ends in a space (ESSH's style) brings its own separator.
                 separator = "" if s.prefix[-1:].isspace() else " "
-                lead = escape_text(s.prefix.ljust(self._width[s.task]) + separator).encode("utf-8", "replace")
+                text = escape_text(s.prefix.ljust(self._width[s.task]) + separator)
+                if self._colour and s.host is not None:
+                    text = f"\x1b[{host_sgr(self._plan.hosts[s.host].name)}m{text.rstrip()}\x1b[0m" + text[len(text.rstrip()):]
+            if self._show_task:
+                task = escape_text(f"[{self._plan.tasks[s.task].name}] ")
+                text = (f"\x1b[2m{task}\x1b[0m" if self._colour else task) + text
+            lead = text.encode("utf-8", "replace")
             self._leads[step] = lead
         return lead
 
     def _passthrough(self, step: int) -> bool:
-        return self._plan.steps[step].prefix is None and len(self._running) <= 1
+        return self._plan.steps[step].prefix is None and len(self._running) <= 1 and not self._timestamps and not self._show_task
+
+    def _stamp(self) -> bytes:
+        if not self._timestamps:
+            return b""
+        now = self._clock()
+        return (time.strftime("%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d} ").encode()
 
     def _output(self, step: int, stream: str, data: bytes) -> None:
         target = self._targets[stream]
@@ -164,7 +193,7 @@ class TerminalSink:
             self._open_line[stream] = step
 
     def _framed(self, step: int, lines: list[bytes]) -> list[bytes]:
-        lead = self._lead(step)
+        lead = self._stamp() + self._lead(step)
         if self._raw:
             return [lead + line.rstrip(b"\r") + b"\n" for line in lines]
         # A terminal (pty) ends lines with CRLF; the CR would hide the prefix.

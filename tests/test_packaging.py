@@ -69,7 +69,7 @@ def test_wheel_declares_the_console_script(wheel, wheel_names):
     entry_points = next(n for n in wheel_names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
         text = zf.read(entry_points).decode()
-    assert "essh = essh.cli:main" in text
+    assert "essh = essh.entry:main" in text
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,27 @@
+"""The `essh` console script: answers `essh --version` before any import, else hands over to essh.cli.
+
+`essh --version` is what scripts and package managers run to probe essh; with
+this module it costs the interpreter's start-up and nothing else (typer, click
+and msgspec are not imported for it).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:
+        from essh import __version__, stdout  # stdout: a reader that left early is not an error
+
+        try:
+            stdout.write_lines([f"essh {__version__}"])
+        except stdout.OutputError as exc:
+            sys.stderr.write(f"essh: {exc}\n")
+            raise SystemExit(74) from None
+        return
+    from essh.cli import main as cli_main
+
+    cli_main(words)

@@ -1,0 +1,52 @@
+"""`essh report ...`: commands that read a run's report (`essh report timeline`).
+
+Its own typer sub-app, registered on the main app with one line in cli.py
+(`app.add_typer(report_app)`), so other `report` commands can join it here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from essh import stdout
+from essh.schema import escape_text
+
+report_app = typer.Typer(name="report", help="Read the report of a run.", no_args_is_help=True, rich_markup_mode=None)
+
+
+@report_app.command()
+def timeline(
+    report_file: Annotated[Path, typer.Argument(help="A report written by `essh apply` (JSON).", metavar="REPORT.json")],
+    fmt: Annotated[str, typer.Option("--format", help="html (self-contained, with an SVG) or mermaid (a gantt).")] = "html",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks for internal errors.")] = False,
+) -> None:
+    """Draw where the time of a run went: a Gantt of steps per task and host, waits and retries visible."""
+    import msgspec
+
+    from essh.cli import Abort, _errors
+    from essh.schema import decode_report_json
+
+    from .timeline import render_html, render_mermaid
+
+    with _errors(debug):
+        if fmt not in ("html", "mermaid"):
+            raise Abort(f"--format must be html or mermaid, not {fmt!r}")
+        try:
+            report = decode_report_json(report_file.read_bytes())
+        except OSError as exc:
+            raise Abort(f"cannot read report {report_file}: {exc.strerror or exc}") from None
+        except msgspec.MsgspecError as exc:
+            raise Abort(f"{report_file} is not an essh report: {exc}") from None
+        text = render_html(report, title=report_file.name) if fmt == "html" else "\n".join(render_mermaid(report)) + "\n"
+        if out is None:
+            stdout.write_bytes(text.encode("utf-8"))
+            return
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise Abort(f"cannot write {out}: {exc.strerror or exc}") from None
+        typer.echo(f"Wrote {escape_text(str(out))}", err=True)
