@@ -254,11 +254,14 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
 
 
 def driver_def(entry: Entry, state: LuaState) -> DriverDef:
-    """A driver: `engine` is template text or a Lua function of ctx returning it."""
+    """A driver: `engine` is template text or a Lua function of ctx returning it.
+
+    Any other key is a prop of the driver, as ESSH has it (`.Driver.Props.KEY`);
+    an explicit `props` entry wins over a free key of the same name.
+    """
     fields = entry.fields
-    for key in sorted(fields):
-        if key not in DRIVER_KEYS:
-            raise v.unknown_key(entry.label, key, DRIVER_KEYS, entry.where(key), list_known=True)
+    free = {key: value for key, value in fields.items() if key not in DRIVER_KEYS}
+    free_props = v.text_map(free, entry.label, entry.source) if free else {}
     if "engine" not in fields:
         raise ConfigError(f"{entry.label}: engine is required (template text or a function)", entry.source)
     engine_value = fields["engine"]
@@ -270,5 +273,5 @@ def driver_def(entry: Entry, state: LuaState) -> DriverDef:
     else:
         raise v.fail(f"{entry.label}: engine", "template text (a string) or a function", engine_value,
                      entry.where("engine"))
-    props = v.text_map(fields.get("props", {}), f"{entry.label}: props", entry.where("props"))
+    props = {**free_props, **v.text_map(fields.get("props", {}), f"{entry.label}: props", entry.where("props"))}
     return DriverDef(name=entry.name, defined_at=entry.source, engine=engine, props=props)

@@ -143,7 +143,8 @@ def test_host_type_errors(load_error, body, message):
         ("\nlocal p = essh.ssh_config", 2, "essh.ssh_config is not available in this essh"),
         ('\ndriver "d" {}', 2, "driver 'd': engine is required"),
         ('\ndriver "d" { engine = 1 }', 2, "driver 'd': engine must be template text (a string) or a function"),
-        ('\ndriver "d" { engine = "x", colour = 1 }', 2, "driver 'd': unknown property 'colour'"),
+        # A free key is a prop, as in ESSH: a scalar.
+        ('\ndriver "d" { engine = "x", colour = {1} }', 2, "driver 'd'.colour must be a string, number or boolean"),
     ],
 )
 def test_dsl_misuse(load_error, write, source, line, message):
