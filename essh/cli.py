@@ -352,6 +352,12 @@ def exec_(
     parallel: Annotated[bool, typer.Option("--parallel", "-p", help="Run on all hosts at once.")] = False,
     backend: Annotated[str, typer.Option("--backend", help="remote or local.")] = "remote",
     prefix: Annotated[Optional[bool], typer.Option("--prefix/--no-prefix", help="Prefix output lines with the host.")] = None,
+    prefix_string: Annotated[Optional[str], typer.Option("--prefix-string", help="The prefix, a template ({{.Host.Name}}).")] = None,
+    privileged: Annotated[bool, typer.Option("--privileged", help="Run as root (sudo).")] = False,
+    user: Annotated[Optional[str], typer.Option("--user", help="Run as this user (sudo).")] = None,
+    pty: Annotated[bool, typer.Option("--pty", help="Allocate a pseudo-terminal.")] = False,
+    script_file: Annotated[bool, typer.Option("--script-file", help="COMMAND names a file holding the commands.")] = False,
+    driver: Annotated[Optional[str], typer.Option("--driver", help="Render the command with this driver.")] = None,
     report: ReportOpt = None,
     log_dir: LogDirOpt = None,
     max_connections: MaxConnOpt = 100,
@@ -369,6 +375,13 @@ def exec_(
             raise Abort("essh exec needs a command: essh exec --target Q [OPTIONS] COMMAND... (or -- COMMAND...)")
         if backend not in ("remote", "local"):
             raise Abort(f"--backend must be remote or local, not {backend!r}")
+        if script_file:
+            from .exec_options import ScriptFileError, read_script_file
+
+            try:
+                words = [read_script_file(words)]
+            except ScriptFileError as exc:
+                raise Abort(str(exc)) from None
         the_plan = planner.make_exec_plan(
             _load(config, debug),
             " ".join(words),
@@ -376,7 +389,8 @@ def exec_(
             filters=filter or [],
             parallel=parallel,
             backend=backend,
-            prefix=prefix,
+            prefix=prefix_string if prefix_string is not None and prefix is not False else prefix,
+            privileged=privileged, user=user, pty=pty, driver=driver,
             created_at=_created_at(),
             essh_version=essh.__version__,
             relative_to=os.getcwd(),

@@ -85,12 +85,20 @@ def make_exec_plan(
     filters: Sequence[str] = (),
     parallel: bool | int = False,
     backend: str = "remote",
-    prefix: bool | None = None,
+    prefix: bool | str | None = None,
     created_at: int | None = None,
     essh_version: str,
     relative_to: str | None = None,
+    privileged: bool = False,
+    user: str | None = None,
+    pty: bool = False,
+    driver: str | None = None,
 ) -> Plan:
-    """The plan for `essh exec`: `command` as a one-off task named `exec` (`relative_to` as for make_plan)."""
+    """The plan for `essh exec`: `command` as a one-off task named `exec` (`relative_to` as for make_plan).
+
+    `prefix` may be a template (ESSH's `--prefix-string`); `privileged`, `user`,
+    `pty` and `driver` are the task properties of the same names.
+    """
     source = Source("<command line>")
     if backend == "remote" and not targets:
         raise ConfigError("essh exec with the remote backend needs --target (or use --backend local)")
@@ -103,6 +111,10 @@ def make_exec_plan(
         backend=backend,
         parallel=parallel,
         prefix=prefix,
+        privileged=privileged,
+        user=user or None,
+        pty=pty,
+        driver=driver,
     )
     planned = [_Planned(task, frozenset(), True)]
     plan = _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
