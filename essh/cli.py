@@ -458,6 +458,82 @@ def validate(config: ConfigOpt = None, debug: DebugOpt = False) -> None:
         stdout.write_lines([f"Configuration is valid: {len(cfg.hosts)} hosts, {len(cfg.tasks)} tasks, {len(cfg.drivers)} drivers."])
 
 
+_PASS_ON = {"ignore_unknown_options": True, "allow_extra_args": True, "allow_interspersed_args": False}
+
+
+@app.command(context_settings=_PASS_ON)
+def ssh(
+    ctx: typer.Context,
+    args: Annotated[Optional[list[str]], typer.Argument(help="HOST and ssh's own arguments.")] = None,
+    print_: Annotated[bool, typer.Option("--print", help="Print the generated ssh_config (ESSH's --print).")] = False,
+    gen: Annotated[bool, typer.Option("--gen", help="Only write the generated ssh_config (ESSH's --gen).")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Log in with OpenSSH's ssh -F on the generated ssh_config, with the host's hooks (ESSH's `essh HOST`)."""
+    _client(ctx, "ssh", args, config, debug, print_=print_, gen=gen)
+
+
+@app.command(context_settings=_PASS_ON)
+def scp(ctx: typer.Context, args: Annotated[Optional[list[str]], typer.Argument()] = None, config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """scp -F the generated ssh_config (ESSH's escp)."""
+    _client(ctx, "scp", args, config, debug)
+
+
+@app.command(context_settings=_PASS_ON)
+def rsync(ctx: typer.Context, args: Annotated[Optional[list[str]], typer.Argument()] = None, config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """rsync -e "ssh -F the generated ssh_config" (ESSH's ersync)."""
+    _client(ctx, "rsync", args, config, debug)
+
+
+def _client(ctx: typer.Context, tool: str, args: Optional[list[str]], config: str | None, debug: bool, *, print_: bool = False, gen: bool = False) -> None:
+    from . import ssh_client
+
+    with _errors(debug):
+        words = [*(args or []), *_task_args(ctx)]
+        cfg = _load(config, debug)
+        try:
+            if print_ or gen:
+                text = ssh_client.ssh_config_text(cfg.hosts.values())
+                path = ssh_client.write_ssh_config(cfg.ssh_config, text)
+                stdout.write_lines(text.splitlines() if print_ else [f"Wrote {escape_text(path)}"])
+                return
+            code = ssh_client.login(cfg, words) if tool == "ssh" else ssh_client.copy(cfg, tool, words)
+        except ssh_client.ClientError as exc:
+            raise Abort(str(exc)) from None
+    raise typer.Exit(code)
+
+
+def _essh_forms(words: list[str]) -> list[str]:
+    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir is done here."""
+    from .essh_forms import FormError, rewrite
+
+    if not words:
+        return words
+    group = typer.main.get_command(app)
+    commands = {name: {o for p in c.params for o in p.opts} for name, c in group.commands.items()}  # type: ignore[attr-defined]
+
+    def kind_of(word: str, config: str | None) -> str | None:
+        cfg = _load(config)
+        return "task" if word in cfg.tasks else "host" if word in cfg.hosts else None
+
+    try:
+        with _errors("--debug" in words):
+            try:
+                form = rewrite(words, commands, os.environ, kind_of)
+            except FormError as exc:
+                raise Abort(str(exc)) from None
+            if form.working_dir is not None:
+                try:
+                    os.chdir(form.working_dir)
+                except OSError as exc:
+                    raise Abort(f"--working-dir {form.working_dir}: {exc.strerror or exc}") from None
+            return form.words
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    return words  # not reached: _errors raises
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `essh` console script and `python -m essh`."""
     words = list(sys.argv[1:] if argv is None else argv)
@@ -467,6 +543,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         task_args = []
     try:
+        words = _essh_forms(words)
         app(args=words, prog_name="essh", obj=tuple(task_args))
     finally:
         stdout.flush()  # before the interpreter's own flush, which would complain of a reader gone

@@ -60,7 +60,8 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
     files = _Files()
-    state = LuaState(files.lua, limits=limits)
+    ssh_config = os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "ssh_config") if paths else ""
+    state = LuaState(files.lua, limits=limits, ssh_config=ssh_config)
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))
@@ -68,7 +69,7 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
     for path in state.read_by_lua():
         files.text(path, None)  # recorded like every other file the configuration read
 
-    hosts = [host_def(Entry("host", raw)) for raw in exported["hosts"]]
+    hosts = [host_def(Entry("host", raw), state) for raw in exported["hosts"]]
     tasks = [task_def(Entry("task", raw), state, files.text) for raw in exported["tasks"]]
     drivers = [driver_def(Entry("driver", raw), state) for raw in exported["drivers"]]
     hosts_by_name = {host.name: host for host in sorted(hosts, key=lambda host: host.name)}
@@ -81,7 +82,16 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
         drivers={driver.name: driver for driver in drivers},
         lua_version=state.version,
         notices=[str(notice) for notice in exported["notices"]],
+        ssh_config=_ssh_config(exported.get("ssh_config"), paths),
     )
+
+
+def _ssh_config(value: object, paths: list[str]) -> str:
+    """`essh.ssh_config` as the configuration left it: a path (ESSH lets a configuration choose it)."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        where = Source(os.path.abspath(paths[-1])) if paths else None
+        raise ConfigError(f"essh.ssh_config must be a path (a non-empty string), not {value!r}", where)
+    return value
 
 
 def _check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:

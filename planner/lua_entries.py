@@ -143,7 +143,22 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
     return texts
 
 
-def host_def(entry: Entry) -> HostDef:
+def _hooks(state: LuaState | None, value: Any, entry: Entry, key: str) -> list[Any]:
+    """A hooks_* list: commands (strings) and Lua functions, in order."""
+    where, label = entry.where(key), f"{entry.label}: {key}"
+    items = value if isinstance(value, list) else [value]
+    hooks: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            hooks.append(item)
+        elif v.is_function(item) and state is not None:
+            hooks.append(_function(state, item, entry, key))
+        else:
+            raise v.fail(label, "a list of commands (strings) and functions", value, where)
+    return hooks
+
+
+def host_def(entry: Entry, state: LuaState | None = None) -> HostDef:
     """A host's properties: capitalised keys are SSH options, the others essh's."""
     check_host_name(entry.name, entry.source)
     host = HostDef(name=entry.name, defined_at=entry.source)
@@ -168,11 +183,9 @@ def host_def(entry: Entry) -> HostDef:
             host.tags = list(dict.fromkeys(tags))
         elif key == "props":
             host.props = v.text_map(value, label, where)
-        elif key.startswith("hooks_"):
+        elif key in ("hooks_before_connect", "hooks_after_connect", "hooks_after_disconnect"):
             if value not in ([], {}):
-                raise ConfigError(
-                    f"{label}: hooks are not supported by essh (a plan runs only its steps); remove them", where
-                )
+                host.hooks[key[len("hooks_"):]] = _hooks(state, value, entry, key)
         else:
             raise v.unknown_key(entry.label, key, HOST_KEYS, where, list_known=True)
     for key, value in options:

@@ -86,6 +86,7 @@ class LuaState:
         *,
         limits: Limits = Limits(),
         on_stuck: Callable[[str, int], None] = hard_stop,
+        ssh_config: str = "",
     ) -> None:
         self._limits = limits
         self._watch = Watch(limits, on_stuck)
@@ -102,6 +103,7 @@ class LuaState:
                 "tick": self._watch.tick,
                 "select_hosts": select_hosts_for_lua,
                 "hook_count": HOOK_COUNT,
+                "ssh_config": ssh_config,
                 "stop_messages": {why: limits.stop_message(why) for why in (CPU, WALL, INTERRUPT)},
             },
             recursive=True,

@@ -315,6 +315,7 @@ G.job = unsupported("job", "define the hosts and tasks at the top level")
 G.import = unsupported("import", 'use require "name" with name.lua next to the configuration file')
 
 local essh_members = {
+  ssh_config = from_python.ssh_config,  -- where `essh ssh` writes the generated ssh_config (ESSH's variable)
   host = host, task = task, driver = driver, group = group,
   private_host = G.private_host, select_hosts = select_hosts, job = G.job, import = G.import,
   debug = function(...)
@@ -542,6 +543,7 @@ function api.export()
   export_kind("task"); put(",")
   export_kind("driver"); put(',"notices":')
   encode(notices, 0)
+  put(',"ssh_config":'); encode(rawget(essh_members, "ssh_config"), 0)
   put("}")
   return take()
 end

@@ -33,7 +33,7 @@ from .deps import (
 )
 from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
-from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
+from .hosts import login_only_warnings, plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from . import task_values
 from .hints import did_you_mean
@@ -180,6 +180,7 @@ def _build(
     refuse_jump_loops(plan_hosts, config.hosts)
     for name in used:
         warnings.extend(unapplied_options(config.hosts[name]))
+        warnings.extend(login_only_warnings(config.hosts[name], config.ssh_config))
 
     position = {p.task.name: i for i, p in enumerate(planned) if p.role != "handler"}
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}
