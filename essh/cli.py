@@ -504,6 +504,18 @@ def _client(ctx: typer.Context, tool: str, args: Optional[list[str]], config: st
     raise typer.Exit(code)
 
 
+@app.command()
+def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")]) -> None:
+    """Print the shell code completing tasks, hosts and tags: eval "$(essh completion bash)"."""
+    from .completion_scripts import SHELLS, script
+
+    with _errors(False):
+        if shell not in SHELLS:
+            raise Abort(f"essh completion knows {', '.join(SHELLS)}, not {shell!r}")
+        names = [n for n in typer.main.get_command(app).commands if not n.startswith("_")]  # type: ignore[attr-defined]
+        stdout.write_lines(script(shell, sys.executable, names).splitlines())
+
+
 def _essh_forms(words: list[str]) -> list[str]:
     """ESSH's command-line forms in essh's (`essh_forms`); --working-dir is done here."""
     from .essh_forms import FormError, rewrite

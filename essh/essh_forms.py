@@ -18,6 +18,7 @@ from dataclasses import dataclass
 COMMAND_FLAGS = {
     "--hosts": ["hosts"], "--tasks": ["tasks"], "--tags": ["tags"], "--exec": ["exec"],
     "--print": ["ssh", "--print"], "--gen": ["ssh", "--gen"],
+    "--zsh-completion": ["completion", "zsh"], "--bash-completion": ["completion", "bash"],
 }
 # ESSH's options that hold for every command, with a value or without.
 WITH_VALUE = ("--config", "--working-dir")

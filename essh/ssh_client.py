@@ -118,5 +118,3 @@ def _spawn(command: Sequence[str]) -> int:
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "'\"'\"'") + "'"
 
-
-ALIASES = "alias escp='essh scp'\nalias ersync='essh rsync'\n"
