@@ -19,6 +19,7 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from .lua_limits import HOOK_COUNT, CPU, INTERRUPT, WALL, Limits, Watch, hard_stop
+from .lua_libs import lua_libraries
 from .lua_prelude import prelude_source
 from .model import ConfigError, HostDef, Source
 from .targets import HostIndex
@@ -104,6 +105,7 @@ class LuaState:
                 "select_hosts": select_hosts_for_lua,
                 "hook_count": HOOK_COUNT,
                 "ssh_config": ssh_config,
+                "libs": lua_libraries(),
                 "stop_messages": {why: limits.stop_message(why) for why in (CPU, WALL, INTERRUPT)},
             },
             recursive=True,

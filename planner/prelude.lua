@@ -351,10 +351,41 @@ local function read_module(path)
   return src
 end
 
+-- ESSH's built-in libraries (lua_libs/*.lua, handed over by Python), and those refused.
+local libs = from_python.libs
+local REFUSED = {
+  http = "it would reach the network while planning; fetch the data in a task, or save it next to the configuration and read it with fs",
+  question = "planning asks nothing: a plan must be the same for the same files; pass answers as task arguments (-- ARGS) or props",
+  sh = "planning runs no commands; run them in a task's script",
+}
+local NOT_YET = {yaml = "use json", template = "use a driver or a prefix template", re = "use Lua's string patterns"}
+
+-- fs.read: a file read while planning is recorded like a module (its digest goes into the plan).
+local function read_recorded(path)
+  if type(path) ~= "string" then error("fs.read expects a path (a string)", 3) end
+  local f, err = io_open(path, "rb")
+  if not f then return nil, err end
+  local text = file_read(f, "a"); file_close(f)
+  if text then read_by_lua[#read_by_lua + 1] = path end
+  return text
+end
+
 G.require = function(name)
   if type(name) ~= "string" then error("require expects a module name (a string)", 2) end
   local value = loaded[name]
   if value ~= nil then return value end
+  if REFUSED[name] then
+    error(format("the '%s' library is refused: %s", name, REFUSED[name]), 2)
+  end
+  if NOT_YET[name] then
+    error(format("ESSH's '%s' library is not available in this essh yet; %s", name, NOT_YET[name]), 2)
+  end
+  if libs[name] then
+    local fn = raw_load(libs[name], "=essh's " .. name .. " library", "t")
+    value = fn(read_recorded)
+    loaded[name] = value
+    return value
+  end
   local path, err = searchpath(name, package.path)
   if not path then
     local tried = {}
