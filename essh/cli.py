@@ -505,6 +505,32 @@ def _client(ctx: typer.Context, tool: str, args: Optional[list[str]], config: st
 
 
 @app.command()
+def modules(
+    action: Annotated[str, typer.Argument(help="update: fetch, install and lock the imported modules; clean: remove them.")],
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them."""
+    from essh import planner
+
+    from .modules_install import Installer, clean
+
+    with _errors(debug):
+        paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
+        base = os.path.dirname(paths[0])
+        if action == "update":
+            installer = Installer(base)
+            planner.load_config(paths, modules=installer)
+            lock = installer.write_lock()
+            stdout.write_lines([f"{len(installer.locked)} git modules installed and locked in {escape_text(lock)}."])
+        elif action == "clean":
+            removed = clean(base)
+            stdout.write_lines([f"Removed {escape_text(removed)}." if removed else "No installed modules."])
+        else:
+            raise Abort(f"essh modules takes update or clean, not {action!r}")
+
+
+@app.command()
 def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")]) -> None:
     """Print the shell code completing tasks, hosts and tags: eval "$(essh completion bash)"."""
     from .completion_scripts import SHELLS, script

@@ -19,6 +19,7 @@ COMMAND_FLAGS = {
     "--hosts": ["hosts"], "--tasks": ["tasks"], "--tags": ["tags"], "--exec": ["exec"],
     "--print": ["ssh", "--print"], "--gen": ["ssh", "--gen"],
     "--zsh-completion": ["completion", "zsh"], "--bash-completion": ["completion", "bash"],
+    "--update": ["modules", "update"], "--clean-modules": ["modules", "clean"],
 }
 # ESSH's options that hold for every command, with a value or without.
 WITH_VALUE = ("--config", "--working-dir")

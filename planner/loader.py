@@ -22,6 +22,7 @@ from .lua_entries import Entry, driver_def, host_def, task_def
 from .lua_limits import Limits
 from .lua_runtime import LuaState
 from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
+from .modules import Pinned
 
 
 __all__ = ["discover_config_files", "load_config"]
@@ -51,17 +52,23 @@ class _Files:
         return self._translate(self.text(path, None))
 
 
-def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: float | None = None) -> Config:
+def load_config(
+    paths: list[str], *, limits: Limits = Limits(), time_limit: float | None = None, modules: Pinned | None = None
+) -> Config:
     """Evaluate the configuration files in order in one Lua state and return what they defined.
 
     `limits`: what each file (and later each prepare/engine call) may use (see
-    `lua_limits`); `time_limit` replaces just its CPU seconds.
+    `lua_limits`); `time_limit` replaces just its CPU seconds. `modules` finds
+    what `import` names: by default the installed modules pinned by the lock
+    file next to the first file (never the network).
     """
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
     files = _Files()
     ssh_config = os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "ssh_config") if paths else ""
-    state = LuaState(files.lua, limits=limits, ssh_config=ssh_config)
+    if modules is None and paths:
+        modules = Pinned(os.path.dirname(os.path.abspath(paths[0])))
+    state = LuaState(files.lua, limits=limits, ssh_config=ssh_config, module_folder=modules.folder if modules else None)
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))

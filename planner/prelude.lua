@@ -312,7 +312,7 @@ local function unsupported(name, instead)
   return function() error(format("%s is not supported by this essh; %s", name, instead), 2) end
 end
 G.job = unsupported("job", "define the hosts and tasks at the top level")
-G.import = unsupported("import", 'use require "name" with name.lua next to the configuration file')
+-- import is defined with require, below.
 
 local essh_members = {
   ssh_config = from_python.ssh_config,  -- where `essh ssh` writes the generated ssh_config (ESSH's variable)
@@ -403,6 +403,43 @@ G.require = function(name)
   loaded[name] = value
   return value
 end
+
+-- import: ESSH's modules (planner/modules.py finds the folder; its index.lua gives the value).
+local py_module_folder = from_python.module_folder
+local imported, importing = {}, {}  -- folder -> value; the chain of sources being imported
+
+G.import = function(source)
+  if type(source) ~= "string" then error("import expects a module source (a string)", 2) end
+  -- A relative local folder is relative to the importing module's folder, else to the configuration's.
+  local within = importing[#importing]
+  local ok, reply = raw_pcall(py_module_folder, source, within and within.folder or "")
+  if stopped then error(stopped, 0) end
+  if not ok or type(reply) ~= "string" then error("essh: import failed; please report this", 2) end
+  -- The position of the configuration's own line (a tail call leaves none to level 2).
+  if sub(reply, 1, 1) == "-" then error(configuration_line() .. sub(reply, 2), 0) end
+  local folder = sub(reply, 2)
+  if imported[folder] ~= nil then return imported[folder] end
+  for i, s in ipairs(importing) do
+    if s.folder == folder then
+      local chain = {}
+      for j = i, #importing do chain[#chain + 1] = importing[j].source end
+      chain[#chain + 1] = source
+      error(configuration_line() .. format("import cycle: %s", concat(chain, " -> ")), 0)
+    end
+  end
+  local path = folder .. "/index.lua"
+  local src, rerr = read_module(path)
+  if not src then error(configuration_line() .. format("module %s: %s", source, tostring(rerr)), 0) end
+  local fn, lerr = raw_load(src, "@" .. path, "t")
+  if not fn then error(lerr, 0) end
+  importing[#importing + 1] = {source = source, folder = folder}
+  local value = fn()
+  importing[#importing] = nil
+  if value == nil then value = true end
+  imported[folder] = value
+  return value
+end
+essh_members.import = G.import
 
 -- Export: everything as one JSON text ---------------------------------------
 

@@ -213,7 +213,8 @@ def test_an_endless_prepare_ends_with_an_error(write):
     ("source", "message"),
     [
         ('job "j" {}', "job is not supported by this essh; define the hosts and tasks at the top level"),
-        ('essh.import "x"', 'import is not supported by this essh; use require "name"'),
+        # essh.import is import: a missing local module names the folder it looked for.
+        ('essh.import "x"', "module x: no folder "),
     ],
 )
 def test_essh_features_not_supported_say_so(load_error, source, message):
