@@ -136,7 +136,7 @@ def _load(config: str | None, debug: bool = False):
     from essh import planner
 
     paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    cfg = planner.load_config(paths)
+    cfg = planner.load_config(paths, home=str(Path.home()))
     if debug:
         for notice in cfg.notices:
             typer.echo(f"[essh debug] {notice}", err=True)

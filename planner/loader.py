@@ -53,14 +53,21 @@ class _Files:
 
 
 def load_config(
-    paths: list[str], *, limits: Limits = Limits(), time_limit: float | None = None, modules: Pinned | None = None
+    paths: list[str],
+    *,
+    limits: Limits = Limits(),
+    time_limit: float | None = None,
+    modules: Pinned | None = None,
+    home: str | None = None,
 ) -> Config:
     """Evaluate the configuration files in order in one Lua state and return what they defined.
 
     `limits`: what each file (and later each prepare/engine call) may use (see
     `lua_limits`); `time_limit` replaces just its CPU seconds. `modules` finds
     what `import` names: by default the installed modules pinned by the lock
-    file next to the first file (never the network).
+    file next to the first file (never the network). `require` looks next to
+    each file, then in `.essh/lib` next to the first file and `HOME/.essh/lib`
+    (ESSH's library folders).
     """
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
@@ -68,7 +75,12 @@ def load_config(
     ssh_config = os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "ssh_config") if paths else ""
     if modules is None and paths:
         modules = Pinned(os.path.dirname(os.path.abspath(paths[0])))
-    state = LuaState(files.lua, limits=limits, ssh_config=ssh_config, module_folder=modules.folder if modules else None)
+    lib_dirs = [os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "lib")] if paths else []
+    if home:
+        lib_dirs.append(os.path.join(home, ".essh", "lib"))
+    state = LuaState(
+        files.lua, limits=limits, ssh_config=ssh_config, module_folder=modules.folder if modules else None, lib_dirs=lib_dirs
+    )
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))

@@ -105,6 +105,7 @@ class LuaState:
         on_stuck: Callable[[str, int], None] = hard_stop,
         ssh_config: str = "",
         module_folder: Callable[[str, str], str] | None = None,
+        lib_dirs: Iterable[str] = (),
     ) -> None:
         self._limits = limits
         self._watch = Watch(limits, on_stuck)
@@ -123,6 +124,7 @@ class LuaState:
                 "hook_count": HOOK_COUNT,
                 "ssh_config": ssh_config,
                 "libs": lua_libraries(),
+                "lib_path": "".join(f";{folder}/?.lua" for folder in lib_dirs),  # after the file's own folder
                 "module_folder": _answering(module_folder),
                 "stop_messages": {why: limits.stop_message(why) for why in (CPU, WALL, INTERRUPT)},
             },

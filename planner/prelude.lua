@@ -390,7 +390,7 @@ G.require = function(name)
   if not path then
     local tried = {}
     for file in gmatch(err, "no file '([^']*)'") do tried[#tried + 1] = file end
-    error(format("module '%s' not found next to the configuration file (looked for %s)",
+    error(format("module '%s' not found next to the configuration file nor in .essh/lib (looked for %s)",
                  name, concat(tried, ", ")), 2)
   end
   local src, rerr = read_module(path)
@@ -559,7 +559,7 @@ local api = {}
 
 function api.start(src, path, dir)
   stopped = nil
-  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
+  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua" .. from_python.lib_path
   local fn, err = raw_load(src, "@" .. path, "t")
   if not fn then return false, err end
   running = watched(co_create(fn))

@@ -35,8 +35,8 @@ def test_missing_module(load_error, write):
     assert error.source == Source(write("config.lua", ""), 2)
     folder = write("config.lua", "").rsplit("/", 1)[0]
     assert error.message == (
-        f"module 'nowhere' not found next to the configuration file"
-        f" (looked for {folder}/nowhere.lua, {folder}/nowhere/init.lua)"
+        f"module 'nowhere' not found next to the configuration file nor in .essh/lib"
+        f" (looked for {folder}/nowhere.lua, {folder}/nowhere/init.lua, {folder}/.essh/lib/nowhere.lua)"
     )
 
 

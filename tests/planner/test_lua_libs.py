@@ -59,3 +59,14 @@ task "t" {{ script = "x", props = {{ v = fs.read("{data}"), there = fs.exists("{
 def test_impure_libraries_are_refused_with_the_reason(load_error, name, why):
     error = load_error(f'\nlocal m = require "{name}"\n')
     assert why in error.message and error.source.line == 2
+
+
+def test_require_looks_in_essh_s_lib_folders(write, tmp_path):
+    write(".essh/lib/local_helper.lua", 'return { where = "project" }\n')
+    home = tmp_path / "home"
+    (home / ".essh" / "lib").mkdir(parents=True)
+    (home / ".essh" / "lib" / "user_helper.lua").write_text('return { where = "user" }\n')
+    (home / ".essh" / "lib" / "local_helper.lua").write_text('return { where = "user, shadowed" }\n')
+    path = write("config.lua", 'task "t" { script = "x", props = { a = require("local_helper").where, b = require("user_helper").where } }')
+    cfg = load_config([path], home=str(home))
+    assert cfg.tasks["t"].props == {"a": "project", "b": "user"}
