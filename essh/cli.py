@@ -373,8 +373,6 @@ def exec_(
         words = [*(command or []), *_task_args(ctx)]
         if not words:
             raise Abort("essh exec needs a command: essh exec --target Q [OPTIONS] COMMAND... (or -- COMMAND...)")
-        if backend not in ("remote", "local"):
-            raise Abort(f"--backend must be remote or local, not {backend!r}")
         if script_file:
             from .exec_options import ScriptFileError, read_script_file
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 
 class OutputError(Exception):
@@ -26,31 +27,33 @@ class OutputError(Exception):
 def write_lines(lines: Iterable[str]) -> bool:
     """Print each of `lines` and a newline, flushed; False once the reader is gone
     (the rest of `lines` is then never read)."""
-    stream = sys.stdout
-    if stream is None:
-        return False
-    try:
+
+    def write(stream) -> None:
         for line in lines:
             stream.write(line + "\n")
         stream.flush()
-    except BrokenPipeError:
-        _reader_gone(stream)
-        return False
-    except OSError as exc:
-        _reader_gone(stream)
-        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
-    return True
+
+    return _written(write)
 
 
 def write_bytes(data: bytes) -> bool:
     """Print `data` as it is, flushed; False once the reader is gone."""
+
+    def write(stream) -> None:
+        stream.flush()
+        stream.buffer.write(data)
+        stream.buffer.flush()
+
+    return _written(write)
+
+
+def _written(write: Callable[[TextIO], None]) -> bool:
+    """Run `write` on stdout: False if the reader left; OutputError if stdout failed otherwise."""
     stream = sys.stdout
     if stream is None:
         return False
     try:
-        stream.flush()
-        stream.buffer.write(data)
-        stream.buffer.flush()
+        write(stream)
     except BrokenPipeError:
         _reader_gone(stream)
         return False

@@ -33,16 +33,20 @@ class _Files:
 
     def __init__(self) -> None:
         self.read: dict[str, ConfigFileRead] = {}
+        self._data: dict[str, bytes] = {}  # what was read, once: the digest and the text always agree
         self._translate = translate
 
     def text(self, path: str, blame: Source | None) -> str:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise ConfigError(f"cannot read {path}: {reason}", blame) from None
-        self.read.setdefault(path, ConfigFileRead(path, hashlib.sha256(data).hexdigest()))
+        data = self._data.get(path)
+        if data is None:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise ConfigError(f"cannot read {path}: {reason}", blame) from None
+            self._data[path] = data
+            self.read[path] = ConfigFileRead(path, hashlib.sha256(data).hexdigest())
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -72,10 +76,11 @@ def load_config(
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
     files = _Files()
-    ssh_config = os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "ssh_config") if paths else ""
-    if modules is None and paths:
-        modules = Pinned(os.path.dirname(os.path.abspath(paths[0])))
-    lib_dirs = [os.path.join(os.path.dirname(os.path.abspath(paths[0])), ".essh", "lib")] if paths else []
+    base = os.path.dirname(os.path.abspath(paths[0])) if paths else ""  # ESSH's data folder is base/.essh
+    ssh_config = os.path.join(base, ".essh", "ssh_config") if base else ""
+    if modules is None and base:
+        modules = Pinned(base)
+    lib_dirs = [os.path.join(base, ".essh", "lib")] if base else []
     if home:
         lib_dirs.append(os.path.join(home, ".essh", "lib"))
     state = LuaState(

@@ -11,7 +11,7 @@ from resolve_build import FILE, config, host, task
     ("field", "value", "words"),
     [
         ("parallel", 0, "parallel must be a whole number from 1 to 1,000,000, got a number (0)"),
-        ("backend", "cloud", 'backend must be "remote" or "local", got a string'),
+        ("backend", "cloud", 'backend must be "remote" or "local", got a string ("cloud")'),
         ("timeout", 0.0, "timeout must be a positive number of seconds (at most 10^9), got a number (0.0)"),
         ("retries", -1, "retries must be a whole number from 0 to 1,000,000, got a number (-1)"),
     ],
@@ -29,7 +29,7 @@ def test_the_exec_task_meets_them_too():
 
 @pytest.mark.parametrize(("load_text", "words"), [
     ("parallel = 0", "parallel must be a whole number from 1 to 1,000,000, got a number (0)"),
-    ('backend = "cloud"', 'backend must be "remote" or "local", got a string'),
+    ('backend = "cloud"', 'backend must be "remote" or "local", got a string ("cloud")'),
 ])
 def test_the_loader_says_the_same(load_error, load_text, words):
     assert load_error(f'task "t" {{ {load_text}, script = "x" }}').message == f"task 't': {words}"
