@@ -171,7 +171,7 @@ def _load(config: str | None, debug: bool = False):
     from essh import planner
 
     paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    cfg = planner.load_config(paths)
+    cfg = planner.load_config(paths, home=str(Path.home()))
     if debug:
         for notice in cfg.notices:
             typer.echo(f"[essh debug] {notice}", err=True)
@@ -645,6 +645,12 @@ def exec_(
     parallel: Annotated[bool, typer.Option("--parallel", "-p", help="Run on all hosts at once.")] = False,
     backend: Annotated[str, typer.Option("--backend", help="remote or local.")] = "remote",
     prefix: Annotated[Optional[bool], typer.Option("--prefix/--no-prefix", help="Prefix output lines with the host.")] = None,
+    prefix_string: Annotated[Optional[str], typer.Option("--prefix-string", help="The prefix, a template ({{.Host.Name}}).")] = None,
+    privileged: Annotated[bool, typer.Option("--privileged", help="Run as root (sudo).")] = False,
+    user: Annotated[Optional[str], typer.Option("--user", help="Run as this user (sudo).")] = None,
+    pty: Annotated[bool, typer.Option("--pty", help="Allocate a pseudo-terminal.")] = False,
+    script_file: Annotated[bool, typer.Option("--script-file", help="COMMAND names a file holding the commands.")] = False,
+    driver: Annotated[Optional[str], typer.Option("--driver", help="Render the command with this driver.")] = None,
     report: ReportOpt = None,
     log_dir: LogDirOpt = None,
     max_connections: MaxConnOpt = 100,
@@ -664,6 +670,13 @@ def exec_(
         words = [*(command or []), *_task_args(ctx)]
         if not words:
             raise Abort("essh exec needs a command: essh exec --target Q [OPTIONS] COMMAND... (or -- COMMAND...)")
+        if script_file:
+            from .exec_options import ScriptFileError, read_script_file
+
+            try:
+                words = [read_script_file(words)]
+            except ScriptFileError as exc:
+                raise Abort(str(exc)) from None
         the_plan = planner.make_exec_plan(
             _load(config, debug),
             " ".join(words),
@@ -671,7 +684,8 @@ def exec_(
             filters=filter or [],
             parallel=parallel,
             backend=backend,
-            prefix=prefix,
+            prefix=prefix_string if prefix_string is not None and prefix is not False else prefix,
+            privileged=privileged, user=user, pty=pty, driver=driver,
             created_at=_created_at(),
             essh_version=essh.__version__,
             relative_to=os.getcwd(),
@@ -823,6 +837,9 @@ def report_merge(
         except MergeError as exc:
             raise Abort(str(exc)) from None
         _emit(schema.encode_report_json(merged), out, "merged report")
+
+
+@app.command()
 def graph(
     ctx: typer.Context,
     targets: Annotated[Optional[list[str]], typer.Argument(help="A plan file, or tasks to plan (default: 'default').", metavar="[PLAN_FILE|TASK...]")] = None,
@@ -871,12 +888,126 @@ def init(
 
 
 def _register_subapps() -> None:
-    from .report_cli import report_app
+    from .report_cli import timeline
 
-    app.add_typer(report_app)
+    report_app.command("timeline")(timeline)
 
 
 _register_subapps()
+
+
+_PASS_ON = {"ignore_unknown_options": True, "allow_extra_args": True, "allow_interspersed_args": False}
+
+
+@app.command(context_settings=_PASS_ON)
+def ssh(
+    ctx: typer.Context,
+    args: Annotated[Optional[list[str]], typer.Argument(help="HOST and ssh's own arguments.")] = None,
+    print_: Annotated[bool, typer.Option("--print", help="Print the generated ssh_config (ESSH's --print).")] = False,
+    gen: Annotated[bool, typer.Option("--gen", help="Only write the generated ssh_config (ESSH's --gen).")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Log in with OpenSSH's ssh -F on the generated ssh_config, with the host's hooks (ESSH's `essh HOST`)."""
+    _client(ctx, "ssh", args, config, debug, print_=print_, gen=gen)
+
+
+@app.command(context_settings=_PASS_ON)
+def scp(ctx: typer.Context, args: Annotated[Optional[list[str]], typer.Argument()] = None, config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """scp -F the generated ssh_config (ESSH's escp)."""
+    _client(ctx, "scp", args, config, debug)
+
+
+@app.command(context_settings=_PASS_ON)
+def rsync(ctx: typer.Context, args: Annotated[Optional[list[str]], typer.Argument()] = None, config: ConfigOpt = None, debug: DebugOpt = False) -> None:
+    """rsync -e "ssh -F the generated ssh_config" (ESSH's ersync)."""
+    _client(ctx, "rsync", args, config, debug)
+
+
+def _client(ctx: typer.Context, tool: str, args: Optional[list[str]], config: str | None, debug: bool, *, print_: bool = False, gen: bool = False) -> None:
+    from . import ssh_client
+
+    with _errors(debug):
+        words = [*(args or []), *_task_args(ctx)]
+        cfg = _load(config, debug)
+        try:
+            if print_ or gen:
+                text = ssh_client.ssh_config_text(cfg.hosts.values())
+                path = ssh_client.write_ssh_config(cfg.ssh_config, text)
+                stdout.write_lines(text.splitlines() if print_ else [f"Wrote {escape_text(path)}"])
+                return
+            code = ssh_client.login(cfg, words) if tool == "ssh" else ssh_client.copy(cfg, tool, words)
+        except ssh_client.ClientError as exc:
+            raise Abort(str(exc)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def modules(
+    action: Annotated[str, typer.Argument(help="update: fetch, install and lock the imported modules; clean: remove them.")],
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them."""
+    from essh import planner
+
+    from .modules_install import Installer, clean
+
+    with _errors(debug):
+        paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
+        base = os.path.dirname(paths[0])
+        if action == "update":
+            installer = Installer(base)
+            planner.load_config(paths, modules=installer)
+            lock = installer.write_lock()
+            stdout.write_lines([f"{len(installer.locked)} git modules installed and locked in {escape_text(lock)}."])
+        elif action == "clean":
+            removed = clean(base)
+            stdout.write_lines([f"Removed {escape_text(removed)}." if removed else "No installed modules."])
+        else:
+            raise Abort(f"essh modules takes update or clean, not {action!r}")
+
+
+@app.command()
+def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")]) -> None:
+    """Print the shell code completing tasks, hosts and tags: eval "$(essh completion bash)"."""
+    from .completion_scripts import SHELLS, script
+
+    with _errors(False):
+        if shell not in SHELLS:
+            raise Abort(f"essh completion knows {', '.join(SHELLS)}, not {shell!r}")
+        names = [n for n in typer.main.get_command(app).commands if not n.startswith("_")]  # type: ignore[attr-defined]
+        stdout.write_lines(script(shell, sys.executable, names).splitlines())
+
+
+def _essh_forms(words: list[str]) -> list[str]:
+    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir is done here."""
+    from .essh_forms import FormError, rewrite
+
+    if not words:
+        return words
+    group = typer.main.get_command(app)
+    commands = {name: {o for p in c.params for o in p.opts} for name, c in group.commands.items()}  # type: ignore[attr-defined]
+
+    def kind_of(word: str, config: str | None) -> str | None:
+        cfg = _load(config)
+        return "task" if word in cfg.tasks else "host" if word in cfg.hosts else None
+
+    try:
+        with _errors("--debug" in words):
+            try:
+                form = rewrite(words, commands, os.environ, kind_of)
+            except FormError as exc:
+                raise Abort(str(exc)) from None
+            if form.working_dir is not None:
+                try:
+                    os.chdir(form.working_dir)
+                except OSError as exc:
+                    raise Abort(f"--working-dir {form.working_dir}: {exc.strerror or exc}") from None
+            return form.words
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    return words  # not reached: _errors raises
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -888,6 +1019,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         task_args = []
     try:
+        words = _essh_forms(words)
         app(args=words, prog_name="essh", obj=tuple(task_args))
     finally:
         stdout.flush()  # before the interpreter's own flush, which would complain of a reader gone

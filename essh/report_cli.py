@@ -1,8 +1,4 @@
-"""`essh report ...`: commands that read a run's report (`essh report timeline`).
-
-Its own typer sub-app, registered on the main app with one line in cli.py
-(`app.add_typer(report_app)`), so other `report` commands can join it here.
-"""
+"""`essh report timeline`: where the time of a run went (registered on cli.py's `report` sub-app)."""
 
 from __future__ import annotations
 
@@ -14,10 +10,6 @@ import typer
 from essh import stdout
 from essh.schema import escape_text
 
-report_app = typer.Typer(name="report", help="Read the report of a run.", no_args_is_help=True, rich_markup_mode=None)
-
-
-@report_app.command()
 def timeline(
     report_file: Annotated[Path, typer.Argument(help="A report written by `essh apply` (JSON).", metavar="REPORT.json")],
     fmt: Annotated[str, typer.Option("--format", help="html (self-contained, with an SVG) or mermaid (a gantt).")] = "html",

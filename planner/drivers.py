@@ -58,8 +58,9 @@ class Templates:
         found = self._compiled.get(text)
         if found is None:
             from .gotemplate import compile as compile_template
+            from .template_funcs import FUNCS, TEMPLATES
 
-            found = self._compiled[text] = compile_template(text)
+            found = self._compiled[text] = compile_template(text, templates=TEMPLATES, funcs=FUNCS)
         return found
 
 
@@ -160,6 +161,7 @@ class Drivers:
             return [only] * len(hosts)
         template = self._compiled(driver, task)
         data = {
+            "HostnamesWidth": max((len(h.name) for h in hosts if h is not None), default=0),
             "Scripts": [{"code": code, "description": description} for code, description in parts],
             "Task": task_data(task, args),
             "Driver": {"Name": driver.name, "Props": dict(sorted(driver.props.items()))},
@@ -229,7 +231,8 @@ def prefixes(
         return [None] * len(hosts)
     if setting is True:
         return [default_prefix(backend, h) for h in hosts]
-    data = {"Task": task_data(task, args), "Args": list(args)}
+    width = max((len(h.name) for h in hosts if h is not None), default=0)
+    data = {"Task": task_data(task, args), "Args": list(args), "HostnamesWidth": width}
     try:
         template = templates.get(setting)
     except Exception as exc:
@@ -241,6 +244,7 @@ def prefixes(
         except Exception as exc:
             raise ConfigError(f"task {task.name}: cannot render its prefix {setting!r}: {exc}", task.defined_at) from None
 
-    if not template.may_read("Host"):
-        return [one(None)] * len(hosts)
-    return [one(h) for h in hosts]
+    shared = None if template.may_read("Host") else one(None)
+    # As ESSH: a local step without a host is prefixed `[local]`, whatever the template.
+    return [default_prefix(backend, None) if h is None and backend == "local"
+            else shared if shared is not None else one(h) for h in hosts]

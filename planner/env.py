@@ -1,7 +1,8 @@
 """The ESSH environment of a step, split into the host's share and the task's.
 
-Host share (`Host.env`, stored once per host): ESSH_HOSTNAME, ESSH_HOST_HOSTNAME
-(the HostName option, else the host's name), ESSH_HOST_SSH_<KEY> per SSH option
+Host share (`Host.env`, stored once per host): ESSH_HOSTNAME and ESSH_HOST_HOSTNAME
+(both the host's name, as ESSH sets them; the HostName option is in
+ESSH_HOST_SSH_HOSTNAME), ESSH_HOST_SSH_<KEY> per SSH option
 (a keyword given several values keeps the last), ESSH_HOST_TAGS_<TAG>=1,
 ESSH_HOST_PROPS_<KEY>; sorted by variable name.
 
@@ -67,7 +68,7 @@ def host_env(host: HostDef) -> tuple[Pair, ...]:
     """The host's share of every step's environment, sorted by name."""
     env = {
         "ESSH_HOSTNAME": host.name,
-        "ESSH_HOST_HOSTNAME": host_option(host, "HostName") or host.name,
+        "ESSH_HOST_HOSTNAME": host.name,  # ESSH's value; the HostName option is ESSH_HOST_SSH_HOSTNAME
     }
     for key, value in host.ssh_options:  # in order, so a repeated keyword keeps its last value
         env["ESSH_HOST_SSH_" + env_key(key)] = value

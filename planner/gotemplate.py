@@ -37,9 +37,10 @@ import decimal
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_TEMPLATES", "NO_VALUE", "Template", "TemplateError", "compile", "render"]
+__all__ = ["DEFAULT_TEMPLATES", "NO_VALUE", "DataFunction", "Template", "TemplateError", "compile", "render"]
 
 # ESSH's driver templates start with `{{template "environment" .}}`. essh exports the
 # environment itself (essh.schema.command), so by default that template is empty.
@@ -492,9 +493,7 @@ class _Parser:
         if first.kind == "ident" and first.text not in ("true", "false", "nil"):
             if first.text in _KEYWORDS:
                 raise TemplateError(f"unexpected {first.text!r} in pipeline", first.line)
-            fn = self.funcs.get(first.text)
-            if fn is None:
-                raise TemplateError(f"function {first.text!r} not defined", first.line)
+            fn = self._function(first)
             args = self._operands(tokens[1:], line)
             for _, holds_data in args:
                 self._use(holds_data)
@@ -505,6 +504,14 @@ class _Parser:
         if piped:
             raise TemplateError(f"non-function {first.text} in pipeline", first.line)
         return operands[0]
+
+    def _function(self, token: _Token) -> Callable[..., Any]:
+        fn = self.funcs.get(token.text)
+        if fn is None:
+            raise TemplateError(f"function {token.text!r} not defined", token.line)
+        for name in getattr(fn, "reads", ()):
+            self._read_field(name)
+        return fn
 
     def _operands(self, tokens: list[_Token], line: int) -> list[tuple[Eval, bool]]:
         operands: list[tuple[Eval, bool]] = []
@@ -548,10 +555,7 @@ class _Parser:
         if kind == "ident" and text in ("true", "false", "nil"):
             return _constant({"true": True, "false": False, "nil": None}[text]), False
         if kind == "ident":
-            fn = self.funcs.get(text)
-            if fn is None:
-                raise TemplateError(f"function {text!r} not defined", token.line)
-            return _call(text, fn, [], token.line), False
+            return _call(text, self._function(token), [], token.line), False
         raise TemplateError(f"unexpected {text!r} in operand", token.line)
 
 
@@ -590,9 +594,23 @@ def _constant(value: Any) -> Eval:
 _NOTHING_PIPED = object()  # a call that is not part of a pipeline gets no extra argument
 
 
+@dataclass(frozen=True)
+class DataFunction:
+    """A template function that also takes the template's data (`$`) as its first argument.
+
+    `reads` names the data's fields it takes, so `Template.may_read` stays exact
+    (ESSH's `HostnameAlignString` reads `.Host` without naming it).
+    """
+
+    fn: Callable[..., Any]
+    reads: frozenset[str]
+
+
 def _call(name: str, fn: Callable[..., Any], args: list[Eval], line: int):
     def call(dot, variables, piped=_NOTHING_PIPED):
         values = [a(dot, variables) for a in args]
+        if isinstance(fn, DataFunction):
+            return _call(name, fn.fn, [lambda d, v: v["$"], *args], line)(dot, variables, piped)
         if piped is not _NOTHING_PIPED:
             values.append(piped)
         try:

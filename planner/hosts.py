@@ -22,6 +22,22 @@ def unapplied_options(host: HostDef) -> list[str]:
     return [f"host {host.name}: SSH option {key} is not applied by essh" for key in keys]
 
 
+def login_only_warnings(host: HostDef, ssh_config: str) -> list[str]:
+    """Warnings for what of `host` serves `essh ssh` logins only: its hooks (ESSH never
+    runs them in tasks either), and options reading the generated ssh_config, which
+    essh writes for logins (`essh.ssh_config`), not when a plan is applied."""
+    found = []
+    if any(host.hooks.values()):
+        found.append(f"host {host.name}: its hooks run only around `essh ssh` logins, never in tasks (as ESSH)")
+    for key, value in host.ssh_options:
+        if ssh_config and ssh_config in value:
+            found.append(
+                f"host {host.name}: {key} reads essh.ssh_config ({ssh_config}), which essh writes only for"
+                " `essh ssh` logins: run `essh ssh --gen` before applying, or use ProxyJump for tasks"
+            )
+    return found
+
+
 def with_jump_hosts(names: set[str], hosts: dict[str, HostDef]) -> set[str]:
     """`names` and every essh host their ProxyJump names, transitively: the executor
     connects through a bastion defined in the configuration with its own options."""

@@ -22,6 +22,7 @@ from .lua_entries import Entry, driver_def, host_def, task_def
 from .lua_limits import Limits
 from .lua_runtime import LuaState
 from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
+from .modules import Pinned
 
 
 __all__ = ["discover_config_files", "load_config"]
@@ -55,16 +56,36 @@ class _Files:
         return self._translate(self.text(path, None))
 
 
-def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: float | None = None) -> Config:
+def load_config(
+    paths: list[str],
+    *,
+    limits: Limits = Limits(),
+    time_limit: float | None = None,
+    modules: Pinned | None = None,
+    home: str | None = None,
+) -> Config:
     """Evaluate the configuration files in order in one Lua state and return what they defined.
 
     `limits`: what each file (and later each prepare/engine call) may use (see
-    `lua_limits`); `time_limit` replaces just its CPU seconds.
+    `lua_limits`); `time_limit` replaces just its CPU seconds. `modules` finds
+    what `import` names: by default the installed modules pinned by the lock
+    file next to the first file (never the network). `require` looks next to
+    each file, then in `.essh/lib` next to the first file and `HOME/.essh/lib`
+    (ESSH's library folders).
     """
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
     files = _Files()
-    state = LuaState(files.lua, limits=limits)
+    base = os.path.dirname(os.path.abspath(paths[0])) if paths else ""  # ESSH's data folder is base/.essh
+    ssh_config = os.path.join(base, ".essh", "ssh_config") if base else ""
+    if modules is None and base:
+        modules = Pinned(base)
+    lib_dirs = [os.path.join(base, ".essh", "lib")] if base else []
+    if home:
+        lib_dirs.append(os.path.join(home, ".essh", "lib"))
+    state = LuaState(
+        files.lua, limits=limits, ssh_config=ssh_config, module_folder=modules.folder if modules else None, lib_dirs=lib_dirs
+    )
     for path in paths:
         path = os.path.abspath(path)
         state.run_file(path, files.lua(path))
@@ -72,7 +93,7 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
     for path in state.read_by_lua():
         files.text(path, None)  # recorded like every other file the configuration read
 
-    hosts = [host_def(Entry("host", raw)) for raw in exported["hosts"]]
+    hosts = [host_def(Entry("host", raw), state) for raw in exported["hosts"]]
     tasks = [task_def(Entry("task", raw), state, files.text) for raw in exported["tasks"]]
     drivers = [driver_def(Entry("driver", raw), state) for raw in exported["drivers"]]
     hosts_by_name = {host.name: host for host in sorted(hosts, key=lambda host: host.name)}
@@ -86,7 +107,16 @@ def load_config(paths: list[str], *, limits: Limits = Limits(), time_limit: floa
         lua_version=state.version,
         notices=[str(notice) for notice in exported["notices"]],
         secret_reads=[str(name) for name in exported.get("secret_reads", ())],
+        ssh_config=_ssh_config(exported.get("ssh_config"), paths),
     )
+
+
+def _ssh_config(value: object, paths: list[str]) -> str:
+    """`essh.ssh_config` as the configuration left it: a path (ESSH lets a configuration choose it)."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        where = Source(os.path.abspath(paths[-1])) if paths else None
+        raise ConfigError(f"essh.ssh_config must be a path (a non-empty string), not {value!r}", where)
+    return value
 
 
 def _check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:

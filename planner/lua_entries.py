@@ -144,7 +144,22 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
     return texts
 
 
-def host_def(entry: Entry) -> HostDef:
+def _hooks(state: LuaState | None, value: Any, entry: Entry, key: str) -> list[Any]:
+    """A hooks_* list: commands (strings) and Lua functions, in order."""
+    where, label = entry.where(key), f"{entry.label}: {key}"
+    items = value if isinstance(value, list) else [value]
+    hooks: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            hooks.append(item)
+        elif v.is_function(item) and state is not None:
+            hooks.append(_function(state, item, entry, key))
+        else:
+            raise v.fail(label, "a list of commands (strings) and functions", value, where)
+    return hooks
+
+
+def host_def(entry: Entry, state: LuaState | None = None) -> HostDef:
     """A host's properties: capitalised keys are SSH options, the others essh's."""
     check_host_name(entry.name, entry.source)
     host = HostDef(name=entry.name, defined_at=entry.source)
@@ -169,11 +184,9 @@ def host_def(entry: Entry) -> HostDef:
             host.tags = list(dict.fromkeys(tags))
         elif key == "props":
             host.props = v.text_map(value, label, where)
-        elif key.startswith("hooks_"):
+        elif key in ("hooks_before_connect", "hooks_after_connect", "hooks_after_disconnect"):
             if value not in ([], {}):
-                raise ConfigError(
-                    f"{label}: hooks are not supported by essh (a plan runs only its steps); remove them", where
-                )
+                host.hooks[key[len("hooks_"):]] = _hooks(state, value, entry, key)
         else:
             raise v.unknown_key(entry.label, key, HOST_KEYS, where, list_known=True)
     for key, value in options:
@@ -263,11 +276,14 @@ def task_def(entry: Entry, state: LuaState, read_text: Callable[[str, Source], s
 
 
 def driver_def(entry: Entry, state: LuaState) -> DriverDef:
-    """A driver: `engine` is template text or a Lua function of ctx returning it."""
+    """A driver: `engine` is template text or a Lua function of ctx returning it.
+
+    Any other key is a prop of the driver, as ESSH has it (`.Driver.Props.KEY`);
+    an explicit `props` entry wins over a free key of the same name.
+    """
     fields = entry.fields
-    for key in sorted(fields):
-        if key not in DRIVER_KEYS:
-            raise v.unknown_key(entry.label, key, DRIVER_KEYS, entry.where(key), list_known=True)
+    free = {key: value for key, value in fields.items() if key not in DRIVER_KEYS}
+    free_props = v.text_map(free, entry.label, entry.source) if free else {}
     if "engine" not in fields:
         raise ConfigError(f"{entry.label}: engine is required (template text or a function)", entry.source)
     engine_value = fields["engine"]
@@ -279,5 +295,5 @@ def driver_def(entry: Entry, state: LuaState) -> DriverDef:
     else:
         raise v.fail(f"{entry.label}: engine", "template text (a string) or a function", engine_value,
                      entry.where("engine"))
-    props = v.text_map(fields.get("props", {}), f"{entry.label}: props", entry.where("props"))
+    props = {**free_props, **v.text_map(fields.get("props", {}), f"{entry.label}: props", entry.where("props"))}
     return DriverDef(name=entry.name, defined_at=entry.source, engine=engine, props=props)

@@ -19,6 +19,7 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from .lua_limits import HOOK_COUNT, CPU, INTERRUPT, WALL, Limits, Watch, hard_stop
+from .lua_libs import lua_libraries
 from .lua_prelude import prelude_source
 from .model import ConfigError, HostDef, Source
 from .targets import HostIndex
@@ -71,6 +72,22 @@ def select_hosts_for_lua(request: str) -> str | None:
         return None
 
 
+def _answering(folder: Callable[[str, str], str] | None) -> Callable[[str, str], str]:
+    """`import`'s question to Python (where is SOURCE's folder, relative to WITHIN or the
+    configuration's?) as a function that never raises (Lua would be handed the exception):
+    "+FOLDER", or "-" and why not."""
+
+    def answer(source: str, within: str) -> str:
+        if folder is None:
+            return "-modules are not available here"
+        try:
+            return "+" + folder(str(source), str(within))
+        except Exception as exc:
+            return "-" + (str(exc) or type(exc).__name__)
+
+    return answer
+
+
 class LuaState:
     """A fresh sandboxed Lua state with the essh DSL loaded.
 
@@ -86,6 +103,9 @@ class LuaState:
         *,
         limits: Limits = Limits(),
         on_stuck: Callable[[str, int], None] = hard_stop,
+        ssh_config: str = "",
+        module_folder: Callable[[str, str], str] | None = None,
+        lib_dirs: Iterable[str] = (),
     ) -> None:
         self._limits = limits
         self._watch = Watch(limits, on_stuck)
@@ -102,6 +122,10 @@ class LuaState:
                 "tick": self._watch.tick,
                 "select_hosts": select_hosts_for_lua,
                 "hook_count": HOOK_COUNT,
+                "ssh_config": ssh_config,
+                "libs": lua_libraries(),
+                "lib_path": "".join(f";{folder}/?.lua" for folder in lib_dirs),  # after the file's own folder
+                "module_folder": _answering(module_folder),
                 "stop_messages": {why: limits.stop_message(why) for why in (CPU, WALL, INTERRUPT)},
             },
             recursive=True,

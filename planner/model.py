@@ -56,6 +56,10 @@ class HostDef:
     private: bool = False  # ESSH: usable by tasks only (`private_host`)
     tags: list[str] = field(default_factory=list)  # in the order written, without duplicates
     props: dict[str, str] = field(default_factory=dict)
+    # ESSH's hooks_before_connect, hooks_after_connect, hooks_after_disconnect (by the part after
+    # "hooks_"): each a list of commands (str) and Lua functions returning a command or nothing.
+    # Run only around `essh ssh` logins (essh.ssh_client), never in a plan, as ESSH.
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,3 +128,5 @@ class Config:
     notices: list[str] = field(default_factory=list)  # from essh.debug() and the like
     # Variables read with os.getenv whose names look secret (PASSWORD, TOKEN, SECRET, KEY)
     secret_reads: list[str] = field(default_factory=list)
+    # `essh.ssh_config`: where `essh ssh` writes the generated ssh_config (ESSH's variable).
+    ssh_config: str = ""

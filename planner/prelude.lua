@@ -327,9 +327,10 @@ local function unsupported(name, instead)
   return function() error(format("%s is not supported by this essh; %s", name, instead), 2) end
 end
 G.job = unsupported("job", "define the hosts and tasks at the top level")
-G.import = unsupported("import", 'use require "name" with name.lua next to the configuration file')
+-- import is defined with require, below.
 
 local essh_members = {
+  ssh_config = from_python.ssh_config,  -- where `essh ssh` writes the generated ssh_config (ESSH's variable)
   host = host, task = task, driver = driver, group = group,
   private_host = G.private_host, select_hosts = select_hosts, job = G.job, import = G.import,
   -- A secret's reference: an `env` value resolved only when the plan is applied (lua_values.SECRET).
@@ -372,15 +373,46 @@ local function read_module(path)
   return src
 end
 
+-- ESSH's built-in libraries (lua_libs/*.lua, handed over by Python), and those refused.
+local libs = from_python.libs
+local REFUSED = {
+  http = "it would reach the network while planning; fetch the data in a task, or save it next to the configuration and read it with fs",
+  question = "planning asks nothing: a plan must be the same for the same files; pass answers as task arguments (-- ARGS) or props",
+  sh = "planning runs no commands; run them in a task's script",
+}
+local NOT_YET = {yaml = "use json", template = "use a driver or a prefix template", re = "use Lua's string patterns"}
+
+-- fs.read: a file read while planning is recorded like a module (its digest goes into the plan).
+local function read_recorded(path)
+  if type(path) ~= "string" then error("fs.read expects a path (a string)", 3) end
+  local f, err = io_open(path, "rb")
+  if not f then return nil, err end
+  local text = file_read(f, "a"); file_close(f)
+  if text then read_by_lua[#read_by_lua + 1] = path end
+  return text
+end
+
 G.require = function(name)
   if type(name) ~= "string" then error("require expects a module name (a string)", 2) end
   local value = loaded[name]
   if value ~= nil then return value end
+  if REFUSED[name] then
+    error(format("the '%s' library is refused: %s", name, REFUSED[name]), 2)
+  end
+  if NOT_YET[name] then
+    error(format("ESSH's '%s' library is not available in this essh yet; %s", name, NOT_YET[name]), 2)
+  end
+  if libs[name] then
+    local fn = raw_load(libs[name], "=essh's " .. name .. " library", "t")
+    value = fn(read_recorded)
+    loaded[name] = value
+    return value
+  end
   local path, err = searchpath(name, package.path)
   if not path then
     local tried = {}
     for file in gmatch(err, "no file '([^']*)'") do tried[#tried + 1] = file end
-    error(format("module '%s' not found next to the configuration file (looked for %s)",
+    error(format("module '%s' not found next to the configuration file nor in .essh/lib (looked for %s)",
                  name, concat(tried, ", ")), 2)
   end
   local src, rerr = read_module(path)
@@ -393,6 +425,43 @@ G.require = function(name)
   loaded[name] = value
   return value
 end
+
+-- import: ESSH's modules (planner/modules.py finds the folder; its index.lua gives the value).
+local py_module_folder = from_python.module_folder
+local imported, importing = {}, {}  -- folder -> value; the chain of sources being imported
+
+G.import = function(source)
+  if type(source) ~= "string" then error("import expects a module source (a string)", 2) end
+  -- A relative local folder is relative to the importing module's folder, else to the configuration's.
+  local within = importing[#importing]
+  local ok, reply = raw_pcall(py_module_folder, source, within and within.folder or "")
+  if stopped then error(stopped, 0) end
+  if not ok or type(reply) ~= "string" then error("essh: import failed; please report this", 2) end
+  -- The position of the configuration's own line (a tail call leaves none to level 2).
+  if sub(reply, 1, 1) == "-" then error(configuration_line() .. sub(reply, 2), 0) end
+  local folder = sub(reply, 2)
+  if imported[folder] ~= nil then return imported[folder] end
+  for i, s in ipairs(importing) do
+    if s.folder == folder then
+      local chain = {}
+      for j = i, #importing do chain[#chain + 1] = importing[j].source end
+      chain[#chain + 1] = source
+      error(configuration_line() .. format("import cycle: %s", concat(chain, " -> ")), 0)
+    end
+  end
+  local path = folder .. "/index.lua"
+  local src, rerr = read_module(path)
+  if not src then error(configuration_line() .. format("module %s: %s", source, tostring(rerr)), 0) end
+  local fn, lerr = raw_load(src, "@" .. path, "t")
+  if not fn then error(lerr, 0) end
+  importing[#importing + 1] = {source = source, folder = folder}
+  local value = fn()
+  importing[#importing] = nil
+  if value == nil then value = true end
+  imported[folder] = value
+  return value
+end
+essh_members.import = G.import
 
 -- Export: everything as one JSON text ---------------------------------------
 
@@ -512,7 +581,7 @@ local api = {}
 
 function api.start(src, path, dir)
   stopped = nil
-  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua"
+  package.path = dir .. "/?.lua;" .. dir .. "/?/init.lua" .. from_python.lib_path
   local fn, err = raw_load(src, "@" .. path, "t")
   if not fn then return false, err end
   running = watched(co_create(fn))
@@ -569,6 +638,7 @@ function api.export()
   sort(reads)
   put(',"secret_reads":')
   encode(reads, 0)
+  put(',"ssh_config":'); encode(rawget(essh_members, "ssh_config"), 0)
   put("}")
   return take()
 end

@@ -35,7 +35,7 @@ from .deps import (
 from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
 from .files import FileTable
-from .hosts import plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
+from .hosts import login_only_warnings, plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from . import task_values
 from .hints import did_you_mean
@@ -89,12 +89,20 @@ def make_exec_plan(
     filters: Sequence[str] = (),
     parallel: bool | int = False,
     backend: str = "remote",
-    prefix: bool | None = None,
+    prefix: bool | str | None = None,
     created_at: int | None = None,
     essh_version: str,
     relative_to: str | None = None,
+    privileged: bool = False,
+    user: str | None = None,
+    pty: bool = False,
+    driver: str | None = None,
 ) -> Plan:
-    """The plan for `essh exec`: `command` as a one-off task named `exec` (`relative_to` as for make_plan)."""
+    """The plan for `essh exec`: `command` as a one-off task named `exec` (`relative_to` as for make_plan).
+
+    `prefix` may be a template (ESSH's `--prefix-string`); `privileged`, `user`,
+    `pty` and `driver` are the task properties of the same names.
+    """
     source = Source("<command line>")
     if backend == "remote" and not targets:
         raise ConfigError("essh exec with the remote backend needs --target (or use --backend local)")
@@ -107,6 +115,10 @@ def make_exec_plan(
         backend=backend,
         parallel=parallel,
         prefix=prefix,
+        privileged=privileged,
+        user=user or None,
+        pty=pty,
+        driver=driver,
     )
     planned = [_Planned(task, frozenset(), True)]
     plan = _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
@@ -183,6 +195,7 @@ def _build(
     refuse_jump_loops(plan_hosts, config.hosts)
     for name in used:
         warnings.extend(unapplied_options(config.hosts[name]))
+        warnings.extend(login_only_warnings(config.hosts[name], config.ssh_config))
 
     position = {p.task.name: i for i, p in enumerate(planned) if p.role != "handler"}
     handler_of = {position[p.handles]: i for i, p in enumerate(planned) if p.handles is not None}

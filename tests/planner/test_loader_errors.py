@@ -35,8 +35,8 @@ def test_missing_module(load_error, write):
     assert error.source == Source(write("config.lua", ""), 2)
     folder = write("config.lua", "").rsplit("/", 1)[0]
     assert error.message == (
-        f"module 'nowhere' not found next to the configuration file"
-        f" (looked for {folder}/nowhere.lua, {folder}/nowhere/init.lua)"
+        f"module 'nowhere' not found next to the configuration file nor in .essh/lib"
+        f" (looked for {folder}/nowhere.lua, {folder}/nowhere/init.lua, {folder}/.essh/lib/nowhere.lua)"
     )
 
 
@@ -124,7 +124,7 @@ def test_task_type_errors(load_error, write, body, message):
         ("User = {name = 'x'}", "host 'h': User must be a string, number, boolean or a list of them"),
         ("['Host Name'] = 'x'", "host 'h': 'Host Name' is not an ssh_config keyword"),
         ("props = {'a', 'b'}", "host 'h': props must be a table of name = value, got a list"),
-        ("hooks_before_connect = {'echo x'}", "host 'h': hooks_before_connect: hooks are not supported"),
+        ("hooks_before_connect = {1}", "host 'h': hooks_before_connect must be a list of commands (strings) and functions"),
     ],
 )
 def test_host_type_errors(load_error, body, message):
@@ -140,10 +140,12 @@ def test_host_type_errors(load_error, body, message):
         ('\ngroup { host "a" {}, task "b" {} }', 2, "group: a group holds one kind of definition"),
         ('\ngroup { "x" }', 2, "group: entry #1 is not a host, task or driver definition"),
         ("\nessh.select_hosts(3)", 2, "select_hosts expects a string or a list of strings"),
-        ("\nlocal p = essh.ssh_config", 2, "essh.ssh_config is not available in this essh"),
+        ("\nlocal p = essh.ssh_cfg", 2, "essh.ssh_cfg is not available in this essh"),
+        ("\nessh.ssh_config = 1", 0, "essh.ssh_config must be a path"),  # read after the files ran: no line
         ('\ndriver "d" {}', 2, "driver 'd': engine is required"),
         ('\ndriver "d" { engine = 1 }', 2, "driver 'd': engine must be template text (a string) or a function"),
-        ('\ndriver "d" { engine = "x", colour = 1 }', 2, "driver 'd': unknown property 'colour'"),
+        # A free key is a prop, as in ESSH: a scalar.
+        ('\ndriver "d" { engine = "x", colour = {1} }', 2, "driver 'd'.colour must be a string, number or boolean"),
     ],
 )
 def test_dsl_misuse(load_error, write, source, line, message):
@@ -211,7 +213,8 @@ def test_an_endless_prepare_ends_with_an_error(write):
     ("source", "message"),
     [
         ('job "j" {}', "job is not supported by this essh; define the hosts and tasks at the top level"),
-        ('essh.import "x"', 'import is not supported by this essh; use require "name"'),
+        # essh.import is import: a missing local module names the folder it looked for.
+        ('essh.import "x"', "module x: no folder "),
     ],
 )
 def test_essh_features_not_supported_say_so(load_error, source, message):

@@ -99,7 +99,7 @@ def test_environment_of_hosts_and_tasks():
     plan = plan_of([t], ["deploy"], ["first", "second"], hosts=[h])
     assert dict(plan.hosts[0].env) == {
         "ESSH_HOSTNAME": "web-1.example",
-        "ESSH_HOST_HOSTNAME": "10.0.0.1",
+        "ESSH_HOST_HOSTNAME": "web-1.example",  # the host's name, as ESSH sets it
         "ESSH_HOST_SSH_HOSTNAME": "10.0.0.1",
         "ESSH_HOST_SSH_PORT": "2222",
         "ESSH_HOST_SSH_IDENTITYFILE": "b",
@@ -120,7 +120,7 @@ def test_environment_of_hosts_and_tasks():
     assert plan.hosts[0].ssh_options == (("HostName", "10.0.0.1"), ("IdentityFile", "a"), ("IdentityFile", "b"), ("Port", "2222"))
 
 
-def test_host_hostname_falls_back_to_the_name():
+def test_host_hostname_is_the_name():
     plan = plan_of([task("a", targets=["db-1"])], ["a"])
     assert ("ESSH_HOST_HOSTNAME", "db-1") in plan.hosts[0].env
 
@@ -389,11 +389,13 @@ def test_a_numeric_parallel_on_a_composite_is_warned_about():
     assert plan.meta.warnings == ("task g: parallel = 2 runs its depends together without a limit",)
 
 
-def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_missing_host_is_an_error():
+def test_a_prefix_template_without_the_host_is_the_same_everywhere_and_a_local_step_without_a_host_is_local():
     plan = plan_of([task("a", targets=["web"], prefix="{{.Task.Name}}:")], ["a"])
     assert [s.prefix for s in plan.steps] == ["a:", "a:"]
+    # As ESSH: a local step without a host is `[local]`, whatever the prefix template says.
+    assert [s.prefix for s in plan_of([task("a", prefix="{{.Host.Name}}")], ["a"]).steps] == ["[local]"]
     with pytest.raises(ConfigError, match="task a: cannot render its prefix"):
-        plan_of([task("a", prefix="{{.Host.Name}}")], ["a"])
+        plan_of([task("a", targets=["web"], prefix="{{Add .Host.Name 1}}")], ["a"])
 
 
 def test_env_names_bash_will_not_set_are_refused():

@@ -1,0 +1,80 @@
+"""`essh modules update` and `essh modules clean`: the only code that fetches modules.
+
+`Installer` is handed to the loader in place of the planner's `Pinned`: every
+git module the configuration imports (nested imports too, as they are
+reached) is cloned at its ref into `.essh/modules/`, without its `.git`, and
+pinned in the lock file with its commit and digest. Sources: local paths
+and any URL git itself takes (tests use file:// and local repositories).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from essh.planner.modules import LOCK_NAME, MODULES_DIR, ModuleError, Pinned, Source, digest, parse
+
+
+class Installer(Pinned):
+    """`essh modules update`: fetch every git module the configuration imports (nested
+    imports too, as they are reached), install it and write the lock file."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(base)
+        self.locked: dict[str, dict[str, str]] = {}
+
+    def folder(self, text: str, within: str = "") -> str:
+        source = parse(text)
+        if not source.is_git:
+            return self._local(source, within)
+        installed = os.path.join(self.base, MODULES_DIR, source.key)
+        if text not in self.locked:
+            commit = _fetch(source, installed)
+            self.locked[text] = {"commit": commit, "digest": digest(installed)}
+        return os.path.join(installed, source.subdir) if source.subdir else installed
+
+    def write_lock(self) -> str:
+        path = os.path.join(self.base, LOCK_NAME)
+        text = json.dumps({"version": 1, "modules": dict(sorted(self.locked.items()))}, indent=2) + "\n"
+        Path(path).write_text(text, encoding="utf-8")
+        return path
+
+
+def _git(*args: str, cwd: str | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ModuleError(f"git {args[0]}: {last}")
+    return done.stdout.strip()
+
+
+def _fetch(source: Source, installed: str) -> str:
+    """Clone the repository at its ref into `installed` (without .git); the commit."""
+    with tempfile.TemporaryDirectory() as scratch:
+        clone = os.path.join(scratch, "repo")
+        try:
+            _git("clone", "--quiet", source.repo, clone)
+            if source.ref:
+                _git("checkout", "--quiet", source.ref, cwd=clone)
+            commit = _git("rev-parse", "HEAD", cwd=clone)
+        except ModuleError as exc:
+            raise ModuleError(f"module {source.text}: {exc}") from None
+        shutil.rmtree(os.path.join(clone, ".git"))
+        if os.path.exists(installed):
+            shutil.rmtree(installed)
+        os.makedirs(os.path.dirname(installed), exist_ok=True)
+        shutil.move(clone, installed)
+    return commit
+
+
+def clean(base: str) -> str | None:
+    """`essh modules clean`: remove the installed modules (the lock file stays)."""
+    folder = os.path.join(base, MODULES_DIR)
+    if not os.path.isdir(folder):
+        return None
+    shutil.rmtree(folder)
+    return folder

@@ -1,0 +1,22 @@
+"""ESSH's built-in Lua libraries that fit a pure planner: `json`, `env` (read-only), `fs` (read-only).
+
+Each is a Lua file here, run on first `require` inside the sandboxed state
+(prelude.lua); `fs` is handed the prelude's reader so a file it reads is
+recorded with its digest like a required module. `http`, `question` and `sh`
+are refused by the prelude with the reason; `yaml`, `template` and `re` are
+not available yet.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+NAMES = ("env", "fs", "json")
+
+
+@functools.cache
+def lua_libraries() -> dict[str, str]:
+    """name -> Lua source of each built-in library."""
+    folder = resources.files(__name__)
+    return {name: folder.joinpath(f"{name}.lua").read_text(encoding="utf-8") for name in NAMES}

@@ -1,0 +1,43 @@
+"""ESSH's `--exec` options on `essh exec`, through the real command (local backend)."""
+
+from __future__ import annotations
+
+from cli_workspace import one_error_line
+
+HOSTS = 'host "a" { tags = ["t"] }\nhost "bb" { tags = ["t"] }\n'
+
+
+def test_prefix_string_is_a_template(ws):
+    ws.write(".esshconfig.lua", HOSTS)
+    result = ws.essh("exec", "--target", "t", "--backend", "local", "--prefix-string", "<{{.Host.Name}}>", "echo hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["<a>  hi", "<bb> hi"]  # aligned, as every prefix
+
+
+def test_script_file_reads_the_commands_from_a_file(ws):
+    ws.write(".esshconfig.lua", HOSTS)
+    ws.write("cmds.sh", "echo one $ESSH_HOSTNAME\necho two\n")
+    result = ws.essh("exec", "--target", "a", "--backend", "local", "--script-file", "cmds.sh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "one a\ntwo\n"
+    missing = ws.essh("exec", "--target", "a", "--backend", "local", "--script-file", "nope.sh")
+    assert missing.returncode == 2 and "cannot read script file nope.sh" in one_error_line(missing)
+
+
+def test_driver_renders_the_command(ws):
+    ws.write(".esshconfig.lua", HOSTS + 'driver "loud" { engine = [=[{{range .Scripts}}{{.code}} | tr a-z A-Z{{end}}]=] }\n')
+    result = ws.essh("exec", "--target", "a", "--backend", "local", "--driver", "loud", "echo quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "QUIET\n"
+
+
+def test_privileged_user_and_pty_are_options_not_part_of_the_command(sshd, ws):
+    name, port = sshd.hosts[0]
+    ws.write(".esshconfig.lua", f'host "{name}" {{ HostName = "127.0.0.1", Port = {port}, User = "{sshd.user}", '
+             f'IdentityFile = "{sshd.key_path}", IdentitiesOnly = "yes", UserKnownHostsFile = "{sshd.known_hosts}" }}\n')
+    result = ws.essh("exec", "--target", name, "--privileged", "id -un")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "root"
+    as_user = ws.essh("exec", "--target", name, "--user", sshd.user, "--pty", "id -un; test -t 1 && echo tty")
+    assert as_user.returncode == 0, as_user.stderr
+    assert as_user.stdout.split() == [sshd.user, "tty"]
