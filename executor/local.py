@@ -1,9 +1,9 @@
 """The local transport: a step run on this machine with trio's process support.
 
 The process starts in its own session (so its own process group); its program
-arrives on its stdin (with `task.pty`, on an inherited pipe: the terminal is its
-stdin, stdout and stderr), never in an argv, and its output streams into the
-step's `StepIO`. Cancelling the caller ends the whole group: TERM, then KILL
+arrives on its stdin (with `task.pty`, through its terminal, which is its stdin,
+stdout and stderr), never in an argv, and its output streams into the step's
+`StepIO`. Cancelling the caller ends the whole group: TERM, then KILL
 after `KILL_GRACE`, before Cancelled propagates.
 """
 
@@ -70,27 +70,23 @@ def _copy(source: str, destination: str, mode: int) -> None:
 
 async def _run(command: Command, io: StepIO) -> int:
     task = command.task
-    delivery = delivery_of(task, local=True)
-    read, write = os.pipe()
-    terminal = None
-    try:
-        argv = task_argv(task, delivery, read)
-        if task.pty:
-            process, terminal = await _start_pty(argv, read)
-            streams = [(terminal, "stdout")]
-        else:
-            process = await trio.lowlevel.open_process(
-                argv, stdin=read, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            )
-            streams = [(process.stdout, "stdout"), (process.stderr, "stderr")]
-    except BaseException:
-        os.close(write)
-        raise
-    finally:
-        os.close(read)
+    delivery = delivery_of(task)
+    argv = task_argv(task, delivery)
+    data = encode_program(command.program, delivery)
+    if task.pty:
+        process, terminal = await _start_pty(argv)
+        streams: list[tuple[trio.abc.ReceiveStream | None, str]] = [(terminal, "stdout")]
+        sending: trio.abc.SendStream = terminal
+    else:
+        process = await trio.lowlevel.open_process(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        terminal = None
+        streams = [(process.stdout, "stdout"), (process.stderr, "stderr")]
+        sending = process.stdin  # type: ignore[assignment]
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_send, write, encode_program(command.program, delivery))
+            nursery.start_soon(_send, sending, data, terminal is None)
             for stream, name in streams:
                 nursery.start_soon(_pump, stream, name, io)
         return _status(await process.wait())
@@ -103,20 +99,22 @@ async def _run(command: Command, io: StepIO) -> int:
             await terminal.aclose()
 
 
-async def _send(write: int, data: bytes) -> None:
-    """Write the program into the pipe the step's bootstrap reads, then close it."""
-    pipe = trio.lowlevel.FdStream(write)  # takes ownership of `write`
+async def _send(stream: trio.abc.SendStream, data: bytes, close: bool) -> None:
+    """Hand the step's bootstrap its program (on stdin: then EOF; on a terminal: it stays open)."""
     try:
-        await pipe.send_all(data)
-    except (trio.BrokenResourceError, OSError):
+        await stream.send_all(data)
+        if close:
+            await stream.aclose()
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass  # the step ended before reading it all: its exit status says what happened
-    finally:
-        await pipe.aclose()
 
 
-async def _start_pty(argv: list[str], read: int) -> tuple[trio.Process, trio.lowlevel.FdStream]:
+async def _start_pty(argv: list[str]) -> tuple[trio.Process, trio.lowlevel.FdStream]:
     leader, follower = os.openpty()
     try:
+        modes = termios.tcgetattr(follower)
+        modes[3] &= ~termios.ECHO  # the program is not echoed back; the bootstrap turns echo on again
+        termios.tcsetattr(follower, termios.TCSANOW, modes)
         process = await trio.lowlevel.open_process(
             argv,
             stdin=follower,
@@ -124,7 +122,6 @@ async def _start_pty(argv: list[str], read: int) -> tuple[trio.Process, trio.low
             stderr=follower,
             start_new_session=True,
             preexec_fn=_take_terminal,
-            pass_fds=(read,),
         )
     except BaseException:
         os.close(leader)

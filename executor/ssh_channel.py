@@ -45,7 +45,7 @@ class StaleConnection(ConnectionLost):
 
 def exec_request(task: Task, nonce: str) -> str:
     """The exec request of every step of `task`: the pid prelude, then the task's command line."""
-    delivery = delivery_of(task, local=False)
+    delivery = delivery_of(task)
     return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(task_argv(task, delivery))
 
 
@@ -126,7 +126,7 @@ async def run_channel(
     Raises `SessionRefused` when the server refuses the channel, `ConnectionLost`
     when the connection breaks, `LocalError` when the output cannot be handed on."""
     task = command.task
-    delivery = delivery_of(task, local=False)
+    delivery = delivery_of(task)
     opening = asyncio.ensure_future(
         conn.create_session(
             lambda: _Session(io, "stdout" if task.pty else "stderr", nonce),

@@ -17,10 +17,9 @@ can run the bootstraps; bash reads without a fork.
 - `stdin`: the step's standard input carries the program, then EOF (over SSH a
   step's standard input was always empty, and a local one's the null device: both
   are now at their end);
-- `terminal`: an SSH step with a terminal gets it base64-encoded, after a line
-  with the count of lines, with echo off, then echo back on;
-- `fd`: a local step with a terminal reads it from an inherited pipe whose
-  descriptor number is in the command line, so its terminal stays its stdin.
+- `terminal`: a step with a terminal (over SSH or here) gets it base64-encoded,
+  after a line with the count of lines, with echo off, then echo back on. (A
+  descriptor of its own would not do: sudo closes every descriptor but 0-2.)
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from .plan import Pair, Plan, Step, Task
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SUDO = ("sudo", "-n", "-u")  # -n: never wait for a password; a plan runs unattended
 
-Delivery = Literal["stdin", "fd", "terminal"]
+Delivery = Literal["stdin", "terminal"]
 PROGRAM_MARK = "#essh\n"  # every program starts with it: a bootstrap that received none says so
 _CHECK = (
     'case $__essh_program in "#essh"*) ;; '
@@ -48,9 +47,8 @@ _RUN = _CHECK + 'eval "unset __essh_program; $__essh_program"'
 _BASH_READ = '[ -n "${BASH_VERSION-}" ] && { __essh_program=$(<SOURCE); } 2>/dev/null || '
 BOOTSTRAPS: dict[Delivery, str] = {
     "stdin": _BASH_READ.replace("SOURCE", "/dev/stdin") + "__essh_program=$(cat); " + _RUN,
-    "fd": _BASH_READ.replace("SOURCE", "/dev/fd/FD") + "__essh_program=$(cat <&FD); exec FD<&-; " + _RUN,
-    # A terminal: a line with the count of base64 lines, then the lines (no character a
-    # terminal interprets, each far below its line limit), read by head in one pass.
+    # A terminal (over SSH or here): a line with the count of base64 lines, then the lines (no
+    # character a terminal interprets, each far below its line limit), read by head in one pass.
     "terminal": (
         'IFS= read -r __essh_lines && __essh_program=$(head -n "$__essh_lines" | base64 -d); '
         "unset __essh_lines; stty echo 2>/dev/null; " + _RUN
@@ -116,15 +114,14 @@ def sudo_prefix(task: Task) -> list[str]:
     return [*SUDO, task.run_as, "-H", "--"] if task.run_as is not None else []
 
 
-def task_argv(task: Task, delivery: Delivery, fd: int = 3) -> list[str]:
-    """The command line of every step of `task`: the same for all of them, no secret in it.
-    With the `fd` delivery, `fd` is the descriptor the program arrives on."""
-    bootstrap = BOOTSTRAPS[delivery].replace("FD", str(int(fd)))
+def task_argv(task: Task, delivery: Delivery) -> list[str]:
+    """The command line of every step of `task`: the same for all of them, no secret in it."""
+    bootstrap = BOOTSTRAPS[delivery]
     return [*sudo_prefix(task), *task.shell, bootstrap]
 
 
 def encode_program(program: str, delivery: Delivery) -> bytes:
-    """The bytes the transport sends the bootstrap of `delivery` (followed by EOF for stdin and fd)."""
+    """The bytes the transport sends the bootstrap of `delivery` (followed by EOF for stdin)."""
     data = (PROGRAM_MARK + program).encode("utf-8", "surrogateescape")
     if delivery != "terminal":
         return data
@@ -132,13 +129,9 @@ def encode_program(program: str, delivery: Delivery) -> bytes:
     return b"%d\n" % lines.count(b"\n") + lines
 
 
-def delivery_of(task: Task, *, local: bool | None = None) -> Delivery:
-    """How the steps of `task` receive their program (run `local`ly, else over SSH; by
-    default as its backend says): on stdin, unless that is a terminal (a local one
-    keeps its terminal and gets a pipe of its own)."""
-    if not task.pty:
-        return "stdin"
-    return "fd" if (task.backend == "local" if local is None else local) else "terminal"
+def delivery_of(task: Task) -> Delivery:
+    """How the steps of `task` receive their program: on stdin, or through their terminal."""
+    return "terminal" if task.pty else "stdin"
 
 
 def step_command(plan: Plan, step: Step) -> str:

@@ -93,3 +93,16 @@ def test_cancel_of_a_process_ignoring_term_ends_with_kill():
     run(main)
     assert stdout.getvalue() == b"armed\n"
     assert time.monotonic() - started < 4
+
+
+def test_a_local_step_under_sudo_gets_its_program_with_and_without_a_terminal():
+    # sudo closes every descriptor but 0-2: the program comes on stdin, or through the terminal.
+    for pty in (False, True):
+        task, _ = step([], pty=pty, run_as="root")
+        out = Capture()
+
+        async def main() -> int:
+            return await run_on(LocalTransport(), None, task, 'echo "ran as $(id -un)"', out)
+
+        assert run(main) == 0
+        assert out.stdout.getvalue().replace(b"\r\n", b"\n").endswith(b"ran as root\n"), (pty, out.stdout.getvalue())

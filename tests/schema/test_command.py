@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 
@@ -76,7 +75,7 @@ def test_the_command_line_carries_no_program(plan):
         argv = task_argv(task, delivery)
         assert shlex.split(step_command(plan, step)) == argv
         # the same fixed words for every step: nothing of its environment or script
-        assert argv == [*sudo_prefix(task), *task.shell, BOOTSTRAPS[delivery].replace("FD", "3")]
+        assert argv == [*sudo_prefix(task), *task.shell, BOOTSTRAPS[delivery]]
         assert (argv[0] == "sudo") == (task.run_as is not None)
 
 
@@ -100,16 +99,6 @@ def test_the_program_is_the_script_exactly(delivery):
     done = subprocess.run(argv, input=encode_program(script, delivery), capture_output=True, env={"PATH": "/usr/bin:/bin"})
     # the program's variable is gone, and its standard input is at its end (cat reads nothing)
     assert (done.returncode, done.stdout) == (3, b"a b|bash|unset|")
-
-
-def test_fd_delivery_leaves_stdin_to_the_step():
-    read, write = os.pipe()
-    os.write(write, encode_program("read line; echo \"got $line\"", "fd"))
-    os.close(write)
-    done = subprocess.run(task_argv(PLAN.tasks[1], "fd", read), input=b"from the user\n", capture_output=True,
-                          pass_fds=(read,))
-    os.close(read)
-    assert (done.stdout, done.stderr) == (b"got from the user\n", b"")
 
 
 def test_a_plan_with_an_invalid_environment_name_is_refused_when_read():
