@@ -364,8 +364,14 @@ def test_a_10000_host_config_translates_quickly():
     )
     assert len(hosts) > 1_000_000
     best = min(_timed(translate, hosts) for _ in range(5))
-    assert best < 0.1, f"{best:.3f} s"
+    # Against a same-run baseline (one regex pass over the text finding what translate looks at),
+    # not a number of seconds: machines differ and CI shares its CPU. Measured: about 5x.
+    baseline = min(_timed(_SCAN.findall, hosts) for _ in range(5))
+    assert best < 12 * baseline, f"{best:.3f} s, {best / baseline:.1f}x a regex scan of the text"
     assert re.search(r'tags = \{"web", "zone-0"\}', translate(hosts))
+
+
+_SCAN = re.compile(r'"[^"]*"|--[^\n]*|\[|\]|\{|\}')
 
 
 def _timed(fn, arg) -> float:
