@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from essh.schema import Plan, escape_text
+from essh.schema import Download, Plan, escape_text
 
 _SKIPPED_FIELDS = frozenset({"name", "defined_at"})
 
@@ -34,6 +34,7 @@ class Change(msgspec.Struct, frozen=True):
 class ScriptChange(msgspec.Struct, frozen=True):
     hosts: tuple[str, ...]  # "(local)" for a step without a host
     diff: tuple[str, ...]  # unified diff lines
+    what: str = "script"  # or the upload whose text changed ("upload /etc/app.conf")
 
 
 class TaskDiff(msgspec.Struct, frozen=True):
@@ -63,6 +64,7 @@ class PlanDiff(msgspec.Struct, frozen=True):
 
 
 _LOCAL = "(local)"
+_TEXT_LIMIT = 256 * 1024  # an inline upload up to this size is diffed as text
 
 
 def _fields(struct: msgspec.Struct) -> dict[str, Any]:
@@ -86,33 +88,71 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[Change, ...]:
 
 
 def _steps_by_host(plan: Plan) -> dict[str, dict[str, dict[str, Any]]]:
-    """task name -> host name -> the step as data (script text instead of its index)."""
+    """task name -> host name -> the step as data: its script text, prefix and file operations
+    (by destination, with their contents' digests), never indices that differ between plans."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for step in plan.steps:
-        data = msgspec.to_builtins(step)
-        data = {"script": plan.scripts[step.script], "rest": data[3:] if isinstance(data, list) else data}
+        data = {
+            "script": plan.scripts[step.script] if step.script is not None else "",
+            "rest": {"prefix": step.prefix},
+            "files": dict(_operation(plan, op) for op in step.ops),
+        }
         host = _LOCAL if step.host is None else plan.hosts[step.host].name
         out.setdefault(plan.tasks[step.task].name, {})[host] = data
     return out
 
 
+def _operation(plan: Plan, index: int) -> tuple[str, dict[str, Any]]:
+    """(a name for the operation, what it does as data, with the text of an inline upload when it is text)."""
+    op = plan.operations[index]
+    if isinstance(op, Download):
+        return f"download {op.src}", {"to": op.dest}
+    blob = plan.files[op.blob]
+    data: dict[str, Any] = {"sha256": blob.sha256, "mode": oct(op.mode), "owner": op.owner, "group": op.group}
+    text = None
+    if not blob.is_reference and len(blob.data) <= _TEXT_LIMIT:
+        try:
+            text = blob.data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    data["text"] = text
+    return f"upload {op.dest}", data
+
+
 def _script_changes(old: dict[str, dict], new: dict[str, dict]) -> tuple[tuple[ScriptChange, ...], tuple[Change, ...]]:
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str], list[str]] = {}
     others: list[Change] = []
     for host in sorted(old.keys() & new.keys()):
         a, b = old[host], new[host]
         if a["script"] != b["script"]:
-            groups.setdefault((a["script"], b["script"]), []).append(host)
+            groups.setdefault(("script", a["script"], b["script"]), []).append(host)
         if a["rest"] != b["rest"]:
             others.append(Change(f"step on {host}", a["rest"], b["rest"]))
+        for name in sorted(a["files"].keys() | b["files"].keys()):
+            was, now = a["files"].get(name), b["files"].get(name)
+            if was == now:
+                continue
+            if was is None or now is None:
+                others.append(Change(f"{name} on {host}", _shown(was), _shown(now)))
+                continue
+            if was.get("text") is not None and now.get("text") is not None and was["text"] != now["text"]:
+                groups.setdefault((name, was["text"], now["text"]), []).append(host)
+            for key in sorted(was.keys() - {"text"}):
+                if was[key] != now.get(key):
+                    others.append(Change(f"{name} on {host}: {key}", was[key], now.get(key)))
     scripts = tuple(
         ScriptChange(
             tuple(hosts),
             tuple(difflib.unified_diff(a.splitlines(), b.splitlines(), "old", "new", lineterm="")),
+            what,
         )
-        for (a, b), hosts in groups.items()
+        for (what, a, b), hosts in groups.items()
     )
     return scripts, tuple(others)
+
+
+def _shown(operation: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if operation is None else {k: v for k, v in operation.items() if k != "text"}
 
 
 def _by_name(items) -> dict[str, int]:
@@ -161,10 +201,7 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
         changes = _changes(_fields(old.hosts[old_hosts[name]]), _fields(new.hosts[new_hosts[name]]))
         if changes:
             hosts.append(HostDiff(name, "changed", changes))
-    files = _changes(
-        {"files": sorted(f.sha256 for f in old.files), "secrets": sorted(s.name for s in old.secrets)},
-        {"files": sorted(f.sha256 for f in new.files), "secrets": sorted(s.name for s in new.secrets)},
-    )
+    files = _changes({"secrets": sorted(s.name for s in old.secrets)}, {"secrets": sorted(s.name for s in new.secrets)})
     return PlanDiff(request, tuple(tasks), tuple(hosts), files)
 
 
@@ -196,7 +233,7 @@ def render_diff(diff: PlanDiff) -> Iterator[str]:
         for c in t.changes:
             yield f"    {escape_text(c.field)}: {_value(c.old)} -> {_value(c.new)}"
         for s in t.scripts:
-            yield "    script on " + escape_text(", ".join(s.hosts)) + ":"
+            yield f"    {escape_text(s.what)} on " + escape_text(", ".join(s.hosts)) + ":"
             for line in s.diff:
                 yield "      " + escape_text(line)
     for h in diff.hosts:

@@ -53,3 +53,27 @@ def test_hosts_settings_and_scripts_of_a_task():
     assert [(c.field, c.old, c.new) for c in task.changes] == [("parallel", 1, 0), ("timeout", None, 5.0)]
     (script,) = task.scripts
     assert script.hosts == ("b",) and "-echo 2" in script.diff and "+echo 3" in script.diff
+
+
+def test_file_operations_changed_show_their_destination_and_a_text_diff():
+    import hashlib
+
+    import msgspec
+
+    from plan_strategies import stored_plan_generator
+
+    from essh.plan_diff import diff_plans, render_diff
+    from essh.schema import FileBlob, Upload
+
+    old = stored_plan_generator(3).build_plan()
+    upload = next(i for i, op in enumerate(old.operations) if isinstance(op, Upload))
+    blob_at = old.operations[upload].blob
+    text = b"listen 8080;\n"
+    files = list(old.files)
+    files[blob_at] = FileBlob(sha256=hashlib.sha256(text).hexdigest(), data=text, size=len(text))
+    new = msgspec.structs.replace(old, files=tuple(files))
+    lines = list(render_diff(diff_plans(old, new)))
+    dest = old.operations[upload].dest
+    assert any(line.strip().startswith(f"upload {dest} on") and "sha256" in line for line in lines), lines
+    assert "      +listen 8080;" in lines
+    assert list(render_diff(diff_plans(old, old))) == ["The plans run the same steps with the same settings."]
