@@ -174,7 +174,7 @@ def _load(config: str | None, debug: bool = False):
     cfg = planner.load_config(paths, home=str(Path.home()))
     if debug:
         for notice in cfg.notices:
-            typer.echo(f"[essh debug] {notice}", err=True)
+            stdout.say(f"[essh debug] {notice}")
     return cfg
 
 
@@ -265,7 +265,7 @@ def _apply(
         except GateError as exc:
             raise Abort(str(exc)) from None
         for line in lines:
-            typer.echo(escape_text(line), err=True)
+            stdout.say(escape_text(line))
     secret_values = _secrets(plan, secrets_file, secret_command)
     if report is not None:
         check_report(report)
@@ -336,7 +336,7 @@ def _ci_outputs(plan: schema.Plan, report: schema.Report, junit: Path | None) ->
             with open(summary, "a", encoding="utf-8") as f:
                 f.write(markdown_summary(report) + "\n")
         except OSError as exc:
-            typer.echo(f"essh: cannot append to GITHUB_STEP_SUMMARY {escape_text(summary)}: {exc.strerror or exc}", err=True)
+            stdout.say(f"essh: cannot append to GITHUB_STEP_SUMMARY {escape_text(summary)}: {exc.strerror or exc}")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         stdout.write_lines(list(github_annotations(plan, report)))
 
@@ -364,7 +364,7 @@ def _choice(plan: schema.Plan, data: bytes, shard: str | None, stage: int | None
         parts.append("LIMITED to hosts matching " + " ".join(choice.limit))
     if resume is not None:
         parts.append(f"resuming {resume}: {len(choice.carried_over)} succeeded steps carried over")
-    typer.echo(f"essh: running {len(choice.run)} of {len(plan.steps)} steps: {escape_text('; '.join(parts))}", err=True)
+    stdout.say(f"essh: running {len(choice.run)} of {len(plan.steps)} steps: {escape_text('; '.join(parts))}")
     return choice
 
 

@@ -41,4 +41,4 @@ def timeline(
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise Abort(f"cannot write {out}: {exc.strerror or exc}") from None
-        typer.echo(f"Wrote {escape_text(str(out))}", err=True)
+        stdout.say(f"Wrote {escape_text(str(out))}")

@@ -21,6 +21,9 @@ from .lua_runtime import LuaState
 from .model import ConfigError, DriverDef, HostDef, ScriptPart, Source, TaskDef
 from .names import check_host_name, check_task_name
 
+_SPACE = re.compile(r"\s")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 _SSH_KEYWORD = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 HOST_KEYS = sorted(
     ["description", "hidden", "private", "tags", "props",
@@ -137,7 +140,7 @@ def _ssh_values(value: Any, label: str, where: Source) -> list[str]:
         text = v.scalar_text(item)
         if text is None:
             raise v.fail(label, "a string, number, boolean or a list of them", value, where)
-        if any(ord(c) < 32 or c == "\x7f" for c in text):
+        if _CONTROL.search(text):
             # ssh_config is line-based: a newline would smuggle in another option.
             raise ConfigError(f"{label} must not contain control characters (newline, tab, NUL, ...)", where)
         texts.append(text)
@@ -169,8 +172,10 @@ def host_def(entry: Entry, state: LuaState | None = None) -> HostDef:
         if key[:1].isupper():
             if not _SSH_KEYWORD.match(key):
                 raise ConfigError(f"{entry.label}: {key!r} is not an ssh_config keyword", where)
-            if type(value) is str and value.isprintable():  # the common case, without the general path's cost
+            if type(value) is str and value.isprintable():  # the common cases, without the general path's cost
                 options.append((key, value))
+            elif type(value) is int:
+                options.append((key, str(value)))
             else:
                 options.extend((key, text) for text in _ssh_values(value, label, where))
         elif key == "description":
@@ -190,7 +195,7 @@ def host_def(entry: Entry, state: LuaState | None = None) -> HostDef:
         else:
             raise v.unknown_key(entry.label, key, HOST_KEYS, where, list_known=True)
     for key, value in options:
-        if key.lower() in ("hostname", "port", "user") and (not value or any(c.isspace() for c in value)):
+        if key.lower() in ("hostname", "port", "user") and (not value or _SPACE.search(value)):
             raise ConfigError(f"{entry.label}: {key} cannot be empty or contain spaces", entry.where(key))
     host.ssh_options = options
     return host

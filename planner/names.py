@@ -9,7 +9,11 @@ overrides and other format characters. A host name also holds no space.
 
 from __future__ import annotations
 
+import re
+
 from .model import ConfigError, Source
+
+_SPACE = re.compile(r"\s")
 
 
 def _shows_as_written(name: str) -> bool:
@@ -17,7 +21,7 @@ def _shows_as_written(name: str) -> bool:
 
 
 def check_host_name(name: str, where: Source) -> None:
-    if not _shows_as_written(name) or any(c.isspace() for c in name):
+    if not _shows_as_written(name) or _SPACE.search(name):
         raise ConfigError(
             f"host {name!r}: a host name cannot be empty or contain spaces or control characters", where
         )

@@ -190,13 +190,13 @@ def test_a_full_disk_stops_logging_not_the_run(monkeypatch, tmp_path):
 
 
 def test_one_session_per_connection_still_runs_and_kills_every_step(sshd, shared):
-    server = start_extra_server(sshd, "single-1", max_sessions=1)
+    server = start_extra_server(sshd, "single-2", max_sessions=1)
     marker = f"71.{os.getpid()}"
     try:
-        host = sshd.schema_host("single-1", Port=str(server.port))
+        host = sshd.schema_host("single-2", Port=str(server.port))
         b = PlanBuilder([host])
         for name in ("a", "b", "c"):
-            b.task(name, f"sleep {marker}", hosts=["single-1"], timeout=1)
+            b.task(name, f"sleep {marker}", hosts=["single-2"], timeout=1)
         plan = b.build()
         report, _, _ = apply(plan, max_connections=10)
         assert [(s.status, s.kind) for s in report.steps] == [("timed_out", "timeout")] * 3

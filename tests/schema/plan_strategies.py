@@ -193,14 +193,14 @@ LATER_TASK_DEFAULTS = {"max_failures": None, "max_failures_percent": None, "batc
 LATER_META_DEFAULTS = {"made_by": ""}
 
 
-def without_later_fields(explicit: dict) -> dict:
+def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
     """`explicit` (a plan's every field) minus the fields added since it was stored, checked to be their defaults."""
     for task in explicit["tasks"]:
         for name, default in LATER_TASK_DEFAULTS.items():
             assert task.pop(name) == default, name
     for name, default in LATER_META_DEFAULTS.items():
         assert explicit["meta"].pop(name) == default, name
-    return without_v3_fields(explicit) if "operations" in explicit else explicit
+    return without_v3_fields(explicit) if v3 else explicit
 
 
 def stored_plan_generator(version: int = 1) -> ModuleType:

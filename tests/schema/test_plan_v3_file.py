@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from plan_strategies import DATA_DIR, stored_plan_generator
+from plan_strategies import DATA_DIR, stored_plan_generator, without_later_fields
 
 from essh.schema import FORMAT_VERSION, SUPPORTED_VERSIONS, Download, Upload, encode_plan, read_plan
 
@@ -21,7 +21,7 @@ def test_version_3_is_read():
 def test_stored_plan_decodes_to_the_stored_content():
     plan = read_plan(str(V3))
     expected = json.loads((DATA_DIR / "plan-v3.json").read_text(encoding="utf-8"))
-    assert make_plan_v3.explicit(plan) == expected
+    assert without_later_fields(make_plan_v3.explicit(plan), v3=False) == expected  # fields since: defaults
     assert plan == make_plan_v3.build_plan()
 
 
