@@ -7,8 +7,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v /usr/sbin/sshd >/dev/null || ! command -v sudo >/dev/null || ! command -v pgrep >/dev/null; then
+# sshd for the test hosts; ssh, scp, ssh-keygen and ssh-agent (essh ssh/scp, signatures); git (modules).
+if ! command -v /usr/sbin/sshd >/dev/null || ! command -v sudo >/dev/null || ! command -v pgrep >/dev/null \
+   || ! command -v scp >/dev/null || ! command -v ssh-agent >/dev/null || ! command -v git >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends openssh-server openssh-client sudo procps >/dev/null
+  apt-get install -y -qq --no-install-recommends openssh-server openssh-client sudo procps git >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'

@@ -4,9 +4,7 @@ against the real test sshd, with the host's hooks."""
 from __future__ import annotations
 
 import os
-import shutil
 
-import pytest
 
 
 def _config(sshd, extra: str = "") -> str:
@@ -75,7 +73,6 @@ def test_essh_ssh_config_is_a_path_a_proxy_command_can_name(sshd, ws):
     assert "ProxyCommand reads essh.ssh_config" in planned.stdout + planned.stderr
 
 
-@pytest.mark.skipif(shutil.which("scp") is None, reason="scp is not installed")
 def test_scp_and_print(sshd, ws):
     name = sshd.hosts[0][0]
     ws.write(".esshconfig.lua", _config(sshd))
