@@ -21,9 +21,8 @@ COMMAND_FLAGS = {
     "--zsh-completion": ["completion", "zsh"], "--bash-completion": ["completion", "bash"],
     "--update": ["modules", "update"], "--clean-modules": ["modules", "clean"],
 }
-# ESSH's options that hold for every command, with a value or without.
+# ESSH's options that hold for every command and take a value (--debug, --color, --no-color take none).
 WITH_VALUE = ("--config", "--working-dir")
-WITHOUT_VALUE = ("--debug", "--color", "--no-color")
 
 
 class FormError(ValueError):

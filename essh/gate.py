@@ -9,7 +9,6 @@ CLI turns into exit 2. Nothing here opens a connection.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -131,7 +130,3 @@ def check(plan: schema.Plan, data: bytes, gate: Gate, now: float | None = None) 
             raise GateError(f"plan is stale: {what} (--refuse-stale)")
         lines.append(f"warning: {what}; the plan runs as it was reviewed")
     return lines
-
-
-def default_allowed_signers() -> str | None:
-    return os.environ.get("ESSH_ALLOWED_SIGNERS") or None

@@ -246,12 +246,12 @@ class SshTransport:
             spec = self._specs[host]
             if isinstance(spec, str):
                 return None
-            return await connect(spec, await self._tunnel_for_kill(host)), True
+            return await connect(spec, self._tunnel_for_kill(host)), True
 
         return open_spare
 
-    async def _tunnel_for_kill(self, host: int) -> asyncssh.SSHClientConnection | None:
-        """(asyncio side) The held bastion connection of `host`, if it has one open."""
+    def _tunnel_for_kill(self, host: int) -> asyncssh.SSHClientConnection | None:
+        """The held bastion connection of `host`, if it has one open."""
         jump = proxy_jump_host(self._hosts[host].ssh_options, self._index)
         if jump is None:
             return None

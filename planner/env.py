@@ -54,16 +54,6 @@ def _prefixed(prefix: str, items: Iterable[Pair]) -> dict[str, str]:
     return {prefix + env_key(key): value for key, value in sorted(items)}
 
 
-def host_option(host: HostDef, keyword: str) -> str | None:
-    """The last value of SSH option `keyword` (case-insensitive) on `host`."""
-    wanted = keyword.lower()
-    found = None
-    for key, value in host.ssh_options:
-        if key.lower() == wanted:
-            found = value
-    return found
-
-
 def host_env(host: HostDef) -> tuple[Pair, ...]:
     """The host's share of every step's environment, sorted by name."""
     env = {
