@@ -246,6 +246,7 @@ def _apply(
     choice=None,
     force: bool = False,
     looks: Looks = Looks(),
+    once: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
@@ -291,6 +292,7 @@ def _apply(
                 secrets=secret_values,
                 choice=choice,
                 force=force,
+                once=once,
                 progress=looks.progress,
                 timestamps=looks.timestamps,
                 show_task=looks.prefix_task,
@@ -568,6 +570,7 @@ def apply(
     limit: Annotated[Optional[list[str]], typer.Option("--limit", "-l", help="Only hosts matching: names, tags, globs; repeatable.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Run only the steps that did not succeed in this report.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Write uploads whose destination changed since `plan --refresh` saw it.")] = False,
+    once: Annotated[bool, typer.Option("--once", help="Skip hosts this plan was already applied to; mark each host where it succeeds (a guard, not a lock).")] = False,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -602,7 +605,7 @@ def apply(
         choice = _choice(the_plan, data, shard, stage, limit, resume)
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
                raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
-               junit=junit, choice=choice, force=force,
+               junit=junit, choice=choice, force=force, once=once,
                looks=Looks(progress, timestamps, prefix_task, no_color))
 
 

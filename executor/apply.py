@@ -52,6 +52,8 @@ from .local import LocalTransport
 from .logs import LogSink, check_log_dir
 from .masking import MaskingBus
 from .narrow import Choice, narrow
+from .once import SKIPPED as ONCE_SKIPPED
+from .once import OnceGuard
 from .policy import AttemptOutcome, outcome_of_exit, outcome_of_failure, retry
 from .progress import HEARTBEAT, Display
 from .report_builder import ReportBuilder
@@ -84,6 +86,7 @@ class ApplyOptions:
     show_task: bool = False  # the task's name before every prefix
     colour: bool = False  # host prefixes and the status area in colour
     heartbeat: float = HEARTBEAT  # seconds of silence before a heartbeat line (plain progress)
+    once: bool = False  # skip hosts this plan was applied to, mark the hosts where it succeeds (once.py)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class Engine:
     def __init__(
         self, plan: Plan, transport: Transport, bus: EventBus | MaskingBus, *, fail_fast: bool = False,
         clock: Callable[[], float] = time.time, secrets: dict[str, str] | None = None, force: bool = False,
+        once: OnceGuard | None = None,
     ) -> None:
         self.plan = plan
         self.secrets = secrets or {}
@@ -106,6 +110,8 @@ class Engine:
         self.sched = Scheduler(plan, fail_fast=fail_fast)
         self.clock = clock
         self.force = force  # write uploads whose destination changed since the plan's refresh
+        self.once = once  # apply --once: skip hosts that had this plan, mark those that succeed
+        self._once_said: set[int] = set()
         self._scopes: dict[int, trio.CancelScope] = {}
         self._cancel_reasons: dict[int, str] = {}
         self._changed = trio.Event()
@@ -131,7 +137,7 @@ class Engine:
                         self._cancel_reasons[step] = actions.cancel_reason
                         self._scopes[step].cancel()
                     for host in actions.release:
-                        nursery.start_soon(self.transport.release, host)
+                        nursery.start_soon(self._release, host)
                     if actions.done:
                         ticking.cancel()  # releases still under way finish
                         break
@@ -149,6 +155,26 @@ class Engine:
             raise
         finally:
             self.finish(error)
+
+    async def _release(self, host: int | None) -> None:
+        """The host has no step left: mark it (--once) when all of its steps succeeded, then let it go."""
+        if self.once is not None and host is not None and self.once.may_mark(host) and self._all_succeeded(host):
+            try:
+                async with self.transport.connection(host) as conn:
+                    why = await self.once.mark(host, conn)
+            except StepFailure as exc:
+                why = exc.reason
+            if why is not None:
+                self.say(f"--once: {self.plan.hosts[host].name}: could not record that the plan was applied: {why}")
+        await self.transport.release(host)
+
+    def _all_succeeded(self, host: int) -> bool:
+        results = self.sched.results()
+        return all(
+            results[i] is not None and results[i].status == "succeeded"  # type: ignore[union-attr]
+            for i, s in enumerate(self.plan.steps)
+            if s.host == host and self.plan.tasks[s.task].role != "handler"
+        )
 
     async def _tick(self, scope: trio.CancelScope) -> None:
         with scope:
@@ -245,6 +271,11 @@ class Engine:
             async with self.transport.connection(where) as conn:
                 started = self.clock()
                 self.bus.emit(AttemptStarted(step, number, started))
+                if self.once is not None and where is not None and await self.once.applied(where, conn):
+                    if where not in self._once_said:
+                        self._once_said.add(where)
+                        self.say(f"{self.plan.hosts[where].name}: this plan was already applied here: skipped (--once)")
+                    return AttemptOutcome("skipped", None, ONCE_SKIPPED), started
                 s = self.plan.steps[step]
                 files = FileSteps(self.plan, step, conn, self.bus.emit, self.force) if s.ops else None
                 if files is not None:
@@ -321,6 +352,7 @@ def apply_plan(
     if options.log_dir is not None:
         check_log_dir(options.log_dir)
     plan_steps = len(plan.steps)
+    once = OnceGuard(plan_digest, [h.name for h in plan.hosts], _whole_hosts(plan, options.choice)) if options.once else None
     if options.choice is not None:
         plan = narrow(plan, options.choice.run).plan
     builder = ReportBuilder(
@@ -350,7 +382,7 @@ def apply_plan(
         nonlocal engine
         ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
         engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, secrets=options.secrets,
-                        force=options.force)
+                        force=options.force, once=once)
 
         def on_signal(signum: int) -> None:
             if signum == signal.SIGHUP:
@@ -382,6 +414,17 @@ def apply_plan(
         if report_file is not None:
             report_file.write_final()
     return ApplyResult(builder.report(), report_file.error if report_file else None)
+
+
+def _whole_hosts(plan: Plan, choice: Choice | None) -> set[int]:
+    """Hosts all of whose steps this apply runs or carries over (only they may be marked --once)."""
+    covered = None if choice is None else set(choice.run) | set(choice.carried_over)
+    hosts: set[int] = set()
+    left_out: set[int] = set()
+    for i, s in enumerate(plan.steps):
+        if s.host is not None:
+            (hosts if covered is None or i in covered else left_out).add(s.host)
+    return hosts - left_out
 
 
 def _single(exc: BaseException) -> BaseException:

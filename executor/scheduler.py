@@ -51,7 +51,8 @@ Pair = tuple[str, str]
 
 _PENDING, _RUNNING, _DONE = 0, 1, 2
 _FAILURES = frozenset({"failed", "timed_out", "unreachable"})
-_FINISHED = frozenset({"succeeded", "failed", "unreachable", "timed_out", "cancelled"})
+# "skipped" after a start: the step found it had nothing to do (apply --once on a host that had the plan)
+_FINISHED = frozenset({"succeeded", "failed", "unreachable", "timed_out", "cancelled", "skipped"})
 _DESCRIBE = {"failed": "failed on", "timed_out": "timed out on", "unreachable": "could not reach"}
 
 
@@ -416,13 +417,13 @@ class Scheduler:
             left[wave] -= 1
             while self._wave[task] < len(left) - 1 and left[self._wave[task]] == 0:
                 self._wave[task] += 1
-        if self._is_handler[task] or outcome.status == "skipped":
+        if self._is_handler[task]:
             return
         handler = self._handler_of[task]
         if outcome.status in _FAILURES:
             self._failed_hosts[task].append(host)
             self._on_failure(task, host, outcome.status)
-        elif handler is not None:
+        elif handler is not None and outcome.status != "skipped":
             self._handler_not_needed(handler, host)
         if self._unresolved[task] == 0:
             self._active.discard(task)

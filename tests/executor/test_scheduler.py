@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from essh.executor.scheduler import Outcome, Scheduler, SchedulerMisuse
@@ -248,7 +249,7 @@ def test_local_steps_and_misuse_errors():
     with pytest.raises(SchedulerMisuse, match="call started"):
         s.finished(0, "succeeded")
     with pytest.raises(SchedulerMisuse, match="status must be"):
-        s.finished(0, "skipped")
+        s.finished(0, "pending")  # type: ignore[arg-type]
     s.started(0)
     with pytest.raises(SchedulerMisuse, match="not startable"):
         s.started(0)
@@ -270,3 +271,22 @@ def test_an_interrupt_releases_hosts_waiting_only_for_a_handler():
     s.finished(1, "succeeded")
     assert s.hosts_done() == [1] and s.done()
     assert s.results()[2] == Outcome("skipped", "not run: interrupted")
+
+
+def test_a_started_step_that_ends_skipped_frees_its_dependents():
+    """apply --once ends a started step `skipped`: what waits for its task still runs, no handler is needed."""
+    b = builder()
+    a = b.task("a", "x", hosts=["web-1"], on_error="handler")
+    b.task("a-handler", "x", hosts=["web-1"], role="handler", handles=a)
+    b.task("b", "x", hosts=["web-1"], after=(a,))
+    plan = b.build(check=False)
+    plan = msgspec.structs.replace(plan, tasks=(msgspec.structs.replace(plan.tasks[0], handler=1), *plan.tasks[1:]))
+    s = Driven(Scheduler(plan))
+    assert s.startable() == [0]
+    s.started(0)
+    s.finished(0, "skipped", "not run: already applied")
+    assert s.startable() == [2]
+    s.started(2)
+    s.finished(2, "succeeded")
+    assert s.done()
+    assert [o.status for o in s.s.results()] == ["skipped", "skipped", "succeeded"]
