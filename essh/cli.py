@@ -458,7 +458,14 @@ def show(
             stdout.write_lines(_stage_lines(the_plan))
             return
         if json:
-            stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
+            from .allowed_signers import AllowedSignersError
+            from .trust import describe
+
+            try:
+                signatures = describe(data, allowed_signers)
+            except AllowedSignersError as exc:
+                raise Abort(str(exc)) from None
+            stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data), signatures))
             return
         if stdout.write_lines(_review(the_plan, verbose, no_color)):
             stdout.write_lines(

@@ -20,8 +20,9 @@ from .ssh_exposure import notable_options, routine_keywords
 DEFAULT_SHELL = Task(name="").shell  # ("bash", "-c"): the command line every task has unless told otherwise
 
 
-def plan_json(plan: Plan, digest: str) -> bytes:
-    """The stable machine-readable form of a plan (docs/plan-format.md, "JSON form")."""
+def plan_json(plan: Plan, digest: str, signatures: list[dict[str, object]] | None = None) -> bytes:
+    """The stable machine-readable form of a plan (docs/plan-format.md, "JSON form"); `signatures`
+    (essh.trust.describe) for a plan file."""
     doc = msgspec.to_builtins(plan)
     doc["steps"] = [
         {"id": i, "task": s.task, "host": s.host, "script": s.script, "prefix": s.prefix}
@@ -29,7 +30,7 @@ def plan_json(plan: Plan, digest: str) -> bytes:
         | ({"observed": [None if o is None else msgspec.to_builtins(o) for o in s.observed]} if s.observed else {})
         for i, s in enumerate(plan.steps)
     ]
-    doc = {"digest": digest, **doc}
+    doc = {"digest": digest, **doc} | ({"signatures": signatures} if signatures is not None else {})
     text = msgspec.json.format(msgspec.json.encode(doc), indent=2).decode()
     return _NOT_ASCII.sub(_json_escape, text).encode() + b"\n"
 

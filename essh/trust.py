@@ -101,6 +101,33 @@ def check(data: bytes, policy: Policy, now: float | None = None) -> list[Signer]
     return signers
 
 
+def describe(data: bytes, allowed_signers: str | None, now: float | None = None) -> list[dict[str, object]]:
+    """Each signature of the plan file on its own, for `essh show --json`: key, namespace, whether it
+    verifies, and (with an allowed_signers file) its principals or why it is not allowed."""
+    message, blobs = schema.split_signed(data)
+    allowed = read_allowed_signers(allowed_signers) if allowed_signers is not None else None
+    now = time.time() if now is None else now
+    records: list[dict[str, object]] = []
+    for blob in blobs:
+        try:
+            sig = sshsig.parse(blob)
+        except sshsig.SignatureFormatError as exc:
+            records.append({"verifies": False, "problem": f"damaged signature ({exc})"})
+            continue
+        fp, kind = sshsig.fingerprint(sig.public_key), sshsig.key_type(sig.public_key)
+        record: dict[str, object] = {"key_type": kind, "fingerprint": fp, "namespace": sig.namespace}
+        record["verifies"] = sig.namespace == NAMESPACE and sshsig.verifies(sig, message)
+        problem = None if record["verifies"] else "does not verify (the plan or the signature was changed, or another namespace)"
+        if allowed is not None and problem is None:
+            try:
+                record["principals"] = list(_allowed_entry(sig, allowed, allowed_signers or "", fp, kind, now).principals)
+            except TrustError as exc:
+                problem = str(exc)
+        record["problem"] = problem
+        records.append(record)
+    return records
+
+
 def _names(signer: Signer, principal: str) -> bool:
     return any(fnmatch.fnmatchcase(principal, p) for p in signer.principals)
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -122,9 +123,15 @@ def test_essh_applies_a_plan_signed_by_ssh_keygen(sshd, shared, keys, allowed, t
     sig = subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(keys[kind]), "-n", "essh-plan"],
                          stdin=(tmp_path / "data").open("rb"), capture_output=True, check=True).stdout
     (tmp_path / "plan.sig").write_bytes(sig)
-    digest_before = essh("show", str(plan), "--json").stdout
+    before = json.loads(essh("show", str(plan), "--json").stdout)
     assert essh("sign", str(plan), "--signature", str(tmp_path / "plan.sig")).returncode == 0
-    assert essh("show", str(plan), "--json").stdout == digest_before  # the plan's identity did not change
+    after = json.loads(essh("show", str(plan), "--json", "--allowed-signers", str(allowed)).stdout)
+    assert before.pop("signatures") == []
+    principal = "alice@example.com" if kind == "ed25519" else "bob@example.com"
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", f"{keys[kind]}.pub"], capture_output=True, text=True).stdout.split()[1]
+    assert after.pop("signatures") == [{"key_type": f"ssh-{kind}", "fingerprint": fingerprint, "namespace": "essh-plan",
+                                        "verifies": True, "principals": [principal], "problem": None}]
+    assert after == before  # the plan's identity did not change
     done = essh("apply", str(plan), "--require-signature", "--allowed-signers", str(allowed),
                 "--report", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stderr
