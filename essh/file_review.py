@@ -44,6 +44,10 @@ def describe_upload(plan: Plan, op: Upload) -> str:
     source = {"upload": f" from {escape_text(op.src)}", "template": f" rendered from {escape_text(op.src)}",
               "content": " (inline content)"}[op.origin]
     ref = f" (read at apply from {escape_text(blob.source)})" if blob.source is not None else ""
+    if op.secrets:
+        names = ", ".join(escape_text(name) for _, name in op.secrets)
+        return (f"upload {escape_text(op.dest)} mode {op.mode:04o}{owner}, {blob.size} bytes plus the secret(s) {names} "
+                f"(inline content; its text without them: sha256 {blob.sha256[:12]})")
     return (f"{op.origin if op.origin != 'content' else 'upload'} {escape_text(op.dest)} mode {op.mode:04o}{owner}, "
             f"{blob.size} bytes, sha256 {blob.sha256[:12]}{source}{ref}")
 
@@ -57,6 +61,13 @@ def _contents(plan: Plan, op: Upload) -> Iterator[str]:
     except UnicodeDecodeError:
         yield "        (binary contents)"
         return
+    if op.secrets:  # each secret shown where it goes: (secret NAME)
+        data, shown = blob.data, []
+        at = 0
+        for offset, name in op.secrets:
+            shown += [data[at:offset].decode("utf-8", "replace"), f"(secret {name})"]
+            at = offset
+        text = "".join([*shown, data[at:].decode("utf-8", "replace")])
     body = text[:-1] if text.endswith("\n") else text
     for line in body.split("\n"):
         yield "        | " + escape_text(line)

@@ -30,7 +30,7 @@ from .file_review import TEXT_LIMIT
 
 def render_refresh(result: Refresh) -> Iterator[str]:
     plan = result.plan
-    counts = {"create": 0, "update": 0, "unchanged": 0, "unknown": 0}
+    counts = {"create": 0, "update": 0, "unchanged": 0, "unknown": 0, "at_apply": 0}
     host_of = None
     for seen in result.seen:
         step = plan.steps[seen.step]
@@ -58,8 +58,12 @@ def render_refresh(result: Refresh) -> Iterator[str]:
             changes.append(f"owner {escape_text(now.owner)} -> {escape_text(op.owner)}")
         if op.group is not None and now.group != op.group:
             changes.append(f"group {escape_text(now.group)} -> {escape_text(op.group)}")
-        if now.sha256 != blob.sha256:
+        if now.sha256 != blob.sha256 and not op.secrets:
             changes.append(f"contents: {now.size} bytes -> {blob.size} bytes")
+        if not changes and op.secrets:
+            counts["at_apply"] += 1
+            yield f"  ? {dest}: its contents hold secrets: compared when the plan is applied"
+            continue
         if not changes:
             counts["unchanged"] += 1
             yield f"  = unchanged {dest}"
@@ -73,6 +77,7 @@ def render_refresh(result: Refresh) -> Iterator[str]:
         yield f"{escape_text(name)}: unreachable, not observed: {escape_text(why)}"
     tail = f" ({len(result.unreachable)} host{'s' if len(result.unreachable) != 1 else ''} unreachable: not observed)" if result.unreachable else ""
     unknown = f", {counts['unknown']} not observed" if counts["unknown"] else ""
+    unknown += f", {counts['at_apply']} with secrets compared when applied" if counts["at_apply"] else ""
     yield ""
     yield (f"Changes: {counts['create']} to create, {counts['update']} to change, "
            f"{counts['unchanged']} unchanged{unknown}{tail}.")

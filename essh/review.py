@@ -139,6 +139,8 @@ def render_hosts(plan: Plan, *, verbose: bool) -> Iterator[str]:
             yield f"    {_esc(host.name)}" + (f": {_esc(options)}" if options else "")
             if host.env:
                 yield "      env: " + _esc(" ".join(f"{name}={shlex.quote(value)}" for name, value in host.env))
+            for name, secret in host.secret_env:
+                yield f"      secret env: {_esc(name)} = (secret {_esc(secret)})"
         return
     for host in plan.hosts:
         for key, value in notable_options(host):
@@ -212,6 +214,9 @@ def _env_names(plan: Plan, task: Task, hosts: set[int]) -> Iterator[str]:
         yield f"    env: {_names(name for name, _ in task.env)} (--verbose shows the values)"
     for name, secret in task.secret_env:
         yield f"    secret env: {_esc(name)} = (secret {_esc(secret)})"
+    host_secrets = sorted({pair for h in hosts for pair in plan.hosts[h].secret_env})
+    for name, secret in host_secrets:
+        yield f"    secret env (hosts): {_esc(name)} = (secret {_esc(secret)})"
     names = {name for h in hosts for name, _ in plan.hosts[h].env}
     if names:
         # Names in essh's host namespace are read by scripts only, never by a program

@@ -277,7 +277,7 @@ class Engine:
                         self.say(f"{self.plan.hosts[where].name}: this plan was already applied here: skipped (--once)")
                     return AttemptOutcome("skipped", None, ONCE_SKIPPED), started
                 s = self.plan.steps[step]
-                files = FileSteps(self.plan, step, conn, self.bus.emit, self.force) if s.ops else None
+                files = FileSteps(self.plan, step, conn, self.bus.emit, self.force, self.secrets) if s.ops else None
                 if files is not None:
                     await files.uploads()
                 outcome = outcome_of_exit(0)

@@ -31,11 +31,14 @@ import posixpath
 import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
+import msgspec
+
 from essh.schema import Download, Observed, Plan, Step, Task, Upload
+from essh.schema.files import with_secrets
 
 from .errors import HostUnreachable, LocalError, StepFailure
 from .ssh_files import SourceChanged
@@ -111,6 +114,7 @@ class FileSteps:
     conn: Connection
     emit: Callable[[FileDone], None]
     force: bool = False
+    secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value, for uploads' contents
 
     @property
     def _step(self) -> Step:
@@ -136,12 +140,19 @@ class FileSteps:
     async def _upload(self, task: Task, index: int, op: Upload, expected: Observed | None) -> None:
         blob = self.plan.files[op.blob]
         seen = await observe(self.conn, task, op.dest)
-        if expected is not None and not same_file(seen, expected) and not self.force:
+        data, sha256 = blob.data, blob.sha256
+        if op.secrets:  # the plan has neither the whole contents nor their digest (see observe.py)
+            data = with_secrets(blob.data, op.secrets, self.secrets)
+            sha256 = hashlib.sha256(data).hexdigest()
+            compared = msgspec.structs.replace(seen, sha256="")
+        else:
+            compared = seen
+        if expected is not None and not same_file(compared, expected) and not self.force:
             raise StepFailure(
                 f"{op.dest} changed on the host since the plan was made (refresh the plan, or apply with --force)",
                 "stale",
             )
-        if up_to_date(seen, op, blob.sha256):
+        if up_to_date(seen, op, sha256):
             self.emit(FileDone(self.step, index, op.dest, "unchanged", blob.size, blob.sha256))
             return
         privileged = task.run_as is not None
@@ -153,7 +164,7 @@ class FileSteps:
             staged = posixpath.join(folder, f".{name}.essh-{token}")
         try:
             staged = await self.conn.write_new_file(
-                staged, blob.data if blob.source is None else None, blob.source,
+                staged, data if blob.source is None else None, blob.source,
                 sha256=blob.sha256 if blob.source is not None else None,
             )
         except (HostUnreachable, LocalError):  # the host's or this machine's: as they are

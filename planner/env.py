@@ -68,6 +68,11 @@ def host_env(host: HostDef) -> tuple[Pair, ...]:
     return tuple(sorted(env.items()))
 
 
+def host_secret_env(host: HostDef) -> tuple[Pair, ...]:
+    """(variable, secret name) for the host's props given as essh.secret(...), sorted by variable."""
+    return tuple(sorted((f"ESSH_HOST_PROPS_{env_key(key)}", name) for key, name in host.secret_props.items()))
+
+
 def task_env(task: TaskDef, args: Sequence[str], extra: Iterable[Pair] = ()) -> tuple[Pair, ...]:
     """The task's share of the environment: ESSH's variables, then `env`, then `extra`."""
     env = {"ESSH_TASK_NAME": task.name}

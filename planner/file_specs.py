@@ -47,6 +47,7 @@ class FileSpec:
     group: str | None
     where: Source
     number: int  # 1-based position in the task's `files`, for messages
+    secrets: tuple[tuple[int, str], ...] = ()  # content: (byte offset, secret name), put in at apply
 
 
 def file_specs(value: Any, label: str, where: Source) -> list[FileSpec]:
@@ -68,7 +69,11 @@ def _one(item: Any, label: str, where: Source, number: int) -> FileSpec:
     unknown = sorted(set(item) - _KEYS[kind])
     if unknown:
         raise ConfigError(f"{label}: {kind} has no property {unknown[0]!r} (it takes {', '.join(sorted(_KEYS[kind]))})", where)
-    source = v.string(item[kind], f"{label}.{kind}", where)
+    secrets: tuple[tuple[int, str], ...] = ()
+    if kind == "content":
+        source, secrets = _content(item[kind], f"{label}.content", where)
+    else:
+        source = v.string(item[kind], f"{label}.{kind}", where)
     if "dest" not in item:
         raise ConfigError(f"{label}: dest is required", where)
     dest = v.string(item["dest"], f"{label}.dest", where)
@@ -87,7 +92,25 @@ def _one(item: Any, label: str, where: Source, number: int) -> FileSpec:
             raise ConfigError(f'{label}: mode must be an octal string such as "0644", got {text!r}', where)
         mode = int(text, 8)
     owner, group = (_name(item.get(k), f"{label}.{k}", where) for k in ("owner", "group"))
-    return FileSpec(kind, source, dest, mode, owner, group, where, number)
+    if secrets and mode is None:
+        mode = 0o600  # contents with a secret are the user's alone unless a mode says otherwise
+    return FileSpec(kind, source, dest, mode, owner, group, where, number, secrets)
+
+
+def _content(value: Any, label: str, where: Source) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """Inline content: a string, an essh.secret(...), or a list of both; (the text around the secrets,
+    (byte offset in that text's UTF-8, secret name) for each secret)."""
+    parts = value if isinstance(value, list) else [value]
+    text, places, size = [], [], 0
+    for n, part in enumerate(parts, 1):
+        name = v.secret_name(part)
+        if name is not None:
+            places.append((size, name))
+            continue
+        piece = v.string(part, label if len(parts) == 1 and not isinstance(value, list) else f"{label}[{n}]", where)
+        text.append(piece)
+        size += len(piece.encode("utf-8", "surrogateescape"))
+    return "".join(text), tuple(places)
 
 
 def _name(value: Any, label: str, where: Source) -> str | None:

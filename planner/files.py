@@ -92,7 +92,7 @@ class FileTable:
             src = spec.source
         return Upload(
             dest=dest, blob=blob, mode=0o644 if spec.mode is None else spec.mode, owner=spec.owner, group=spec.group,
-            origin=spec.kind, src=src,  # type: ignore[arg-type]
+            origin=spec.kind, src=src, secrets=spec.secrets,  # type: ignore[arg-type]
         )
 
     def _render(self, task: TaskDef, spec: FileSpec, text: str, data: dict[str, Any], what: str) -> str:

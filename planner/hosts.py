@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from essh.schema import Host, Location
 from essh.schema.ssh_options import proxy_jump_host, proxy_jump_loops, unapplied_ssh_options
 
-from .env import host_env
+from .env import host_env, host_secret_env
 from .model import ConfigError, HostDef
 
 
@@ -69,4 +69,5 @@ def plan_host(host: HostDef) -> Host:
         props=tuple(sorted(host.props.items())),
         env=host_env(host),
         defined_at=Location(file=host.defined_at.file, line=host.defined_at.line),
+        secret_env=host_secret_env(host),
     )

@@ -188,7 +188,7 @@ def host_def(entry: Entry, state: LuaState | None = None) -> HostDef:
             tags = v.string_list(value, label, where)
             host.tags = list(dict.fromkeys(tags))
         elif key == "props":
-            host.props = v.text_map(value, label, where)
+            host.props, host.secret_props = v.props_map(value, label, where)
         elif key in ("hooks_before_connect", "hooks_after_connect", "hooks_after_disconnect"):
             if value not in ([], {}):
                 host.hooks[key[len("hooks_"):]] = _hooks(state, value, entry, key)

@@ -102,14 +102,23 @@ def secret_name(value: Any) -> str | None:
 
 def env_map(value: Any, label: str, where: Source) -> tuple[dict[str, str], dict[str, str]]:
     """A task's `env`: (variable -> text, variable -> secret name), each sorted by variable."""
+    return _with_secrets(value, label, where, env=True)
+
+
+def props_map(value: Any, label: str, where: Source) -> tuple[dict[str, str], dict[str, str]]:
+    """A host's `props`: (name -> text, name -> secret name), each sorted by name."""
+    return _with_secrets(value, label, where, env=False)
+
+
+def _with_secrets(value: Any, label: str, where: Source, *, env: bool) -> tuple[dict[str, str], dict[str, str]]:
     if isinstance(value, dict) and FUNCTION not in value and BAD not in value and SECRET not in value:
         secrets = {k: secret_name(x) for k, x in value.items() if secret_name(x) is not None}
         plain = {k: x for k, x in value.items() if k not in secrets}
     else:
         secrets, plain = {}, value
-    texts = text_map(plain if plain != {} else [], label, where, env=True)
+    texts = text_map(plain if plain != {} else [], label, where, env=env)
     for key in secrets:
-        problem = env_name_problem(key)
+        problem = env_name_problem(key) if env else (None if _PROP_NAME.match(key) else "is not a valid name (letters, digits and _)")
         if problem:
             raise ConfigError(f"{label}: {key!r} {problem}", where)
     return texts, {k: secrets[k] for k in sorted(secrets)}  # type: ignore[misc]

@@ -56,6 +56,7 @@ class HostDef:
     private: bool = False  # ESSH: usable by tasks only (`private_host`)
     tags: list[str] = field(default_factory=list)  # in the order written, without duplicates
     props: dict[str, str] = field(default_factory=dict)
+    secret_props: dict[str, str] = field(default_factory=dict)  # prop -> secret name (essh.secret)
     # ESSH's hooks_before_connect, hooks_after_connect, hooks_after_disconnect (by the part after
     # "hooks_"): each a list of commands (str) and Lua functions returning a command or nothing.
     # Run only around `essh ssh` logins (essh.ssh_client), never in a plan, as ESSH.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import INLINE_LIMIT, ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task
+from essh.schema import INLINE_LIMIT, ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task, Upload
 
 from .deps import (
     is_composite,
@@ -218,7 +218,13 @@ def _build(
         for h, script, prefix, step_ops in zip(p.hosts, script_ids, shown, ops):
             steps.append(Step(i, None if h is None else host_index[h.name], script, prefix, ops=step_ops))
 
-    secret_names = sorted({name for t in tasks for _, name in t.secret_env})
+    warnings.extend(
+        f"{op.dest}: holds a secret, and mode {op.mode:04o} lets every user on the host read it"
+        for op in file_table.operations if isinstance(op, Upload) and op.secrets and op.mode & 0o004
+    )
+    secret_names = sorted({name for t in tasks for _, name in t.secret_env} | {
+        name for h in plan_hosts for _, name in h.secret_env} | {
+        name for op in file_table.operations if isinstance(op, Upload) for _, name in op.secrets})
     meta = PlanMeta(
         essh_version=essh_version,
         created_at=int(time.time()) if created_at is None else created_at,

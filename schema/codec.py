@@ -273,12 +273,14 @@ def check_plan(plan: Plan) -> None:
             raise bad(f"$.secrets[{i}].source", f"{ref.source!r} is not a secret source this essh knows")
     if len(set(secret_names)) != len(secret_names):
         raise bad("$.secrets", "a secret is listed twice")
-    for i, task in enumerate(plan.tasks):
-        for j, (name, secret) in enumerate(task.secret_env):
+    for where, table in [(f"$.tasks[{i}]", t.secret_env) for i, t in enumerate(plan.tasks)] + [
+        (f"$.hosts[{i}]", h.secret_env) for i, h in enumerate(plan.hosts)
+    ]:
+        for j, (name, secret) in enumerate(table):
             if not ENV_NAME.match(name):
-                raise bad(f"$.tasks[{i}].secret_env[{j}]", f"{name!r} is not an environment variable name")
+                raise bad(f"{where}.secret_env[{j}]", f"{name!r} is not an environment variable name")
             if secret not in secret_names:
-                raise bad(f"$.tasks[{i}].secret_env[{j}]", f"secret {secret!r} is not in $.secrets")
+                raise bad(f"{where}.secret_env[{j}]", f"secret {secret!r} is not in $.secrets")
     for where, table in [(f"$.hosts[{i}].env", h.env) for i, h in enumerate(plan.hosts)] + [
         (f"$.tasks[{i}].env", t.env) for i, t in enumerate(plan.tasks)
     ]:

@@ -59,17 +59,20 @@ BOOTSTRAPS: dict[Delivery, str] = {
 def step_env(
     plan: Plan, step: Step, extra: Iterable[Pair] = (), secrets: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment of `step`, later sources winning: host, task, the task's secrets, `extra`.
+    """The environment of `step`, later sources winning: host, the host's secrets, task, the task's
+    secrets, `extra`.
 
     `secrets` maps a secret's name to its value (resolved at apply time); without
     it, a secret variable is shown as `(secret NAME)`, for a review."""
     env: dict[str, str] = {}
+    shown = (lambda name: secrets[name]) if secrets is not None else (lambda name: f"(secret {name})")
     if step.host is not None:
-        env.update(plan.hosts[step.host].env)
+        host = plan.hosts[step.host]
+        env.update(host.env)
+        env.update((name, shown(secret)) for name, secret in host.secret_env)
     task = plan.tasks[step.task]
     env.update(task.env)
-    for name, secret in task.secret_env:
-        env[name] = secrets[secret] if secrets is not None else f"(secret {secret})"
+    env.update((name, shown(secret)) for name, secret in task.secret_env)
     env.update(extra)
     return env
 

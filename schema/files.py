@@ -60,6 +60,22 @@ class Upload(_Struct, tag="upload", tag_field="kind", kw_only=True):
     group: str | None = None
     origin: Origin = "upload"
     src: str = ""  # what it was made from (a path, or "" for inline content): for the review
+    # Inline content with secrets: (byte offset into the blob's data, secret name), offsets in order.
+    # At apply each secret's value is put in at its offset; the blob holds only the text around them,
+    # and no digest of the whole (its value) is in the plan.
+    secrets: tuple[tuple[NonNegative, str], ...] = ()
+
+
+def with_secrets(data: bytes, places: tuple[tuple[int, str], ...], values: dict[str, str]) -> bytes:
+    """An upload's contents: `data` with each secret's value (UTF-8) put in at its offset."""
+    if not places:
+        return data
+    parts, at = [], 0
+    for offset, name in places:
+        parts += [data[at:offset], values[name].encode("utf-8", "surrogateescape")]
+        at = offset
+    parts.append(data[at:])
+    return b"".join(parts)
 
 
 class Download(_Struct, tag="download", tag_field="kind", kw_only=True):

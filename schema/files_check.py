@@ -8,6 +8,20 @@ from .files import Upload
 from .plan import Plan
 
 
+def _check_secret_places(plan: Plan, i: int, op: Upload, bad: Callable[[str, str], Exception]) -> None:
+    blob = plan.files[op.blob]
+    if blob.source is not None:
+        raise bad(f"$.operations[{i}].secrets", "secrets go only in inline contents")
+    names = {s.name for s in plan.secrets}
+    at = 0
+    for j, (offset, name) in enumerate(op.secrets):
+        if not at <= offset <= blob.size:
+            raise bad(f"$.operations[{i}].secrets[{j}]", f"offset {offset} is out of order or past the contents")
+        if name not in names:
+            raise bad(f"$.operations[{i}].secrets[{j}]", f"secret {name!r} is not in $.secrets")
+        at = offset
+
+
 def check_files(plan: Plan, bad: Callable[[str, str], Exception]) -> None:
     """Raise `bad(where, what)` for a file operation a reader could not trust."""
     n_blobs, n_ops = len(plan.files), len(plan.operations)
@@ -22,6 +36,8 @@ def check_files(plan: Plan, bad: Callable[[str, str], Exception]) -> None:
                 raise bad(f"$.operations[{i}].blob", f"{op.blob} is out of range")
             if not op.dest.startswith("/") or "\0" in op.dest:
                 raise bad(f"$.operations[{i}].dest", f"{op.dest!r} is not an absolute path")
+            if op.secrets:
+                _check_secret_places(plan, i, op, bad)
         elif not op.src.startswith("/") or "\0" in op.src or not op.dest or "\0" in op.dest:
             raise bad(f"$.operations[{i}]", "a download needs an absolute remote path and a local path")
     for i, step in enumerate(plan.steps):

@@ -85,6 +85,9 @@ class Host(_Struct, kw_only=True):
     props: tuple[Pair, ...] = ()
     env: tuple[Pair, ...] = ()
     defined_at: Location | None = None
+    # (variable, secret name): props given as essh.secret("NAME") (ESSH_HOST_PROPS_<NAME>), exported
+    # after `env` with the secret's value at apply time (see `Plan.secrets`); never a value here.
+    secret_env: tuple[Pair, ...] = ()
 
 
 Backend = Literal["remote", "local"]
@@ -175,7 +178,8 @@ class SecretRef(_Struct, kw_only=True):
 
     `source` "apply": from the applying environment (ESSH_SECRET_<name>, then
     --secrets-file, then --secret-command; see docs/configuration.md). Every
-    secret a task's `secret_env` names is listed here once, sorted by name."""
+    secret a task's or a host's `secret_env` names (or an upload's contents)
+    is listed here once, sorted by name."""
 
     name: str
     source: str = "apply"  # any other is refused by check_plan: a later essh's source

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 from cli_workspace import Workspace, one_error_line
@@ -18,13 +16,6 @@ def _hosts(sshd) -> str:
         lines.append(f'host "{name}" {{ {options} }}')
     return "\n".join(lines) + "\n"
 
-
-@pytest.fixture
-def dest():
-    path = Path(tempfile.mkdtemp(prefix="essh-cli-files-"))
-    path.chmod(0o777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.sshd

@@ -24,6 +24,7 @@ from essh.schema import (
     ConfigFile,
     Host,
     Location,
+    SecretRef,
     Plan,
     PlanMeta,
     Report,
@@ -123,12 +124,19 @@ def plans(draw, max_hosts: int = 4, max_tasks: int = 5) -> Plan:
             steps.append(
                 Step(t, h, draw(st.integers(0, len(scripts) - 1)), draw(st.none() | texts))
             )
+    # Secrets by reference, on hosts (props) and tasks (env), each listed once in `secrets`.
+    secret_env = st.lists(st.tuples(st.sampled_from(["DB_PASSWORD", "ESSH_HOST_PROPS_TOKEN"]),
+                                    st.sampled_from(["DB", "API_TOKEN"])), max_size=2, unique_by=lambda p: p[0])
+    host_list = [msgspec.structs.replace(h, secret_env=tuple(draw(secret_env))) for h in host_list]
+    task_list = [msgspec.structs.replace(t, secret_env=tuple(draw(secret_env))) for t in task_list]
+    used = {name for x in [*host_list, *task_list] for _, name in x.secret_env}
     return Plan(
         meta=draw(metas),
         hosts=tuple(host_list),
         tasks=tuple(task_list),
         scripts=tuple(scripts),
         steps=tuple(steps),
+        secrets=tuple(SecretRef(name=name) for name in sorted(used)),
     )
 
 
@@ -200,6 +208,11 @@ def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
             assert task.pop(name) == default, name
     for name, default in LATER_META_DEFAULTS.items():
         assert explicit["meta"].pop(name) == default, name
+    for host in explicit["hosts"]:  # added within format 3
+        assert host.pop("secret_env") == []
+    for op in explicit.get("operations", ()):
+        if "blob" in op:  # an upload
+            assert op.pop("secrets") == []
     return without_v3_fields(explicit) if v3 else explicit
 
 

@@ -267,6 +267,26 @@ def test_a_secret_variable_must_name_a_listed_secret():
     assert decode_plan(seal(msgspec.msgpack.encode(listed))).tasks[0].secret_env == (("DB_PASSWORD", "DB"),)
 
 
+def test_secrets_of_hosts_and_uploads_must_be_listed_and_in_place():
+    v3 = stored_plan_generator(3).build_plan()
+    hosts = (msgspec.structs.replace(v3.hosts[0], secret_env=(("ESSH_HOST_PROPS_PW", "DB"),)), *v3.hosts[1:])
+    error = refused(seal(msgspec.msgpack.encode(msgspec.structs.replace(v3, hosts=hosts))), PlanFileInvalid)
+    assert "$.hosts[0].secret_env[0]" in str(error) and "not in $.secrets" in str(error)
+    inline = next(i for i, op in enumerate(v3.operations) if hasattr(op, "blob") and v3.files[op.blob].source is None)
+    size = v3.files[v3.operations[inline].blob].size
+
+    def with_places(places, secrets=(SecretRef(name="DB"),)):
+        ops = list(v3.operations)
+        ops[inline] = msgspec.structs.replace(ops[inline], secrets=places)
+        return seal(msgspec.msgpack.encode(msgspec.structs.replace(v3, operations=tuple(ops), secrets=secrets)))
+
+    assert "not in $.secrets" in str(refused(with_places(((0, "OTHER"),)), PlanFileInvalid))
+    assert "out of order or past" in str(refused(with_places(((size + 1, "DB"),)), PlanFileInvalid))
+    assert "out of order or past" in str(refused(with_places(((2, "DB"), (1, "DB"))), PlanFileInvalid))
+    good = decode_plan(with_places(((0, "DB"), (size, "DB"))))
+    assert good.operations[inline].secrets == ((0, "DB"), (size, "DB"))
+
+
 def test_run_as_must_be_a_user_name():
     error = refused(seal(msgspec.msgpack.encode(_task(2, run_as="-oops"))), PlanFileInvalid)
     assert "$.tasks[2].run_as" in str(error)
