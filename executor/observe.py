@@ -109,9 +109,9 @@ async def _look(conn, task, step: int, index: int, op: Upload, plan: Plan) -> Se
     old = None
     blob = plan.files[op.blob]
     if op.secrets:
-        # The file holds (an older value of) a secret: neither its text nor its digest, which would
-        # let a low-entropy value be guessed, goes in the plan. The stale check compares the rest.
-        return Seen(step, index, msgspec.structs.replace(now, sha256=""))
+        # The file holds (an older value of) a secret: neither its text nor its digest (which would
+        # let a low-entropy value be guessed) nor its size goes in the plan. The stale check compares the rest.
+        return Seen(step, index, msgspec.structs.replace(now, sha256="", size=0))
     if now.exists and now.sha256 != blob.sha256 and now.size <= DIFF_LIMIT and blob.source is None:
         code, out, _ = await run_program(conn, task, f"head -c {DIFF_LIMIT} -- {quote(op.dest)}")
         if code == 0 and "\0" not in out:
