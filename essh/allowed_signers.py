@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import calendar
-import fnmatch
 import re
 import time
 from dataclasses import dataclass
@@ -35,10 +34,27 @@ class AllowedSigner:
     line: int = 0
 
     def allows_namespace(self, namespace: str) -> bool:
-        return self.namespaces is None or any(fnmatch.fnmatchcase(namespace, p) for p in self.namespaces)
+        return self.namespaces is None or matches_pattern_list(namespace, self.namespaces)
 
     def names(self, principal: str) -> bool:
-        return any(fnmatch.fnmatchcase(principal, p) for p in self.principals)
+        return matches_pattern_list(principal, self.principals)
+
+
+def matches_pattern_list(text: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """OpenSSH's pattern lists (match_pattern_list): `*` and `?` wildcards only; a `!pattern` that matches
+    refuses whatever else matches; otherwise any plain pattern that matches accepts."""
+    accepted = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            if _pattern(pattern[1:]).fullmatch(text):
+                return False
+        elif _pattern(pattern).fullmatch(text):
+            accepted = True
+    return accepted
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
 
 
 def read_allowed_signers(path: str) -> list[AllowedSigner]:

@@ -19,6 +19,9 @@ from . import trust
 from .allowed_signers import AllowedSignersError
 
 
+CLOCK_SKEW = 300  # seconds a plan may be dated ahead of this machine's clock under --max-age
+
+
 class GateError(Exception):
     """The plan may not be applied (one line)."""
 
@@ -122,6 +125,11 @@ def check(plan: schema.Plan, data: bytes, gate: Gate, now: float | None = None) 
     age = now - plan.meta.created_at
     if gate.max_age is not None and age > gate.max_age:
         raise GateError(f"plan is too old: made {age_text(age)} ago, --max-age allows {age_text(gate.max_age)}")
+    if gate.max_age is not None and -age > CLOCK_SKEW:
+        raise GateError(
+            f"plan is dated {age_text(-age)} in the future, so its age is unknown (--max-age): "
+            "check this machine's clock and the planner's (or SOURCE_DATE_EPOCH)"
+        )
     lines = provenance(plan, data, now) + ([f"Signed by {s}" for s in signers] or ["Unsigned"])
     changed = stale_files(plan)
     if changed:

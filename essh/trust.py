@@ -14,14 +14,13 @@ valid"; the CLI exits 2 before any connection is made.
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from dataclasses import dataclass
 
 from essh import schema
 
 from . import sshsig
-from .allowed_signers import AllowedSigner, read_allowed_signers
+from .allowed_signers import AllowedSigner, matches_pattern_list, read_allowed_signers
 
 NAMESPACE = "essh-plan"
 
@@ -129,7 +128,7 @@ def describe(data: bytes, allowed_signers: str | None, now: float | None = None)
 
 
 def _names(signer: Signer, principal: str) -> bool:
-    return any(fnmatch.fnmatchcase(principal, p) for p in signer.principals)
+    return matches_pattern_list(principal, signer.principals)
 
 
 def _allowed_entry(

@@ -11,8 +11,13 @@ attempt (AttemptEnded), the step, or the run. Only a tail that matches the start
 of a secret is ever held, so ordinary output is not delayed.
 
 What is masked: each value, a multi-line value's lines (4 characters or more:
-a program may print them one by one) and the value with `\\r\\n` line ends (a
-terminal's output). Text fields of events (errors, notices) are masked too.
+a program may print them one by one), the value with `\\r\\n` line ends (a
+terminal's output), and the value as bash's `set -x` shows it inside quotes
+(`'` written `'\\''`; control characters as in `$'...'`). Text fields of events
+(errors, notices) are masked too.
+
+Where one secret begins another (`abc` and `abc:def`), a chunk that ends after
+the shorter holds it back: the next chunk may make it the longer one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ MASK = "***"
 MIN_LINE = 4  # a multi-line secret's lines shorter than this are masked only as part of the whole
 
 
+_ANSI_C = {"\a": "\\a", "\b": "\\b", "\x1b": "\\E", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+           "\v": "\\v", "\\": "\\\\", "'": "\\'"}
+
+
+def _ansi_c(value: str) -> str:
+    """The inside of bash's `$'...'` quoting of `value` (how `set -x` shows a word with control characters)."""
+    return "".join(_ANSI_C.get(c, f"\\{ord(c):03o}" if ord(c) < 32 or ord(c) == 127 else c) for c in value)
+
+
 def mask_patterns(values: Iterable[str]) -> list[str]:
     """Every text to mask for `values`, longest first."""
     found: set[str] = set()
@@ -34,6 +48,10 @@ def mask_patterns(values: Iterable[str]) -> list[str]:
         if not value:
             continue
         found.add(value)
+        if "'" in value:
+            found.add(value.replace("'", "'\\''"))
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            found.add(_ansi_c(value))
         if "\n" in value:
             found.add(value.replace("\r\n", "\n").replace("\n", "\r\n"))
             found.update(line.rstrip("\r") for line in value.split("\n") if len(line.rstrip("\r")) >= MIN_LINE)
@@ -49,6 +67,7 @@ class Masker:
         self._bytes = [p.encode("utf-8", "surrogateescape") for p in patterns]
         self._re = re.compile(b"|".join(re.escape(p) for p in self._bytes)) if patterns else None
         self._longest = max((len(p) for p in self._bytes), default=0)
+        self._heads = [(p, p[:4]) for p in self._bytes]
 
     def __bool__(self) -> bool:
         return self._re is not None
@@ -64,22 +83,37 @@ class Masker:
         """(what may be shown now, what to hold until more arrives)."""
         if self._re is None:
             return data, b""
+        n = len(data)
+        hold = n if final else self._unfinished(data, 0)
         out, last = bytearray(), 0
         for m in self._re.finditer(data):
+            if m.start() >= hold:  # may yet be the start of a longer secret: held with the rest
+                break
             out += data[last : m.start()]
             out += MASK.encode()
             last = m.end()
-        rest = data[last:]
-        hold = 0 if final else self._possible_start(rest)
-        return bytes(out + rest[: len(rest) - hold]), rest[len(rest) - hold :]
+        if last > hold:
+            hold = self._unfinished(data, last)
+        return bytes(out + data[last:hold]), data[hold:]
 
-    def _possible_start(self, rest: bytes) -> int:
-        """The length of the longest end of `rest` that a secret begins with."""
-        for k in range(min(len(rest), self._longest - 1), 0, -1):
-            tail = rest[-k:]
-            if any(p.startswith(tail) for p in self._bytes):
-                return k
-        return 0
+    def _unfinished(self, data: bytes, start: int) -> int:
+        """The first position from `start` where the rest of `data` is a secret's beginning (shorter than it),
+        else len(data). Looked for by each secret's first 4 bytes, so long secrets (keys) cost little."""
+        n = len(data)
+        low = max(start, n - self._longest + 1)
+        best = n
+        for p, head in self._heads:
+            for i in range(max(low, n - len(head) + 1), best):  # a rest shorter than the head
+                if len(p) > n - i and p.startswith(data[i:]):
+                    best = i
+                    break
+            i = data.find(head, low)
+            while -1 < i < best:
+                if len(p) > n - i and p.startswith(data[i:]):
+                    best = i
+                    break
+                i = data.find(head, i + 1)
+        return best
 
 
 class MaskingBus:
