@@ -112,3 +112,52 @@ task "t" {{ targets = "web-1", files = {{ {{ content = essh.secret("PW"), dest =
     (seen,) = plan.steps[0].observed
     assert seen is not None and seen.exists
     assert seen.size != len(old)
+
+
+def _signed_plan(ws: Workspace) -> tuple[bytes, Path]:
+    ws.write(".esshconfig.lua", 'task "t" { backend = "local", env = { PW = essh.secret("PW") }, script = "echo $PW" }\n')
+    key = ws.path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    planned = ws.essh("plan", "t", "-o", "plan.bin", "--sign-key", str(key))
+    assert planned.returncode == 0, planned.stderr
+    return (ws.path / "plan.bin").read_bytes(), key
+
+
+def test_show_json_lists_damaged_and_foreign_signatures_without_refusing(ws: Workspace):
+    import json
+    import struct
+
+    from essh import schema, sshsig
+    from essh.schema import with_signatures
+
+    data, _ = _signed_plan(ws)
+    message, (good,) = schema.split_signed(data)
+    sig = sshsig.parse(good)
+    bad_key = sshsig.build(struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 3) + b"\0\0\0", "essh-plan", sig.signature)
+    not_text = sshsig.build(sig.public_key, "essh-plan", sig.signature).replace(b"essh-plan", b"essh-pl\xffn")
+    (ws.path / "damaged.bin").write_bytes(with_signatures(message, [good, b"", b"junk", bad_key, not_text]))
+    shown = ws.essh("show", "--json", "damaged.bin")
+    assert shown.returncode == 0, shown.stderr
+    records = json.loads(shown.stdout)["signatures"]
+    assert [r["verifies"] for r in records] == [True, False, False, False, False]
+    assert all(r["problem"] for r in records[1:])
+    applied = ws.essh("apply", "damaged.bin", env={"ESSH_SECRET_PW": "x"})
+    assert applied.returncode == 2 and "signature does not verify: signature 2 is damaged" in applied.stderr
+
+
+def test_an_unsigned_plan_with_secrets_is_refused_before_any_secret_is_fetched(ws: Workspace):
+    data, key = _signed_plan(ws)
+    from essh import schema
+
+    message, _ = schema.split_signed(data)
+    (ws.path / "unsigned.bin").write_bytes(message)
+    allowed = ws.write("allowed", "ci@example " + (ws.path / "key.pub").read_text())
+    fetched = ws.path / "fetched"
+    command = f"sh -c 'touch {fetched}; echo v' --"
+    for extra in (["--require-signature"], ["--expect-digest", "0" * 64]):
+        done = ws.essh("apply", "unsigned.bin", "--allowed-signers", str(allowed), *extra, "--secret-command", command)
+        assert done.returncode == 2, done.stderr
+        assert not fetched.exists()
+    ok = ws.essh("apply", "plan.bin", "--allowed-signers", str(allowed), "--require-signature", "--secret-command", command)
+    assert ok.returncode == 0, ok.stderr
+    assert fetched.exists() and "***" in ok.stdout
