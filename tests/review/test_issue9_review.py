@@ -161,3 +161,44 @@ def test_an_unsigned_plan_with_secrets_is_refused_before_any_secret_is_fetched(w
     ok = ws.essh("apply", "plan.bin", "--allowed-signers", str(allowed), "--require-signature", "--secret-command", command)
     assert ok.returncode == 0, ok.stderr
     assert fetched.exists() and "***" in ok.stdout
+
+
+@pytest.mark.sshd
+def test_once_marks_stay_in_their_folder_whatever_the_host_names(sshd, tmp_path):
+    import pwd
+    import time
+    import uuid
+
+    import msgspec
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "executor"))
+    from plans import PlanBuilder
+
+    from essh.schema import encode_plan, payload_digest
+
+    shared = Path(tempfile.mkdtemp(prefix="essh-review9-once-"))
+    shared.chmod(0o777)
+    touched = shared / "TOUCHED"
+    evil = f'../../../../{shared}/x$(touch {touched})`touch {touched}`'
+    failing = "y/../..;touch " + str(touched)
+    b = PlanBuilder([msgspec.structs.replace(sshd.schema_host("web-1"), name=evil, env=(("ESSH_HOSTNAME", "a"),)),
+                     msgspec.structs.replace(sshd.schema_host("web-2"), name=failing, env=(("ESSH_HOSTNAME", "b"),))])
+    b.task("t", 'test "$ESSH_HOSTNAME" = a', hosts=[evil, failing], on_error="continue")
+    plan = b.build()
+    plan = msgspec.structs.replace(plan, meta=msgspec.structs.replace(plan.meta, created_at=int(time.time())))
+    path = shared / f"once-{uuid.uuid4().hex[:8]}.bin"
+    path.write_bytes(encode_plan(plan))
+    digest = payload_digest(path.read_bytes())
+    marks = Path(pwd.getpwnam(sshd.user).pw_dir) / ".local/state/essh/applied" / digest
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ESSH_", "SSH_AUTH_SOCK"))}
+    try:
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-m", "essh", "apply", str(path), "--once", "--report", str(tmp_path / "r.json")],
+                                  capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+            assert done.returncode == 1, done.stderr
+        assert [p.name for p in marks.iterdir()] == [__import__("hashlib").sha256(evil.encode()).hexdigest()[:32]]
+        assert not touched.exists() and sorted(p.name for p in shared.iterdir()) == [path.name]
+        assert "already applied here: skipped (--once)" in done.stderr
+    finally:
+        shutil.rmtree(marks, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)
