@@ -250,3 +250,25 @@ def test_one_secret_split_anywhere_even_inside_a_utf8_character_is_masked(value,
     chunks.append(data[at:])
     shown = _masked([value], [c for c in chunks if c])
     assert value.encode() not in shown and b"***" in shown
+
+
+@pytest.mark.sshd
+def test_a_secret_full_of_shell_metacharacters_arrives_intact_and_is_masked(ws: Workspace, sshd, dest):
+    touched = dest / "TOUCHED"
+    value = f"a'b\"c$(touch {touched})`touch {touched}`$HOME\\n\nzwei-Zeile-ü€\tend-7f3a"
+    options = ", ".join(f'{k} = "{v}"' for k, v in sshd.schema_host("web-1").ssh_options)
+    ws.write(".esshconfig.lua", f"""
+host "web-1" {{ {options}, props = {{ pw = essh.secret("PW") }} }}
+task "t" {{ targets = "web-1", env = {{ PW = essh.secret("PW") }},
+  files = {{ {{ content = {{ "[", essh.secret("PW"), "]" }}, dest = "{dest}/f" }} }},
+  script = "printf '%s' \\"$PW\\" > {dest}/env; printf '%s' \\"$ESSH_HOST_PROPS_PW\\" > {dest}/prop; echo \\"$PW\\"; cat {dest}/f" }}
+""")
+    assert ws.essh("plan", "t", "-o", "plan.bin").returncode == 0
+    done = ws.essh("apply", "plan.bin", "--report", "r.json", "--log-dir", "logs", "--junit", "j.xml",
+                   env={"ESSH_SECRET_PW": value})
+    assert done.returncode == 0, done.stderr
+    assert (dest / "env").read_text() == value and (dest / "prop").read_text() == value
+    assert (dest / "f").read_text() == f"[{value}]"
+    assert not touched.exists()
+    shown = _everything(ws, done)
+    assert "end-7f3a" not in shown and "zwei-Zeile" not in shown and "***" in done.stdout
