@@ -272,3 +272,21 @@ task "t" {{ targets = "web-1", env = {{ PW = essh.secret("PW") }},
     assert not touched.exists()
     shown = _everything(ws, done)
     assert "end-7f3a" not in shown and "zwei-Zeile" not in shown and "***" in done.stdout
+
+
+@pytest.mark.parametrize("places", [((99, "PW"),), ((3, "PW"), (1, "PW")), ((1, "NOPE"),), ((-1, "PW"),)])
+def test_crafted_secret_offsets_are_refused_in_one_line_before_anything_runs(ws: Workspace, places):
+    import msgspec
+
+    from essh.schema import decode_plan, encode_plan
+
+    ws.write(".esshconfig.lua", 'host "h" { HostName = "127.0.0.1", Port = "1" }\n'
+             'task "t" { targets = "h", files = { { content = { "ab", essh.secret("PW"), "cd" }, dest = "/tmp/x" } } }\n')
+    assert ws.essh("plan", "t", "-o", "plan.bin").returncode == 0
+    plan = decode_plan((ws.path / "plan.bin").read_bytes())
+    crafted = msgspec.structs.replace(plan, operations=(msgspec.structs.replace(plan.operations[0], secrets=places),))
+    (ws.path / "crafted.bin").write_bytes(encode_plan(crafted))
+    for args in (["apply", "crafted.bin"], ["show", "--verbose", "crafted.bin"], ["show", "--json", "crafted.bin"]):
+        done = ws.essh(*args, env={"ESSH_SECRET_PW": "v"})
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "plan file error" in done.stderr and len(done.stderr.strip().splitlines()) == 1
