@@ -290,3 +290,14 @@ def test_crafted_secret_offsets_are_refused_in_one_line_before_anything_runs(ws:
         done = ws.essh(*args, env={"ESSH_SECRET_PW": "v"})
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert "plan file error" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.sshd
+def test_exec_on_a_host_with_a_secret_prop_resolves_and_masks_it(ws: Workspace, sshd):
+    options = ", ".join(f'{k} = "{v}"' for k, v in sshd.schema_host("web-1").ssh_options)
+    ws.write(".esshconfig.lua", f'host "web-1" {{ {options}, props = {{ pw = essh.secret("PW") }} }}\n')
+    missing = ws.essh("exec", "-t", "web-1", "--", "echo", "got=$ESSH_HOST_PROPS_PW")
+    assert missing.returncode == 2 and "missing secret: PW" in missing.stderr, missing.stdout + missing.stderr
+    done = ws.essh("exec", "-t", "web-1", "--", "echo", "got=$ESSH_HOST_PROPS_PW", env={"ESSH_SECRET_PW": "exec-pw-91ce"})
+    assert done.returncode == 0, done.stderr
+    assert "got=***" in done.stdout and "exec-pw-91ce" not in done.stdout + done.stderr
