@@ -301,3 +301,15 @@ def test_exec_on_a_host_with_a_secret_prop_resolves_and_masks_it(ws: Workspace, 
     done = ws.essh("exec", "-t", "web-1", "--", "echo", "got=$ESSH_HOST_PROPS_PW", env={"ESSH_SECRET_PW": "exec-pw-91ce"})
     assert done.returncode == 0, done.stderr
     assert "got=***" in done.stdout and "exec-pw-91ce" not in done.stdout + done.stderr
+
+
+def test_a_local_pty_step_neither_echoes_nor_shows_its_secret(ws: Workspace):
+    value = "local-pty-Secret-2d8e"
+    ws.write(".esshconfig.lua", 'task "t" { backend = "local", pty = true, env = { PW = essh.secret("PW") },'
+             ' script = "echo got=$PW; stty -a | grep -o -- -echo | head -1" }\n')
+    assert ws.essh("plan", "t", "-o", "plan.bin").returncode == 0
+    done = ws.essh("apply", "plan.bin", "--report", "r.json", env={"ESSH_SECRET_PW": value})
+    assert done.returncode == 0, done.stderr
+    assert "got=***" in done.stdout
+    shown = _everything(ws, done)
+    assert value not in shown and value.encode() not in _decoded_base64(shown)
