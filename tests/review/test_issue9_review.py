@@ -313,3 +313,48 @@ def test_a_local_pty_step_neither_echoes_nor_shows_its_secret(ws: Workspace):
     assert "got=***" in done.stdout
     shown = _everything(ws, done)
     assert value not in shown and value.encode() not in _decoded_base64(shown)
+
+
+@pytest.mark.sshd
+@pytest.mark.parametrize("signals", [("SIGTERM",), ("SIGINT", "SIGINT")])
+def test_once_does_not_mark_a_host_whose_step_was_interrupted(sshd, tmp_path, signals):
+    import pwd
+    import signal
+    import time
+    import uuid
+
+    import msgspec
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "executor"))
+    from plans import PlanBuilder
+
+    from essh.schema import encode_plan, payload_digest
+
+    shared = Path(tempfile.mkdtemp(prefix="essh-review9-int-"))
+    shared.chmod(0o777)
+    started = shared / "started"
+    b = PlanBuilder([sshd.schema_host("web-1"), sshd.schema_host("web-2")])
+    b.task("t", f'if [ "$ESSH_HOSTNAME" = web-2 ]; then touch {started}; sleep 30; fi', hosts=["web-1", "web-2"], parallel=0)
+    plan = b.build()
+    plan = msgspec.structs.replace(plan, meta=msgspec.structs.replace(plan.meta, created_at=int(time.time()), essh_version=uuid.uuid4().hex))
+    path = shared / "plan.bin"
+    path.write_bytes(encode_plan(plan))
+    marks = Path(pwd.getpwnam(sshd.user).pw_dir) / ".local/state/essh/applied" / payload_digest(path.read_bytes())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ESSH_", "SSH_AUTH_SOCK"))}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(path), "--once", "--report", str(tmp_path / "r.json")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.5)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode != 0, err
+        names = sorted(p.name for p in marks.iterdir()) if marks.exists() else []
+        assert __import__("hashlib").sha256(b"web-2").hexdigest()[:32] not in names
+    finally:
+        shutil.rmtree(marks, ignore_errors=True)
+        shutil.rmtree(shared, ignore_errors=True)
