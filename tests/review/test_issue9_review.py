@@ -358,3 +358,13 @@ def test_once_does_not_mark_a_host_whose_step_was_interrupted(sshd, tmp_path, si
     finally:
         shutil.rmtree(marks, ignore_errors=True)
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.mark.xfail(strict=True, reason="--max-age takes the plan's own created_at on trust: a plan dated in the future "
+                   "(SOURCE_DATE_EPOCH, a skewed CI clock) has a negative age and is accepted forever")
+def test_max_age_refuses_a_plan_dated_in_the_future(ws: Workspace):
+    ws.write(".esshconfig.lua", 'task "t" { backend = "local", script = "echo ran" }\n')
+    planned = ws.essh("plan", "t", "-o", "plan.bin", env={"SOURCE_DATE_EPOCH": "4102444800"})  # 2100-01-01
+    assert planned.returncode == 0, planned.stderr
+    done = ws.essh("apply", "plan.bin", "--max-age", "1h")
+    assert done.returncode == 2 and "ran" not in done.stdout, done.stdout + done.stderr
