@@ -368,3 +368,25 @@ def test_max_age_refuses_a_plan_dated_in_the_future(ws: Workspace):
     assert planned.returncode == 0, planned.stderr
     done = ws.essh("apply", "plan.bin", "--max-age", "1h")
     assert done.returncode == 2 and "ran" not in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="allowed_signers patterns are matched with fnmatch, without OpenSSH's `!` "
+                   "negation: namespaces=\"!essh-plan,*\" (ssh-keygen refuses the key for essh plans) is accepted")
+def test_a_negated_namespace_in_allowed_signers_refuses_the_key_as_ssh_keygen_does(ws: Workspace):
+    from essh import schema, sshsig
+
+    data, key = _signed_plan(ws)
+    allowed = ws.write("allowed", 'ci@example namespaces="!essh-plan,*" ' + (ws.path / "key.pub").read_text())
+    message, (blob,) = schema.split_signed(data)
+    (ws.path / "message").write_bytes(message)
+    (ws.path / "message.sig").write_text(sshsig.armor(blob))
+    plain = ws.write("plain", 'ci@example namespaces="essh-plan" ' + (ws.path / "key.pub").read_text())
+
+    def openssh(signers: Path) -> int:
+        with open(ws.path / "message", "rb") as stdin:
+            return subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", "ci@example", "-n", "essh-plan",
+                                   "-s", str(ws.path / "message.sig")], stdin=stdin, capture_output=True).returncode
+
+    assert openssh(plain) == 0 and openssh(allowed) != 0  # OpenSSH: with "!essh-plan" this key may not sign plans
+    done = ws.essh("apply", "plan.bin", "--allowed-signers", str(allowed), "--require-signature", env={"ESSH_SECRET_PW": "v"})
+    assert done.returncode == 2 and "principal not allowed for the namespace" in done.stderr, done.stdout + done.stderr
