@@ -390,3 +390,23 @@ def test_a_negated_namespace_in_allowed_signers_refuses_the_key_as_ssh_keygen_do
     assert openssh(plain) == 0 and openssh(allowed) != 0  # OpenSSH: with "!essh-plan" this key may not sign plans
     done = ws.essh("apply", "plan.bin", "--allowed-signers", str(allowed), "--require-signature", env={"ESSH_SECRET_PW": "v"})
     assert done.returncode == 2 and "principal not allowed for the namespace" in done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.sshd
+def test_a_privileged_step_and_upload_put_no_secret_in_any_argv_on_the_host(ws: Workspace, sshd, dest):
+    value = "sudo-Secret-5e0b77"
+    pattern = value.replace("Secret", "Secre[t]")  # finds the value, is not it (grep's own argv)
+    probe = (f"for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -c -- '{pattern}' || true")
+    ws.write(".esshconfig.lua", _host(sshd) + f"""
+task "t" {{ targets = "web-1", privileged = true, env = {{ PW = essh.secret("PW") }},
+  files = {{ {{ content = {{ "pw=", essh.secret("PW"), "\\n" }}, dest = "{dest}/priv.conf" }} }},
+  script = [[ echo "argv-hits=$({probe})"; test "$(id -u)" = 0 && echo root
+    sh -c 'sleep 2; true' "$PW" >/dev/null 2>&1 & sleep 0.5; echo "control-hits=$({probe})"; wait ]] }}
+""")
+    assert ws.essh("plan", "t", "-o", "plan.bin").returncode == 0
+    done = ws.essh("apply", "plan.bin", env={"ESSH_SECRET_PW": value})
+    assert done.returncode == 0, done.stderr
+    assert "argv-hits=0" in done.stdout and "root" in done.stdout, done.stdout
+    assert "control-hits=1" in done.stdout, done.stdout  # the probe finds a value that is in an argv
+    assert (dest / "priv.conf").read_text() == f"pw={value}\n" and (dest / "priv.conf").stat().st_mode & 0o777 == 0o600
+    assert value not in done.stdout + done.stderr
