@@ -442,3 +442,16 @@ def test_masking_a_private_key_secret_costs_about_what_a_short_secret_costs():
     short = min(cost(["short-secret-1"]) for _ in range(3))
     key = min(cost([_pem_like()]) for _ in range(3))
     assert key < 50 * short + 0.05, f"{key / short:.0f}x"
+
+
+@pytest.mark.sshd
+def test_a_multi_line_secret_through_a_terminal_is_masked(ws: Workspace, sshd):
+    value = _pem_like()
+    ws.write(".esshconfig.lua", _host(sshd) + """
+task "t" { targets = "web-1", pty = true, env = { PW = essh.secret("PW") }, script = "echo \\"$PW\\"; printf '%s' \\"$PW\\" | head -c 40" }
+""")
+    assert ws.essh("plan", "t", "-o", "plan.bin").returncode == 0
+    done = ws.essh("apply", "plan.bin", "--report", "r.json", "--log-dir", "logs", env={"ESSH_SECRET_PW": value})
+    assert done.returncode == 0, done.stderr
+    shown = _everything(ws, done)
+    assert all(line not in shown for line in value.split("\n")[1:-1])
