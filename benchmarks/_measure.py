@@ -31,6 +31,7 @@ class Sample:
     cpu: float  # the client's user+sys seconds
     server_cpu: float  # sshd's user+sys seconds (listener and connection processes)
     logins: int  # connections the server authenticated
+    peak_rss_kib: int = 0  # the largest resident set of the client or of any process it reaped (ru_maxrss)
 
 
 def measure(argv: list[str], server: Server, label: str, env: dict[str, str] | None = None) -> Sample:
@@ -53,6 +54,7 @@ def measure(argv: list[str], server: Server, label: str, env: dict[str, str] | N
         cpu=usage.ru_utime + usage.ru_stime,
         server_cpu=server.server_cpu() - cpu_before,
         logins=server.logins() - logins_before,
+        peak_rss_kib=usage.ru_maxrss,
     )
 
 

@@ -8,7 +8,7 @@ planner orders tasks requested one after another.
 
 from __future__ import annotations
 
-from essh.schema import Host, Plan, PlanMeta, Step, Task, read_plan, step_command, step_script, write_plan
+from essh.schema import Host, Plan, PlanMeta, Step, Task, encode_program, read_plan, step_command, step_script, write_plan
 
 from _fleet import Target
 
@@ -45,4 +45,5 @@ def plan_command(target: Target) -> tuple[str, str]:
     """What essh sends for the first step of a benchmark plan: its command line (the task's
     shell and bootstrap) and the program that follows on the channel's stdin."""
     plan = bench_plan(target, 1, 1)
-    return step_command(plan, plan.steps[0]), step_script(plan, plan.steps[0])
+    program = encode_program(step_script(plan, plan.steps[0]), "stdin").decode()  # with the mark the bootstrap checks
+    return step_command(plan, plan.steps[0]), program

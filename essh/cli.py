@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import os
 import sys
-import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,8 +22,15 @@ import typer
 
 import essh
 from essh import schema, stdout
-from essh.places import PlaceError, check_log_dir, check_report, make_parent, reports_folder, reserve_default_report
-from essh.schema import EXIT_BUG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REPORT_LOST, EXIT_USAGE, escape_text
+from essh.places import check_log_dir, check_report, make_parent, reports_folder, reserve_default_report
+from essh.schema import EXIT_FAILED, EXIT_OK, EXIT_REPORT_LOST, escape_text
+
+from .plan_steps import Abort, error_line, say_error
+from .plan_steps import created_at as _created_at
+from .plan_steps import load as _load
+from .plan_steps import make as _plan
+from .plan_steps import review as _review
+from .plan_steps import save_bytes as _save_bytes
 
 
 app = typer.Typer(
@@ -104,107 +110,28 @@ class Looks:
     no_color: bool = False
 
 
-class Abort(Exception):
-    """A one-line error for the user, with its exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 @contextlib.contextmanager
 def _errors(debug: bool) -> Iterator[None]:
     """Turn every error into one line on stderr and a documented exit code."""
-    from essh.planner.model import ConfigError  # imported here to keep `essh --help` lean
-
     try:
         yield
     except (typer.Exit, typer.Abort, SystemExit):
         raise
-    except Abort as exc:
-        _fail(str(exc), exc.code)
-    except PlaceError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except stdout.OutputError as exc:
-        _fail(str(exc), EXIT_REPORT_LOST)
-    except ConfigError as exc:
-        _fail(f"configuration error: {exc}", EXIT_USAGE)
-    except schema.PlanFileError as exc:
-        _fail(f"plan file error: {exc}", EXIT_USAGE)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(
-            f"internal error: {type(exc).__name__}: {exc}. This is a bug in essh, please report it; "
-            "--debug shows the traceback",
-            EXIT_BUG,
-        )
+    except BaseException as exc:
+        turned = error_line(exc, debug)
+        if turned is None:
+            raise
+        _fail(*turned)
 
 
 def _fail(message: str, code: int) -> None:
-    stdout.say(f"essh: {escape_text(message)}")
+    say_error(message)
     raise typer.Exit(code)
 
 
 def _task_args(ctx: typer.Context) -> list[str]:
     """The words after `--`, which main() hands to typer as the context object."""
     return list(ctx.obj or ())
-
-
-def _created_at() -> int | None:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is None:
-        return None
-    try:
-        seconds = int(epoch)
-    except ValueError:
-        seconds = -1
-    if not 0 <= seconds < 2**63:
-        raise Abort(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r}")
-    return seconds
-
-
-def _load(config: str | None, debug: bool = False):
-    """The configuration; with --debug, what it said through essh.debug() goes to stderr."""
-    from essh import planner
-
-    paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    cfg = planner.load_config(paths, home=str(Path.home()))
-    if debug:
-        for notice in cfg.notices:
-            stdout.say(f"[essh debug] {notice}")
-    return cfg
-
-
-def _plan(
-    config: str | None, tasks: Sequence[str], args: Sequence[str], debug: bool = False, *, inline_limit: int = schema.INLINE_LIMIT
-) -> schema.Plan:
-    from essh import planner
-
-    from .gate import maker
-
-    made = planner.make_plan(
-        _load(config, debug),
-        list(tasks),
-        list(args),
-        created_at=_created_at(),
-        essh_version=essh.__version__,
-        relative_to=os.getcwd(),
-        inline_limit=inline_limit,
-    )
-    import msgspec
-
-    return msgspec.structs.replace(made, meta=msgspec.structs.replace(made.meta, made_by=maker(os.environ)))
-
-
-def _save_bytes(data: bytes, out: Path) -> None:
-    try:
-        make_parent(out)
-        schema.write_private_file(str(out), data)
-    except OSError as exc:
-        raise Abort(f"cannot write plan file {out}: {exc.strerror or exc}") from None
 
 
 def _secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | None) -> dict[str, str]:
@@ -399,7 +326,7 @@ def plan(
     debug: DebugOpt = False,
 ) -> None:
     """Evaluate the configuration and show what would run where, in which order. `-- ARGS` passes task arguments."""
-    from .review import plan_json
+    from .plan_steps import show_plan
 
     with _errors(debug):
         if sign_key and not out:
@@ -424,14 +351,7 @@ def plan(
             data = _signed(data, sign_key)
         if out:
             _save_bytes(data, out)
-        if json:
-            stdout.write_bytes(plan_json(the_plan, schema.payload_digest(data)))
-            return
-        if stdout.write_lines([*_review(the_plan, verbose, no_color), *changes]) and out:
-            shown = escape_text(str(out))
-            stdout.write_lines(
-                ["", f"Saved the plan to {shown} (sha256 {schema.payload_digest(data)}).", f"To run exactly this plan: essh apply {shown}"]
-            )
+        show_plan(the_plan, data, out, json=json, verbose=verbose, no_color=no_color, after=changes)
         if old_plan is not None and not json:
             from .plan_diff import diff_plans, render_diff
 
@@ -515,14 +435,6 @@ def _stage_lines(plan: schema.Plan) -> list[str]:
         names = [f"{plan.tasks[t].name} ({n} step{'s' if n != 1 else ''})" for t, n in counts.items() if stage_of[t] == stage]
         lines.append(escape_text(f"stage {stage}: {', '.join(names)}"))
     return lines
-
-
-def _review(plan: schema.Plan, verbose: bool, no_color: bool):
-    """The review's lines, in colour when stdout is a terminal (or FORCE_COLOR) and not told otherwise."""
-    from .colour import Palette, wants_colour
-    from .review import coloured_review, render_plan
-
-    return coloured_review(render_plan(plan, verbose=verbose), Palette(wants_colour(sys.stdout, no_color=no_color)))
 
 
 def _read_plan(path: str | Path) -> tuple[schema.Plan, bytes]:

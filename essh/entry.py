@@ -1,8 +1,9 @@
-"""The `essh` console script: answers `essh --version` before any import, else hands over to essh.cli.
+"""The `essh` console script: answers `essh --version` before any import, `essh plan` without typer, else hands over to essh.cli.
 
 `essh --version` is what scripts and package managers run to probe essh; with
 this module it costs the interpreter's start-up and nothing else (typer, click
-and msgspec are not imported for it).
+and msgspec are not imported for it). `essh plan` in its common forms goes to
+essh.fast_plan, which never imports typer; any other form goes to typer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.stderr.write(f"essh: {exc}\n")
             raise SystemExit(74) from None
         return
+    if words[:1] == ["plan"]:
+        import os
+
+        from essh import fast_plan
+
+        call = fast_plan.parse(words, os.environ)
+        if call is not None:
+            fast_plan.run(call)
+            return
     from essh.cli import main as cli_main
 
     cli_main(words)

@@ -82,20 +82,6 @@ def signer_lines(data: bytes, allowed_signers: str | None) -> list[str]:
     return [f"Signed by {s}" for s in signers] or ["Unsigned"]
 
 
-def maker(environ) -> str:
-    """`user@host` for PlanMeta.made_by; empty with SOURCE_DATE_EPOCH (reproducible plans)."""
-    import getpass
-    import socket
-
-    if "SOURCE_DATE_EPOCH" in environ:
-        return ""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "?"
-    return f"{user}@{socket.gethostname()}"
-
-
 def stale_files(plan: schema.Plan) -> list[str]:
     """The configuration files the plan recorded that are present here with other contents."""
     changed = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,6 +88,8 @@ def check_log_dir(folder: Path) -> None:
 
 def _probe(folder: Path) -> None:
     """Create and remove a private file in `folder` (OSError if it cannot be written)."""
+    import tempfile
+
     fd, name = tempfile.mkstemp(dir=folder, prefix=".essh-probe-")
     os.close(fd)
     os.unlink(name)

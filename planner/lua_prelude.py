@@ -16,9 +16,9 @@ that cannot leave Lua becomes {"\\u0000bad": "what it is"}.
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 
 
 def prelude_source() -> str:
     """The text of `prelude.lua` (shipped in the wheel as package data)."""
-    return resources.files(__package__).joinpath("prelude.lua").read_text(encoding="utf-8")
+    return Path(__file__).with_name("prelude.lua").read_text(encoding="utf-8")  # not importlib.resources: ~3 ms per start

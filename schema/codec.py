@@ -28,7 +28,6 @@ import os
 import re
 import stat
 import struct
-import tempfile
 import time
 
 import msgspec
@@ -175,6 +174,8 @@ def write_private_file(path: str, data: bytes) -> None:
     if in_place_destination(path):
         _write_in_place(path, data)
         return
+    import tempfile  # here: `essh plan` without -o never needs it
+
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
         with open(fd, "wb") as f:
