@@ -5,7 +5,7 @@
 report from events). The transports behind `transport`'s interface: `local`,
 and SSH (`ssh_pool`, `ssh_connect`, `ssh_channel`, `ssh_options`, `pid_line`),
 with `bridge` joining trio to asyncssh's asyncio. A step's file operations:
-`file_steps` (with `remote_files`' shell programs and `ssh_files`' SFTP);
+`file_steps` (with `remote_files`' shell programs and `ssh_upload`'s streaming);
 `observe` is `essh plan --refresh`'s read-only look. The sinks consuming
 `events`: `terminal`, `logs`, `report_file`.
 The heavy modules load on first use, so importing this package costs nothing.

@@ -7,16 +7,16 @@ upload:
    the file changed since (kind `stale`; `force` writes anyway);
 3. leaves it alone when it already has the plan's digest, mode and (when
    given) owner and group: `unchanged`;
-4. otherwise streams the contents over SFTP into a new private file (0600,
-   created exclusively) next to the destination, or, for a task that runs as
-   another user, in the login user's home (a referenced source's digest is
-   checked while it is sent); then one program (with the task's sudo) copies a staged file into a private temporary
-   file beside the destination, sets owner, group and mode, and renames it
-   over the destination: `created` or `updated`.
+4. otherwise runs one program with the task's sudo that receives the
+   contents on its standard input (`ssh_upload.py`) into a private temporary
+   file (0600, created exclusively) beside the destination, sets owner, group
+   and mode, and renames it over the destination once every byte arrived
+   (`remote_files.upload_program`): `created` or `updated`. A referenced
+   source's digest is checked while it is sent.
 
-A download is fetched into a temporary file beside its local path, its
-digest taken, then renamed into place (a privileged task's file is first
-copied by sudo into a private file the login user owns).
+A download runs `cat` on the file with the task's sudo and writes its
+standard output into a temporary file beside its local path, taking its size
+and digest as it comes, then renames it into place.
 
 Failures raise `StepFailure` with kind `file_error` (or `stale`) and a reason
 naming the file; the report gets one `FileDone` event per operation done.
@@ -27,28 +27,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import posixpath
-import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import trio
+from typing import BinaryIO
 
 import msgspec
 
 from essh.schema import Download, Observed, Plan, Step, Task, Upload
 from essh.schema.files import with_secrets
 
-from .errors import HostUnreachable, LocalError, StepFailure
-from .ssh_files import SourceChanged
+from .errors import LocalError, StepFailure
 from .events import FileDone, Stream
-from .remote_files import finish_program, observe_program, parse_observed, stage_download_program
+from .remote_files import download_program, observe_program, parse_observed, upload_program
+from .ssh_upload import Contents, SourceChanged
 from .transport import Command, Connection
 
-_FINISH_ERRORS = {
+_UPLOAD_ERRORS = {
     3: "cannot create a temporary file beside it",
     4: "cannot write a temporary file beside it",
+    5: "the upload was interrupted",
     7: "cannot set its mode",
     8: "cannot rename the temporary file over it",
     9: "cannot set its owner or group",
@@ -76,8 +74,7 @@ class _Capture:
 async def run_program(conn: Connection, task: Task, program: str) -> tuple[int, str, str]:
     """Run a small program with the task's shell and sudo; (status, stdout, last stderr line)."""
     io = _Capture()
-    helper = Task(name=task.name, shell=task.shell, run_as=task.run_as, backend="remote")
-    code = await conn.run(Command(helper, program), io)
+    code = await conn.run(Command(_helper(task), program), io)
     return code, io.out.decode("utf-8", "replace"), io.why()
 
 
@@ -155,71 +152,68 @@ class FileSteps:
         if up_to_date(seen, op, sha256):
             self.emit(FileDone(self.step, index, op.dest, "unchanged", blob.size, blob.sha256))
             return
-        privileged = task.run_as is not None
-        token = secrets.token_hex(6)
-        if privileged:
-            staged = f".essh-upload-{token}"
-        else:
-            folder, name = posixpath.split(op.dest)
-            staged = posixpath.join(folder, f".{name}.essh-{token}")
+        size = blob.size if blob.source is not None else len(data)  # inline: with its secrets put in
+        contents = Contents(data if blob.source is None else None, blob.source, size, blob.sha256)
+        program = upload_program(op.dest, size, op.mode, op.owner, op.group)
+        io = _Capture()
         try:
-            staged = await self.conn.write_new_file(
-                staged, data if blob.source is None else None, blob.source,
-                sha256=blob.sha256 if blob.source is not None else None,
-            )
-        except (HostUnreachable, LocalError):  # the host's or this machine's: as they are
-            raise
+            code = await self.conn.upload(Command(_helper(task), program), io, contents)
         except SourceChanged as exc:
             raise StepFailure(f"cannot write {op.dest}: its source {exc.reason}", exc.kind) from None
-        except StepFailure as exc:
-            where = "in the login user's home" if privileged else "beside it"
-            raise StepFailure(f"cannot write {op.dest}: cannot write a temporary file {where}: {exc.reason}", exc.kind) from None
-        code, _, why = await run_program(
-            self.conn, task,
-            finish_program(staged, op.dest, op.mode, op.owner, op.group, copy=privileged),
-        )
         if code != 0:
-            what = _FINISH_ERRORS.get(code, f"exit status {code}")
+            what = _UPLOAD_ERRORS.get(code, f"exit status {code}")
+            why = io.why()
             raise StepFailure(f"cannot write {op.dest}: {what}" + (f": {why}" if why else ""), "file_error")
         action = "updated" if seen.exists else "created"
         self.emit(FileDone(self.step, index, op.dest, action, blob.size, blob.sha256))
 
     async def _download(self, task: Task, index: int, op: Download) -> None:
-        remote = op.src
-        if task.run_as is not None:
-            code, out, why = await run_program(self.conn, task, stage_download_program(op.src))
-            if code != 0:
-                raise StepFailure(f"cannot read {op.src}: {why or f'exit status {code}'}", "file_error")
-            remote = out.strip()
         folder = os.path.dirname(os.path.abspath(op.dest))
         try:
             os.makedirs(folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(op.dest) + ".", suffix=".tmp")
-            os.close(fd)
         except OSError as exc:
             raise LocalError(f"cannot write {op.dest}: {exc.strerror or exc}") from exc
         try:
-            try:
-                await self.conn.get_file(remote, tmp)
-            except StepFailure as exc:
-                raise StepFailure(exc.reason.replace(remote, op.src), exc.kind) from None
-            size, digest = await trio.to_thread.run_sync(_size_and_digest, tmp)
+            with os.fdopen(fd, "wb") as f:
+                into = _IntoFile(f)
+                code = await self.conn.run(Command(_helper(task), download_program(op.src)), into)
+                if into.failed is not None:
+                    raise LocalError(f"cannot write {op.dest}: {into.failed.strerror or into.failed}")
+            if code != 0:
+                why = into.why() or f"exit status {code}"
+                raise StepFailure(f"cannot read {op.src}: {why}", "file_error")
             os.replace(tmp, op.dest)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        finally:
-            if remote != op.src:
-                with contextlib.suppress(StepFailure, OSError):
-                    await self.conn.remove_file(remote)
-        self.emit(FileDone(self.step, index, op.dest, "downloaded", size, digest))
+        self.emit(FileDone(self.step, index, op.dest, "downloaded", into.size, into.digest.hexdigest()))
 
 
-def _size_and_digest(path: str) -> tuple[int, str]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+def _helper(task: Task) -> Task:
+    """The task's command line without its terminal: file programs need clean standard streams."""
+    return Task(name=task.name, shell=task.shell, run_as=task.run_as, backend="remote")
+
+
+class _IntoFile(_Capture):
+    """A StepIO that writes a program's standard output into a local file, with its size and digest."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        super().__init__()
+        self.f = f
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self.failed: OSError | None = None
+
+    def output(self, stream: Stream, data: bytes) -> None:
+        if stream != "stdout":
+            super().output(stream, data)
+        elif self.failed is None:
+            try:
+                self.f.write(data)
+            except OSError as exc:  # this machine's disk: the step fails as a local error
+                self.failed = exc
+                return
+            self.size += len(data)
+            self.digest.update(data)

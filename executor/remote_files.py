@@ -2,10 +2,12 @@
 
 Each is a short POSIX sh program handed to the task's shell like a step's
 script (so `privileged`/`user` apply through the same sudo), with every path
-quoted. `observe` only reads; `finish_upload` (the SFTP writer already
-checked the digest of what it sent) copies a file staged elsewhere beside the destination, sets owner, group and mode on it and renames it over the
-destination, removing it on any failure, so the destination is either the
-old file or the new one, never a half-written one.
+quoted. `observe` only reads; `upload` receives the contents on its standard
+input (see `ssh_upload.py`) into a private temporary file beside the
+destination, sets owner, group and mode on it and renames it over the
+destination only when every byte arrived, removing it on any failure or
+signal, so the destination is either the old file or the new one, never a
+half-written one; `download` writes a file on its standard output.
 """
 
 from __future__ import annotations
@@ -22,22 +24,22 @@ d=$(sha256sum -- "$p") || exit 5
 echo "present $m ${{d%% *}}"
 """
 
-FINISH_UPLOAD = r"""src={src}; dest={dest}
-tmp=$src
-fail() {{ rm -f -- "$tmp"; [ "$tmp" = "$src" ] || rm -f -- "$src"; exit "$1"; }}
-if [ {copy} = 1 ]; then
-  tmp=$(mktemp -- "$(dirname -- "$dest")/.$(basename -- "$dest").essh-XXXXXX") || {{ tmp=$src; fail 3; }}
-  cat -- "$src" > "$tmp" || fail 4
-  rm -f -- "$src"
-fi
-{chown}chmod {mode} -- "$tmp" || fail 7
-mv -f -- "$tmp" "$dest" || fail 8
+UPLOAD = r"""dest={dest}; size={size}
+tmp=$(mktemp -- "$(dirname -- "$dest")/.$(basename -- "$dest").essh-XXXXXX") || exit 3
+trap 'rm -f -- "$tmp"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+cat > "$tmp" || exit 4
+got=$(wc -c < "$tmp") || exit 4
+[ "$got" -eq "$size" ] || {{ rm -f -- "$tmp"; echo "the upload stopped after $got of $size bytes" >&2; exit 5; }}
+{chown}chmod {mode} -- "$tmp" || exit 7
+mv -f -- "$tmp" "$dest" || exit 8
+trap - EXIT
 """
 
-STAGE_DOWNLOAD = r"""t=$(mktemp /tmp/.essh-download-XXXXXX) || exit 3
-cat -- {src} > "$t" || {{ rm -f -- "$t"; exit 4; }}
-chown -- "${{SUDO_USER:-$(id -un)}}" "$t" || {{ rm -f -- "$t"; exit 5; }}
-echo "$t"
+DOWNLOAD = r"""src={src}
+if [ ! -e "$src" ]; then echo "No such file or directory" >&2; exit 3; fi
+if [ ! -f "$src" ]; then echo "Not a regular file" >&2; exit 4; fi
+exec cat -- "$src"
 """
 
 
@@ -56,15 +58,17 @@ def parse_observed(out: str) -> Observed:
     return Observed(exists=True, sha256=sha, size=int(size), mode=int(mode, 8), owner=owner, group=group)
 
 
-def finish_program(src: str, dest: str, mode: int, owner: str | None, group: str | None, *, copy: bool) -> str:
+def upload_program(dest: str, size: int, mode: int, owner: str | None, group: str | None) -> str:
+    """Reads the contents on its standard input into a private temporary file beside `dest`
+    (mktemp: 0600, created exclusively), checks `size` bytes arrived, sets owner, group
+    and mode, renames it over `dest`; on any failure or signal, removes it."""
     chown = ""
     if owner or group:
         who = (owner or "") + (":" + group if group else "")
-        chown = f"chown {quote(who)} -- \"$tmp\" || fail 9\n"
-    return FINISH_UPLOAD.format(
-        src=quote(src), dest=quote(dest), copy=int(copy), chown=chown, mode=f"{mode:04o}"
-    )
+        chown = f"chown {quote(who)} -- \"$tmp\" || exit 9\n"
+    return UPLOAD.format(dest=quote(dest), size=size, chown=chown, mode=f"{mode:04o}")
 
 
-def stage_download_program(src: str) -> str:
-    return STAGE_DOWNLOAD.format(src=quote(src))
+def download_program(src: str) -> str:
+    """Writes `src` on its standard output (exit 3: no such file, 4: not a regular file)."""
+    return DOWNLOAD.format(src=quote(src))

@@ -27,8 +27,9 @@ import asyncssh
 from essh.schema import Task, encode_program, sudo_prefix, task_argv
 from essh.schema.command import delivery_of
 
-from .errors import ConnectionLost, LocalError
+from .errors import ConnectionLost, LocalError, StepFailure
 from .pid_line import PidLineFilter
+from .ssh_upload import Feed, argv as upload_argv
 from .transport import CLEANUP_TIMEOUT, KILL_GRACE, Command, StepIO
 
 # Another connection to run a kill on, and whether the caller must close it; None: none to be had.
@@ -43,10 +44,10 @@ class StaleConnection(ConnectionLost):
     """The connection broke before the step's channel opened: nothing ran, a new connection may."""
 
 
-def exec_request(task: Task, nonce: str) -> str:
-    """The exec request of every step of `task`: the pid prelude, then the task's command line."""
-    delivery = delivery_of(task)
-    return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(task_argv(task, delivery))
+def exec_request(task: Task, nonce: str, argv: list[str] | None = None) -> str:
+    """The exec request of every step of `task` (or of `argv`): the pid prelude, then the command line."""
+    argv = task_argv(task, delivery_of(task)) if argv is None else argv
+    return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(argv)
 
 
 KILLED = "essh-term-sent"
@@ -77,6 +78,8 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         self.pid_stream = pid_stream
         self.pid_filter = PidLineFilter(nonce)
         self.exit_code: int | None = None
+        self.writable = asyncio.Event()  # the channel's write buffer is below its high-water mark
+        self.writable.set()
         loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = loop.create_future()
         self.pid_seen: asyncio.Future[None] = loop.create_future()  # the pid line arrived, or never will
@@ -95,6 +98,12 @@ class _Session(asyncssh.SSHClientSession[bytes]):
                 self.io.output(stream, data)  # type: ignore[arg-type]
             except Exception as exc:  # our side failed, not the host
                 self.output_failed.set_exception(exc)
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
 
     def exit_status_received(self, status: int) -> None:
         self.exit_code = status
@@ -119,18 +128,23 @@ class _Session(asyncssh.SSHClientSession[bytes]):
 
 
 async def run_channel(
-    conn: asyncssh.SSHClientConnection, command: Command, io: StepIO, nonce: str, open_spare: OpenSpare
+    conn: asyncssh.SSHClientConnection, command: Command, io: StepIO, nonce: str, open_spare: OpenSpare,
+    feed: Feed | None = None,
 ) -> int:
     """Run `command` on a new channel of `conn`; returns its exit status.
 
+    With `feed`, the command is an upload (`ssh_upload.py`: its own command line,
+    the program and the contents on standard input), and the feed's failure is raised
+    once the remote program ended.
     Raises `SessionRefused` when the server refuses the channel, `ConnectionLost`
     when the connection breaks, `LocalError` when the output cannot be handed on."""
     task = command.task
     delivery = delivery_of(task)
+    request = exec_request(task, nonce) if feed is None else exec_request(task, nonce, upload_argv(task))
     opening = asyncio.ensure_future(
         conn.create_session(
             lambda: _Session(io, "stdout" if task.pty else "stderr", nonce),
-            exec_request(task, nonce),
+            request,
             encoding=None,
             request_pty="force" if task.pty else False,
             term_type="xterm" if task.pty else None,
@@ -152,14 +166,23 @@ async def run_channel(
         raise StaleConnection(f"connection lost: {exc}") from exc
     except asyncio.TimeoutError:
         raise asyncio.CancelledError from None
+    feeding: asyncio.Future[None] | None = None
     try:
-        channel.write(encode_program(command.program, delivery))  # in the request's flight: no round trip
-        if delivery == "stdin":
-            channel.write_eof()
+        if feed is None:
+            channel.write(encode_program(command.program, delivery))  # in the request's flight: no round trip
+            if delivery == "stdin":
+                channel.write_eof()
+        else:
+            feeding = asyncio.ensure_future(feed.send(channel, session.writable, session.done))
+            feeding.add_done_callback(_retrieve)
         await asyncio.wait([session.done, session.output_failed], return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
+        if feeding is not None:
+            feeding.cancel()
         await _end_remote(conn, channel, session, task, io, open_spare)
         raise
+    if feeding is not None and not feeding.done():
+        feeding.cancel()  # the program ended before it took everything: its status says why
     if session.output_failed.done():
         await _end_remote(conn, channel, session, task, io, open_spare)
         exc = session.output_failed.exception()
@@ -168,6 +191,8 @@ async def run_channel(
         session.done.result()
     except (asyncssh.Error, OSError) as exc:
         raise ConnectionLost(f"connection lost while the step ran: {exc}") from exc
+    if feeding is not None and not feeding.cancelled() and isinstance(feeding.exception(), StepFailure):
+        raise feeding.exception()  # type: ignore[misc]  # the source's fault, once the host cleaned up
     # A channel that closed without an exit status: what OpenSSH's client reports.
     return 255 if session.exit_code is None else session.exit_code
 

@@ -34,7 +34,6 @@ import trio
 from essh.schema import Host
 from essh.schema.ssh_options import proxy_jump_host
 
-from . import ssh_files
 from .bridge import aio
 from .ciphers import prefer_aes_gcm
 from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
@@ -42,6 +41,7 @@ from .events import Event, HostConnected, HostLost
 from .ssh_channel import OpenSpare, SessionRefused, StaleConnection, run_channel
 from .ssh_connect import connect, wait_closed
 from .ssh_options import ConnectSpec, connect_spec
+from .ssh_upload import Contents, Feed, Sources
 from .transport import Command, StepIO
 
 SESSIONS_PER_CONNECTION = 9
@@ -66,11 +66,19 @@ class SshConnection:
         self.link = link
 
     async def run(self, command: Command, io: StepIO) -> int:
+        return await self._run(command, io, None)
+
+    async def upload(self, command: Command, io: StepIO, contents: Contents) -> int:
+        return await self._run(command, io, Feed(self._pool.sources, command.program, contents))
+
+    async def _run(self, command: Command, io: StepIO, feed: Feed | None) -> int:
         fresh = False  # a connection that broke before the step began gets one new try
         while True:
             try:
                 return await aio(
-                    run_channel(self.link.conn, command, io, self._pool.nonce, self._pool.spare_opener(self._host))
+                    run_channel(
+                        self.link.conn, command, io, self._pool.nonce, self._pool.spare_opener(self._host), feed
+                    )
                 )
             except SessionRefused as exc:
                 self.link = await self._pool.moved(self._host, self.link, exc)
@@ -89,18 +97,6 @@ class SshConnection:
 
     async def get_file(self, path: str, local_path: str) -> int:
         return await aio(_sftp_get(self.link.conn, path, local_path))
-
-    async def write_new_file(
-        self, path: str, data: bytes | None, local_path: str | None = None, *, sha256: str | None = None
-    ) -> str:
-        try:
-            return await aio(ssh_files.write_new(self.link.conn, path, data, local_path, sha256))
-        except ConnectionLost as exc:
-            self._pool.lost(self._host, exc.reason)
-            raise
-
-    async def remove_file(self, path: str) -> None:
-        await aio(ssh_files.remove(self.link.conn, path))
 
 
 class SshTransport:
@@ -125,6 +121,7 @@ class SshTransport:
         prefer_aes_gcm()  # when no Ciphers is set: AES-GCM first where the CPU has AES (executor/ciphers.py)
         self._index = {host.name: i for i, host in enumerate(self._hosts)}
         self.nonce = nonce
+        self.sources = Sources()  # the uploads' shared memory budget and checked sources
         self._emit = emit
         self._clock = clock
         self._links: dict[int, list[_Link]] = {}

@@ -19,11 +19,10 @@
   kill that could not be done is told through `io.notice`.
 - `put_file` / `get_file` copy a whole file to / from the host over the same
   connection, streaming (memory stays bounded); `get_file` returns its size.
-- `write_new_file` creates a new file (exclusively, 0600; a relative path is
-  in the login user's home) with `data` or a local file's contents streamed
-  (which must have `sha256` when given: else the file is removed), and
-  returns its absolute path; `remove_file` removes one. File operations
-  (`file_steps.py`) build on these and on `run`.
+- `upload` runs an upload's program (`remote_files.upload_program`) with the
+  contents streamed on its standard input (`ssh_upload.py`: a referenced
+  source must still have its digest, else `SourceChanged`); only the SSH
+  transport has it. File operations (`file_steps.py`) build on it and on `run`.
 
 Errors are the executor's own (`errors.py`): a transport never lets asyncssh's
 or the OS's exceptions through.
@@ -33,11 +32,14 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from essh.schema import Task
 
 from .events import Stream
+
+if TYPE_CHECKING:
+    from .ssh_upload import Contents
 
 KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled step's process group
 CLEANUP_TIMEOUT = 4.0  # a cancelled step's whole remote clean-up (kill, channel close) takes at most this
@@ -66,11 +68,7 @@ class Connection(Protocol):
 
     async def get_file(self, path: str, local_path: str) -> int: ...
 
-    async def write_new_file(
-        self, path: str, data: bytes | None, local_path: str | None = None, *, sha256: str | None = None
-    ) -> str: ...
-
-    async def remove_file(self, path: str) -> None: ...
+    async def upload(self, command: Command, io: StepIO, contents: Contents) -> int: ...
 
 
 class Transport(Protocol):

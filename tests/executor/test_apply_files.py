@@ -294,18 +294,28 @@ def test_a_connection_lost_mid_file_fails_the_step_and_keeps_the_old_file(sshd, 
         if staged and staged[0].stat().st_size > 0:
             break
         time.sleep(0.005)
-    server = sshd.servers["web-2"].process.pid
-    tree, todo = [], _children(server)
-    while todo:  # the connection's own sshd processes and the sftp session under them; the server keeps listening
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(_children(pid))
-    for pid in tree:
-        os.kill(pid, signal.SIGKILL)
+    kill_connections(sshd, "web-2")
     runner.join(60)
     (step,) = result[0].steps
     assert step.status == "unreachable" and step.kind == "connection_lost", step
     assert dest.read_text() == "old\n"
+    deadline = time.monotonic() + 10  # the host's program sees its input end and removes its temporary file
+    while [p for p in shared.iterdir() if ".essh-" in p.name] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in shared.iterdir() if ".essh-" in p.name] == []
+
+
+def kill_connections(sshd, name: str) -> None:
+    """SIGKILL the sshd processes of every connection to server `name` (as a dropped network would
+    end them); the server keeps listening, and the sessions' own programs see their input end."""
+    tree, todo = [], _children(sshd.servers[name].process.pid)
+    while todo:
+        pid = todo.pop()
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "sshd":
+            tree.append(pid)
+            todo.extend(_children(pid))
+    for pid in tree:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_privileged_download_of_a_root_only_file(sshd, shared):
