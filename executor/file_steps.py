@@ -50,6 +50,7 @@ _UPLOAD_ERRORS = {
     7: "cannot set its mode",
     8: "cannot rename the temporary file over it",
     9: "cannot set its owner or group",
+    10: "cannot create its folder",
 }
 
 
@@ -154,7 +155,7 @@ class FileSteps:
             return
         size = blob.size if blob.source is not None else len(data)  # inline: with its secrets put in
         contents = Contents(data if blob.source is None else None, blob.source, size, blob.sha256)
-        program = upload_program(op.dest, size, op.mode, op.owner, op.group)
+        program = upload_program(op.dest, size, op.mode, op.owner, op.group, parents=op.parents)
         io = _Capture()
         try:
             code = await self.conn.upload(Command(_helper(task), program), io, contents)

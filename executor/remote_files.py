@@ -25,7 +25,7 @@ echo "present $m ${{d%% *}}"
 """
 
 UPLOAD = r"""dest={dest}; size={size}
-tmp=$(mktemp -- "$(dirname -- "$dest")/.$(basename -- "$dest").essh-XXXXXX") || exit 3
+{mkdir}tmp=$(mktemp -- "$(dirname -- "$dest")/.$(basename -- "$dest").essh-XXXXXX") || exit 3
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 cat > "$tmp" || exit 4
@@ -58,15 +58,19 @@ def parse_observed(out: str) -> Observed:
     return Observed(exists=True, sha256=sha, size=int(size), mode=int(mode, 8), owner=owner, group=group)
 
 
-def upload_program(dest: str, size: int, mode: int, owner: str | None, group: str | None) -> str:
+def upload_program(
+    dest: str, size: int, mode: int, owner: str | None, group: str | None, *, parents: bool = False
+) -> str:
     """Reads the contents on its standard input into a private temporary file beside `dest`
     (mktemp: 0600, created exclusively), checks `size` bytes arrived, sets owner, group
-    and mode, renames it over `dest`; on any failure or signal, removes it."""
+    and mode, renames it over `dest`; on any failure or signal, removes it. With `parents`,
+    first creates the missing folders above `dest` (exit 10 when it cannot)."""
     chown = ""
     if owner or group:
         who = (owner or "") + (":" + group if group else "")
         chown = f"chown {quote(who)} -- \"$tmp\" || exit 9\n"
-    return UPLOAD.format(dest=quote(dest), size=size, chown=chown, mode=f"{mode:04o}")
+    mkdir = 'mkdir -p -- "$(dirname -- "$dest")" || exit 10\n' if parents else ""
+    return UPLOAD.format(dest=quote(dest), size=size, chown=chown, mode=f"{mode:04o}", mkdir=mkdir)
 
 
 def download_program(src: str) -> str:

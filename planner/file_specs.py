@@ -7,8 +7,9 @@
       { download = "/var/log/app.log", dest = "logs/{{.Host.Name}}/app.log" },
     }
 
-Each entry names its kind by the key that gives its source. Paths of local
-files are relative to the configuration file's folder; `dest` (and a
+Each entry names its kind by the key that gives its source. An `upload` of a
+directory uploads every file under it (`max_files`, `max_bytes`: its limits).
+Paths of local files are relative to the configuration file's folder; `dest` (and a
 download's local path) may use the template language. `mode` is an octal
 string ("0644"), because Lua has no octal numbers.
 """
@@ -25,11 +26,13 @@ from .model import ConfigError, Source
 
 KINDS = ("upload", "content", "template", "download")
 _KEYS = {
-    "upload": {"upload", "dest", "mode", "owner", "group"},
+    "upload": {"upload", "dest", "mode", "owner", "group", "max_files", "max_bytes"},
     "content": {"content", "dest", "mode", "owner", "group"},
     "template": {"template", "dest", "mode", "owner", "group"},
     "download": {"download", "dest"},
 }
+MAX_FILES = 1000  # default limits of a directory upload: files in it, and their total size
+MAX_BYTES = 1 << 30
 _MODE = re.compile(r"0?[0-7]{3,4}\Z")
 _NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")
 
@@ -48,6 +51,8 @@ class FileSpec:
     where: Source
     number: int  # 1-based position in the task's `files`, for messages
     secrets: tuple[tuple[int, str], ...] = ()  # content: (byte offset, secret name), put in at apply
+    max_files: int = MAX_FILES  # a directory upload's limits
+    max_bytes: int = MAX_BYTES
 
 
 def file_specs(value: Any, label: str, where: Source) -> list[FileSpec]:
@@ -94,7 +99,8 @@ def _one(item: Any, label: str, where: Source, number: int) -> FileSpec:
     owner, group = (_name(item.get(k), f"{label}.{k}", where) for k in ("owner", "group"))
     if secrets and mode is None:
         mode = 0o600  # contents with a secret are the user's alone unless a mode says otherwise
-    return FileSpec(kind, source, dest, mode, owner, group, where, number, secrets)
+    limits = {k: _limit(item[k], f"{label}.{k}", where) for k in ("max_files", "max_bytes") if k in item}
+    return FileSpec(kind, source, dest, mode, owner, group, where, number, secrets, **limits)
 
 
 def _content(value: Any, label: str, where: Source) -> tuple[str, tuple[tuple[int, str], ...]]:
@@ -111,6 +117,12 @@ def _content(value: Any, label: str, where: Source) -> tuple[str, tuple[tuple[in
         text.append(piece)
         size += len(piece.encode("utf-8", "surrogateescape"))
     return "".join(text), tuple(places)
+
+
+def _limit(value: Any, label: str, where: Source) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        raise ConfigError(f"{label}: must be a whole number of at least 1, got {value!r}", where)
+    return int(value)
 
 
 def _name(value: Any, label: str, where: Source) -> str | None:

@@ -64,6 +64,7 @@ class Upload(_Struct, tag="upload", tag_field="kind", kw_only=True):
     # At apply each secret's value is put in at its offset; the blob holds only the text around them,
     # and no digest of the whole (its value) is in the plan.
     secrets: tuple[tuple[NonNegative, str], ...] = ()
+    parents: bool = False  # create missing parent folders first (a file of a directory upload)
 
 
 def with_secrets(data: bytes, places: tuple[tuple[int, str], ...], values: dict[str, str]) -> bytes:

@@ -1,7 +1,8 @@
 """Uploads streamed on the step's channel, against the real sshd fleet: a task `user` other than
 root uploads and downloads as that user; Ctrl-C mid-upload leaves the old file and no temporary
-file (a lost connection: `test_apply_files.py`); a source that changes while it is sent is refused; the digest of a
-source is taken once per run, and never trusted when the file was modified too recently."""
+file (a lost connection: `test_apply_files.py`); a source that changes while it is sent is
+refused; a directory upload creates missing folders; the digest of a source is taken once per
+run, and not shared when the file was modified too recently."""
 
 from __future__ import annotations
 
@@ -173,3 +174,24 @@ def test_a_source_is_hashed_once_per_run_unless_it_was_modified_too_recently(tmp
         assert sources.digest(str(path), fresh, far) is sources.digest(str(path), fresh, far)
 
     asyncio.run(main())
+
+
+def test_a_directory_upload_creates_missing_folders_and_a_second_run_changes_nothing(sshd, shared):
+    site = shared / "local" / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>hi</h1>\n")
+    (site / "css" / "main.css").write_text("body {}\n")
+    remote = shared / "remote"
+    remote.mkdir(mode=0o777)
+    remote.chmod(0o777)
+    plan = plan_of(sshd, shared / "local", f"""
+    task "conf" {{ targets = "web-*", files = {{ {{ upload = "site", dest = "{remote}/{{{{.Host.Name}}}}/www" }} }} }}
+    """)
+    report, err = apply(plan)
+    assert report.exit_code == 0, err
+    for host in ("web-1", "web-2"):
+        assert (remote / host / "www" / "index.html").read_text() == "<h1>hi</h1>\n"
+        assert (remote / host / "www" / "css" / "main.css").read_text() == "body {}\n"
+    assert [f.action for f in report.steps[0].files] == ["created", "created"]
+    again, _ = apply(plan)
+    assert [f.action for f in again.steps[0].files] == ["unchanged", "unchanged"] and again.steps[0].changed is False

@@ -65,6 +65,53 @@ def test_large_files_are_stored_as_a_reference(load, write):
     assert blob.sha256 == hashlib.sha256(b"x" * 5000).hexdigest()
 
 
+def test_a_directory_upload_is_one_upload_per_file_below_it(load, write):
+    import os
+
+    write("site/index.html", "<h1>hi</h1>\n")
+    write("site/css/main.css", "body {}\n")
+    tool = write("site/bin/run", "#!/bin/sh\n")
+    os.chmod(tool, 0o755)
+    plan = plan_of(load, '''task "conf" { targets = "web-1", files = {{ upload = "site", dest = "/srv/site", owner = "www" }} }''')
+    ops = [plan.operations[i] for i in plan.steps[0].ops]
+    assert [(op.dest, op.mode, op.owner, op.parents) for op in ops] == [
+        ("/srv/site/index.html", 0o644, "www", True),
+        ("/srv/site/bin/run", 0o755, "www", True),
+        ("/srv/site/css/main.css", 0o644, "www", True),
+    ]
+    assert plan.files[ops[0].blob].data == b"<h1>hi</h1>\n"
+    with_mode = plan_of(load, '''task "conf" { targets = "web-1", files = {{ upload = "site", dest = "/srv", mode = "0600" }} }''')
+    assert {with_mode.operations[i].mode for i in with_mode.steps[0].ops} == {0o600}
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ("max_files = 2", "has more than 2 files .raise max_files"),
+        ("max_bytes = 10", "are more than 10 bytes .raise max_bytes"),
+        ("max_files = 0", "max_files: must be a whole number of at least 1"),
+        ("max_bytes = 1.5", "max_bytes: must be a whole number of at least 1"),
+    ],
+)
+def test_a_directory_upload_has_limits(load, write, limits, message):
+    for name in ("a", "b", "c"):
+        write(f"site/{name}", "12345678\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        plan_of(load, f'task "conf" {{\n targets = "web-1",\n files = {{{{ upload = "site", dest = "/srv", {limits} }}}},\n}}')
+    assert "config.lua:" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_directory_upload_refuses_symbolic_links(load, write, kind):
+    import os
+
+    target = write("elsewhere/secret", "x\n")
+    write("site/ok", "ok\n")
+    os.symlink(target if kind == "file" else os.path.dirname(target), os.path.join(os.path.dirname(target), "..", "site", "link"))
+    with pytest.raises(ConfigError, match="link in .*site is not a regular file"):
+        plan_of(load, 'task "conf" { targets = "web-1", files = {{ upload = "site", dest = "/srv" }} }')
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [

@@ -199,6 +199,7 @@ DATA_DIR = Path(__file__).parents[1] / "data"
 # without them refuses a plan that sets them). A stored plan's explicit form must hold the defaults.
 LATER_TASK_DEFAULTS = {"max_failures": None, "max_failures_percent": None, "batch": [], "secret_env": []}
 LATER_META_DEFAULTS = {"made_by": ""}
+LATER_UPLOAD_DEFAULTS = {"parents": False}  # format 3 stays format 3, the same way
 
 
 def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
@@ -213,6 +214,8 @@ def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
     for op in explicit.get("operations", ()):
         if "blob" in op:  # an upload
             assert op.pop("secrets") == []
+            for name, default in LATER_UPLOAD_DEFAULTS.items():
+                assert op.pop(name) == default, name
     return without_v3_fields(explicit) if v3 else explicit
 
 
