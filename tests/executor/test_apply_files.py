@@ -308,6 +308,8 @@ def test_a_connection_lost_mid_file_fails_the_step_and_keeps_the_old_file(sshd, 
 def kill_connections(sshd, name: str) -> None:
     """SIGKILL the sshd processes of every connection to server `name` (as a dropped network would
     end them); the server keeps listening, and the sessions' own programs see their input end."""
+    import signal
+
     tree, todo = [], _children(sshd.servers[name].process.pid)
     while todo:
         pid = todo.pop()
