@@ -137,7 +137,11 @@ class Feed:
             except (asyncssh.Error, OSError) as exc:
                 raise Ended from exc
             if not writable.is_set():
-                await asyncio.wait([asyncio.ensure_future(writable.wait()), done], return_when=asyncio.FIRST_COMPLETED)
+                waiting = asyncio.ensure_future(writable.wait())
+                try:
+                    await asyncio.wait([waiting, done], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiting.cancel()
 
         async with self.sources.slots:
             try:
