@@ -141,7 +141,12 @@ def show_plan(plan: schema.Plan, data: bytes, out: Path | None, *, json: bool, v
     if json:
         from .review import plan_json
 
-        stdout.write_bytes(plan_json(plan, schema.payload_digest(data)))
+        signatures = []
+        if schema.split_signed(data)[1]:  # signed with --sign-key: listed as `essh show --json` lists them
+            from .trust import describe
+
+            signatures = describe(data, None)
+        stdout.write_bytes(plan_json(plan, schema.payload_digest(data), signatures))
         return
     if stdout.write_lines([*review(plan, verbose, no_color), *after]) and out:
         shown = escape_text(str(out))
