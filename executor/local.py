@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import shutil
 import signal
 import subprocess
 import termios
@@ -52,20 +51,6 @@ class LocalConnection:
         except OSError as exc:  # the process could not start: out of descriptors, no bash...
             raise LocalError(f"cannot start the local command: {exc.strerror or exc}") from exc
 
-    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
-        await trio.to_thread.run_sync(_copy, local_path, path, mode)
-
-    async def get_file(self, path: str, local_path: str) -> int:
-        await trio.to_thread.run_sync(_copy, path, local_path, 0o600)
-        return os.stat(local_path).st_size
-
-
-def _copy(source: str, destination: str, mode: int) -> None:
-    try:
-        shutil.copyfile(source, destination)
-        os.chmod(destination, mode)
-    except OSError as exc:
-        raise LocalError(f"cannot copy {source} to {destination}: {exc.strerror or exc}") from exc
 
 
 async def _run(command: Command, io: StepIO) -> int:

@@ -36,7 +36,7 @@ from essh.schema.ssh_options import proxy_jump_host
 
 from .bridge import aio
 from .ciphers import prefer_aes_gcm
-from .errors import ConnectionLost, HostUnreachable, LocalError, SshOptionError, StepFailure, is_local
+from .errors import ConnectionLost, HostUnreachable, SshOptionError
 from .events import Event, HostConnected, HostLost
 from .ssh_channel import OpenSpare, SessionRefused, StaleConnection, run_channel
 from .ssh_connect import connect, wait_closed
@@ -91,12 +91,6 @@ class SshConnection:
             except ConnectionLost as exc:
                 self._pool.lost(self._host, exc.reason)
                 raise
-
-    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
-        await aio(_sftp_put(self.link.conn, local_path, path, mode))
-
-    async def get_file(self, path: str, local_path: str) -> int:
-        return await aio(_sftp_get(self.link.conn, path, local_path))
 
 
 class SshTransport:
@@ -339,29 +333,3 @@ def _spec_or_reason(host: Host) -> ConnectSpec | str:
         return connect_spec(host)
     except SshOptionError as exc:
         return str(exc)
-
-
-async def _sftp_put(conn: asyncssh.SSHClientConnection, local_path: str, path: str, mode: int) -> None:
-    try:
-        async with conn.start_sftp_client() as sftp:
-            await sftp.put(local_path, path)
-            await sftp.chmod(path, mode)
-    except OSError as exc:
-        if is_local(exc) or getattr(exc, "filename", None) == local_path:
-            raise LocalError(f"cannot read {local_path}: {exc.strerror or exc}") from exc
-        raise StepFailure(f"cannot write {path}: {exc.strerror or exc}", "file_error") from exc
-    except asyncssh.Error as exc:
-        raise StepFailure(f"cannot write {path}: {exc.reason}", "file_error") from exc
-
-
-async def _sftp_get(conn: asyncssh.SSHClientConnection, path: str, local_path: str) -> int:
-    try:
-        async with conn.start_sftp_client() as sftp:
-            await sftp.get(path, local_path)
-            return (await sftp.stat(path)).size or 0
-    except OSError as exc:
-        raise LocalError(f"cannot write {local_path}: {exc.strerror or exc}") from exc
-    except asyncssh.ConnectionLost as exc:
-        raise ConnectionLost(f"the connection was lost while reading {path}: {exc.reason}") from exc
-    except asyncssh.Error as exc:
-        raise StepFailure(f"cannot read {path}: {exc.reason}", "file_error") from exc

@@ -3,8 +3,6 @@
     async with transport.connection(host) as conn:     # host None: this machine
         with trio.move_on_after(timeout):               # the caller owns timeouts
             status = await conn.run(Command(task, program), io)
-        await conn.put_file("/local/path", "/remote/path", mode=0o644)
-        await conn.get_file("/remote/path", "/local/path")
     await transport.release(host)                       # no step left on the host
     await transport.aclose()                            # end of the run
 
@@ -17,8 +15,6 @@
   is how a step is killed: the whole process group the step started gets TERM,
   then KILL `KILL_GRACE` seconds later, before the cancellation propagates; a
   kill that could not be done is told through `io.notice`.
-- `put_file` / `get_file` copy a whole file to / from the host over the same
-  connection, streaming (memory stays bounded); `get_file` returns its size.
 - `upload` runs an upload's program (`remote_files.upload_program`) with the
   contents streamed on its standard input (`ssh_upload.py`: a referenced
   source must still have its digest, else `SourceChanged`); only the SSH
@@ -63,10 +59,6 @@ class StepIO(Protocol):
 
 class Connection(Protocol):
     async def run(self, command: Command, io: StepIO) -> int: ...
-
-    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None: ...
-
-    async def get_file(self, path: str, local_path: str) -> int: ...
 
     async def upload(self, command: Command, io: StepIO, contents: Contents) -> int: ...
 

@@ -94,8 +94,3 @@ class MemoryConnection:
             raise act.fail
         return act.code
 
-    async def put_file(self, local_path: str, path: str, *, mode: int = 0o644) -> None:
-        raise NotImplementedError
-
-    async def get_file(self, path: str, local_path: str) -> int:
-        raise NotImplementedError
