@@ -296,8 +296,15 @@ end
 
 local Selection = {}
 Selection.__index = Selection
+-- Each filter narrows what the ones before it left (ESSH's rule: an intersection).
 function Selection:filter(q)
-  return raw_setmetatable({names = pick(self.names, q, "filter")}, Selection)
+  local names = self.names
+  if type(q) == "table" then
+    for _, entry in ipairs(q) do names = pick(names, entry, "filter") end
+  else
+    names = pick(names, q, "filter")
+  end
+  return raw_setmetatable({names = names}, Selection)
 end
 function Selection:get()
   local out = {}
