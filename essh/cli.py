@@ -170,8 +170,9 @@ def _load(config: str | None, debug: bool = False):
     """The configuration; with --debug, what it said through essh.debug() goes to stderr."""
     from essh import planner
 
-    paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    cfg = planner.load_config(paths, home=str(Path.home()))
+    from .registry_cli import registries
+
+    cfg = planner.load_registries(registries(config), home=str(Path.home()))
     if debug:
         for notice in cfg.notices:
             stdout.say(f"[essh debug] {notice}")
@@ -948,24 +949,12 @@ def modules(
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them."""
-    from essh import planner
-
-    from .modules_install import Installer, clean
+    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them;
+    with ESSH_WITH_GLOBAL=1 (`essh --with-global ...`), the global registry's too (~/.essh/modules)."""
+    from .registry_cli import modules_action
 
     with _errors(debug):
-        paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-        base = os.path.dirname(paths[0])
-        if action == "update":
-            installer = Installer(base)
-            planner.load_config(paths, modules=installer)
-            lock = installer.write_lock()
-            stdout.write_lines([f"{len(installer.locked)} git modules installed and locked in {escape_text(lock)}."])
-        elif action == "clean":
-            removed = clean(base)
-            stdout.write_lines([f"Removed {escape_text(removed)}." if removed else "No installed modules."])
-        else:
-            raise Abort(f"essh modules takes update or clean, not {action!r}")
+        stdout.write_lines(modules_action(action, config))
 
 
 @app.command()
@@ -981,9 +970,11 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")])
 
 
 def _essh_forms(words: list[str]) -> list[str]:
-    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir is done here."""
+    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir and --with-global are done here."""
     from .essh_forms import FormError, rewrite
+    from .registry_cli import take_with_global
 
+    words = take_with_global(words)
     if not words:
         return words
     group = typer.main.get_command(app)

@@ -69,4 +69,5 @@ def plan_host(host: HostDef) -> Host:
         props=tuple(sorted(host.props.items())),
         env=host_env(host),
         defined_at=Location(file=host.defined_at.file, line=host.defined_at.line),
+        registry=host.registry,  # type: ignore[arg-type]
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import INLINE_LIMIT, ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task
+from essh.schema import INLINE_LIMIT, ConfigFile, Location, ModuleRef, Plan, PlanMeta, SecretRef, Step, Task
 
 from .deps import (
     is_composite,
@@ -182,9 +182,9 @@ def _build(
         for name in config.secret_reads
     ]
     planned = _run_prepare(planned, args, warnings)
-    index = HostIndex(config.hosts)
+    indexes = _registry_indexes(config.hosts)
     for p in planned:
-        _place(p, index, config.hosts)
+        _place(p, indexes.get(p.task.registry) or HostIndex({}), config.hosts)
         if runs_members_concurrently(p.task) and p.task.parallel is not True:
             warnings.append(f"task {p.task.name}: parallel = {p.task.parallel} runs its depends together without a limit")
     planned += _handlers(config, planned)
@@ -224,6 +224,7 @@ def _build(
         created_at=int(time.time()) if created_at is None else created_at,
         lua_version=config.lua_version,
         config_files=tuple(ConfigFile(path=f.path, sha256=f.sha256) for f in config.files),
+        modules=tuple(ModuleRef(source=s, commit=c, digest=d, registry=r) for s, c, d, r in config.modules),  # type: ignore[arg-type]
         requested=tuple(requested),
         args=tuple(args),
         warnings=tuple(warnings),
@@ -238,6 +239,16 @@ def _build(
         files=tuple(file_table.blobs),
         operations=tuple(file_table.operations),
     )
+
+
+def _registry_indexes(hosts: Mapping[str, HostDef]) -> dict[str | None, HostIndex]:
+    """Host indexes by registry (ESSH: a task's targets are its own registry's hosts);
+    under None, every host (a task of no registry: essh exec)."""
+    everything = HostIndex(hosts)
+    registries = {h.registry for h in hosts.values()}
+    if len(registries) <= 1:  # one registry (ESSH 3's rule): no index to build twice
+        return {None: everything, **{r: everything for r in registries}}
+    return {None: everything, **{r: HostIndex({n: h for n, h in hosts.items() if h.registry == r}) for r in registries}}
 
 
 def _prepare_ctx(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
@@ -426,4 +437,5 @@ def _plan_task(
         max_failures=task.max_failures if isinstance(task.max_failures, int) else None,
         max_failures_percent=float(task.max_failures[:-1]) if isinstance(task.max_failures, str) else None,
         batch=tuple(task.batch),
+        registry=task.registry or "local",  # type: ignore[arg-type]
     )
