@@ -131,10 +131,11 @@ def test_an_invalid_env_name_is_a_config_error():
 
 
 def test_shells_for_privileged_and_user():
+    # ESSH runs them as `sudo -u USER bash -l -c SCRIPT`: a login shell, reading that user's profile.
     plan = plan_of([task("p", privileged=True), task("u", user="deploy"), task("n")], ["p", "u", "n"])
     assert [(t.run_as, t.shell) for t in plan.tasks] == [
-        ("root", ("bash", "-c")),
-        ("deploy", ("bash", "-c")),
+        ("root", ("bash", "-l", "-c")),
+        ("deploy", ("bash", "-l", "-c")),
         (None, ("bash", "-c")),
     ]
 
