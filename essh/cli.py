@@ -247,8 +247,11 @@ def _apply(
     choice=None,
     force: bool = False,
     looks: Looks = Looks(),
+    debug: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
+
+    from .local_env import local_step_env
 
     from .colour import Palette, wants_colour
     from .review import host_key_notes, render_summary
@@ -279,25 +282,27 @@ def _apply(
     # Last before the run: the executor replaces this empty file with the report.
     report_path = report or reserve_default_report(reports_folder(os.environ, Path.home()), digest)
     try:
-        result = apply_plan(
-            plan,
-            digest,
-            ApplyOptions(
-                max_connections=max_connections,
-                fail_fast=fail_fast,
-                log_dir=str(log_dir) if log_dir else None,
-                report_path=str(report_path),
-                essh_version=essh.__version__,
-                raw_output=raw_output,
-                secrets=secret_values,
-                choice=choice,
-                force=force,
-                progress=looks.progress,
-                timestamps=looks.timestamps,
-                show_task=looks.prefix_task,
-                colour=colour,
-            ),
-        )
+        with local_step_env(plan, debug) as local_env:
+            result = apply_plan(
+                plan,
+                digest,
+                ApplyOptions(
+                    local_env=local_env,
+                    max_connections=max_connections,
+                    fail_fast=fail_fast,
+                    log_dir=str(log_dir) if log_dir else None,
+                    report_path=str(report_path),
+                    essh_version=essh.__version__,
+                    raw_output=raw_output,
+                    secrets=secret_values,
+                    choice=choice,
+                    force=force,
+                    progress=looks.progress,
+                    timestamps=looks.timestamps,
+                    show_task=looks.prefix_task,
+                    colour=colour,
+                ),
+            )
     except LogDirError as exc:
         if report is None:  # nothing ran: the reserved name is given back
             with contextlib.suppress(OSError):
@@ -603,7 +608,7 @@ def apply(
         choice = _choice(the_plan, data, shard, stage, limit, resume)
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
                raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
-               junit=junit, choice=choice, force=force,
+               junit=junit, choice=choice, force=force, debug=debug,
                looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
@@ -631,7 +636,7 @@ def run(
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections,
                fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command,
-               looks=Looks(progress, timestamps, prefix_task, no_color))
+               looks=Looks(progress, timestamps, prefix_task, no_color), debug=debug)
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -692,7 +697,7 @@ def exec_(
             relative_to=os.getcwd(),
         )
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
-               looks=Looks(progress, timestamps, prefix_task, no_color))
+               looks=Looks(progress, timestamps, prefix_task, no_color), debug=debug)
 
 
 @app.command()
