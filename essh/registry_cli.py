@@ -16,11 +16,6 @@ from essh.schema import escape_text
 
 FLAG = "--with-global"
 VARIABLE = "ESSH_WITH_GLOBAL"
-SYSTEM_DIR_VARIABLE = "ESSH_SYSTEM_DIR"  # where the global registry's system files are; /etc/essh by default
-
-
-def with_global() -> bool:
-    return os.environ.get(VARIABLE, "") not in ("", "0", "false", "no")
 
 
 def take_with_global(words: list[str]) -> list[str]:
@@ -33,15 +28,15 @@ def take_with_global(words: list[str]) -> list[str]:
 
 def registries(config: str | None) -> list:
     """The registries this command loads (`planner.discover_registries`)."""
-    from essh.planner.registries import SYSTEM_DIR, discover_registries
+    from essh.planner.registries import discover_registries, system_dir, wants_global
 
     return discover_registries(
         config,
         cwd=os.getcwd(),
         home=str(Path.home()),
         environ=os.environ,
-        with_global=with_global(),
-        system_dir=os.environ.get(SYSTEM_DIR_VARIABLE) or SYSTEM_DIR,
+        with_global=wants_global(os.environ),
+        system_dir=system_dir(os.environ),
     )
 
 

@@ -31,6 +31,16 @@ SYSTEM_DIR = "/etc/essh"
 _LOCK = ".essh.lock.json"
 
 
+def wants_global(environ: Mapping[str, str]) -> bool:
+    """ESSH_WITH_GLOBAL set (and not 0/false/no): load both registries."""
+    return environ.get("ESSH_WITH_GLOBAL", "") not in ("", "0", "false", "no")
+
+
+def system_dir(environ: Mapping[str, str]) -> str:
+    """Where the global registry's system files are: ESSH_SYSTEM_DIR, else /etc/essh."""
+    return environ.get("ESSH_SYSTEM_DIR") or SYSTEM_DIR
+
+
 @dataclass(frozen=True)
 class Registry:
     """One registry to load: its files in order, and where its modules and lock file live."""

@@ -125,3 +125,22 @@ def test_a_global_task_runs_on_its_registry_host_over_real_ssh(sshd, ws):
     result = ws.essh("--with-global", "run", "where")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"global-task on {name}"
+
+
+def test_completion_offers_both_registries_with_global(ws):
+    import os
+    import subprocess
+    import sys
+
+    ws.write("home/.essh/config.lua", GLOBAL)
+    ws.write(".esshconfig.lua", LOCAL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESSH_")}
+    env.update(HOME=str(ws.path / "home"), XDG_CACHE_HOME=str(ws.path / "cache"))
+
+    def names(extra):
+        done = subprocess.run([sys.executable, "-m", "essh.completion", "tasks"], cwd=ws.path, env={**env, **extra},
+                              capture_output=True, text=True, check=True)
+        return [line.split("\t")[0] for line in done.stdout.splitlines()]
+
+    assert names({}) == ["lt"]
+    assert sorted(names({"ESSH_WITH_GLOBAL": "1"})) == ["gt", "lt"]
