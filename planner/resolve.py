@@ -2,8 +2,8 @@
 
 The phases, in order, each deterministic:
 1. order: the requested tasks and their depends, topologically (`deps`);
-2. prepare: each task's `prepare(ctx)` in that order; false leaves it out
-   (with a warning), and its dependents wait for what it waited for instead;
+2. prepare: each task's `prepare(ctx)` in that order; false is an error, as
+   ESSH stops there ("returned false from the prepare function");
 3. hosts: each task's targets and filters (`targets`); a remote task that
    selects nothing is an error; `on_error` handlers are appended last, one per
    failing task, on that task's hosts;
@@ -181,7 +181,7 @@ def _build(
         f"use essh.secret({name!r}) in a task's env to resolve it when the plan is applied"
         for name in config.secret_reads
     ]
-    planned = _run_prepare(planned, args, warnings)
+    planned = _run_prepare(planned, args)
     indexes = _registry_indexes(config.hosts)
     for p in planned:
         _place(p, indexes.get(p.task.registry) or HostIndex({}), config.hosts)
@@ -268,15 +268,10 @@ def _prepare_ctx(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[str]) -> list[_Planned]:
-    """Run each `prepare` in order; drop the tasks it refuses, rewiring their dependents."""
-    dropped: dict[str, frozenset[str]] = {}  # left-out task -> what its dependents wait for instead
+def _run_prepare(planned: list[_Planned], args: Sequence[str]) -> list[_Planned]:
+    """Run each `prepare` in order, keeping what it changed; one returning false stops planning."""
     kept: list[_Planned] = []
     for p in planned:
-        waits: set[str] = set()
-        for name in p.after:
-            waits |= dropped.get(name, {name})
-        p.after = frozenset(waits)
         if p.task.prepare is not None:
             ctx = _prepare_ctx(p.task, args)
             try:
@@ -286,9 +281,9 @@ def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[st
             except Exception as exc:
                 raise ConfigError(f"task {p.task.name}: prepare failed: {exc}", p.task.defined_at) from None
             if verdict is False:
-                dropped[p.task.name] = p.after
-                warnings.append(f"task {p.task.name}: left out, its prepare function returned false")
-                continue
+                raise ConfigError(
+                    f"task {p.task.name}: its prepare function returned false, which stops ESSH and planning alike", p.task.defined_at
+                )
             p.task = _apply_prepare_changes(_apply_prepare_changes(p.task, ctx["task"]), ctx)
         kept.append(p)
     return kept

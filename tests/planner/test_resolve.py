@@ -237,7 +237,7 @@ def test_on_error_modes_are_copied():
     assert [t.on_error for t in plan.tasks] == ["continue", "stop"]
 
 
-def test_prepare_false_leaves_the_task_out_and_dependents_wait_for_its_dependencies():
+def test_prepare_false_is_a_plan_error_as_essh_stops_there():
     seen = []
 
     def refuse(ctx):
@@ -245,11 +245,9 @@ def test_prepare_false_leaves_the_task_out_and_dependents_wait_for_its_dependenc
         return False
 
     tasks = [task("a"), task("b", depends=["a"], prepare=refuse, targets=["web"]), task("c", depends=["b"])]
-    plan = plan_of(tasks, ["c"], ["arg"])
-    assert [(t.name, t.after) for t in plan.tasks] == [("a", ()), ("c", (0,))]
-    assert plan.meta.warnings == ("task b: left out, its prepare function returned false",)
+    with pytest.raises(ConfigError, match="task b: its prepare function returned false"):
+        plan_of(tasks, ["c"], ["arg"])
     assert seen[0]["task"]["name"] == "b" and seen[0]["task"]["targets"] == ["web"] and seen[0]["args"] == ["arg"]
-    assert plan.hosts == ()
 
 
 def test_prepare_may_change_targets_and_keeps_the_task():
