@@ -144,3 +144,14 @@ def test_completion_offers_both_registries_with_global(ws):
 
     assert names({}) == ["lt"]
     assert sorted(names({"ESSH_WITH_GLOBAL": "1"})) == ["gt", "lt"]
+
+
+def test_filters_without_select_and_every_filter_must_match(ws):
+    # ESSH's HostQuery applies each filter in turn: an intersection.
+    ws.write(".esshconfig.lua", 'host "w1" { tags = {"web", "prod"} }\nhost "w2" { tags = {"web"} }\nhost "d1" { tags = {"prod"} }\n'
+             'task "t" { targets = "all", filters = {"web", "prod"}, backend = "local", script = "echo $ESSH_HOSTNAME" }\n')
+    assert ws.essh("hosts", "--filter", "web", "-q").stdout.split() == ["w1", "w2"]
+    assert ws.essh("hosts", "--filter", "web", "--filter", "prod", "-q").stdout.split() == ["w1"]
+    run = ws.essh("run", "t")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "w1"
