@@ -115,17 +115,16 @@ def _local(paths: Sequence[str]) -> Registry:
     return Registry(LOCAL, tuple(paths), os.path.join(base, ".essh", "modules"), os.path.join(base, _LOCK))
 
 
-def load_registries(registries: Sequence[Registry], *, home: str | None = None, load=None) -> Config:
+def load_registries(registries: Sequence[Registry], *, home: str | None = None) -> Config:
     """Each registry loaded in its own Lua state (`loader.load_config`), merged into one Config."""
     from .loader import check_names, load_config
     from .modules import Pinned
 
-    load = load or load_config
     configs = []
     for registry in registries:
         base = os.path.dirname(os.path.abspath(registry.paths[0]))
         pinned = Pinned(base, registry.modules_dir, registry.lock_path)
-        configs.append(load(list(registry.paths), modules=pinned, home=home, registry=registry.name))
+        configs.append(load_config(list(registry.paths), modules=pinned, home=home, registry=registry.name))
     if len(configs) == 1:
         return configs[0]
     merged = merge(configs)
