@@ -174,8 +174,11 @@ def _apply(
     force: bool = False,
     looks: Looks = Looks(),
     once: bool = False,
+    debug: bool = False,
 ) -> None:
     from essh.executor import ApplyOptions, LogDirError, apply_plan
+
+    from .local_env import local_step_env
 
     from .colour import Palette, wants_colour
     from .review import host_key_notes, render_summary
@@ -206,26 +209,28 @@ def _apply(
     # Last before the run: the executor replaces this empty file with the report.
     report_path = report or reserve_default_report(reports_folder(os.environ, Path.home()), digest)
     try:
-        result = apply_plan(
-            plan,
-            digest,
-            ApplyOptions(
-                max_connections=max_connections,
-                fail_fast=fail_fast,
-                log_dir=str(log_dir) if log_dir else None,
-                report_path=str(report_path),
-                essh_version=essh.__version__,
-                raw_output=raw_output,
-                secrets=secret_values,
-                choice=choice,
-                force=force,
-                once=once,
-                progress=looks.progress,
-                timestamps=looks.timestamps,
-                show_task=looks.prefix_task,
-                colour=colour,
-            ),
-        )
+        with local_step_env(plan, debug) as local_env:
+            result = apply_plan(
+                plan,
+                digest,
+                ApplyOptions(
+                    local_env=local_env,
+                    max_connections=max_connections,
+                    fail_fast=fail_fast,
+                    log_dir=str(log_dir) if log_dir else None,
+                    report_path=str(report_path),
+                    essh_version=essh.__version__,
+                    raw_output=raw_output,
+                    secrets=secret_values,
+                    choice=choice,
+                    force=force,
+                    once=once,
+                    progress=looks.progress,
+                    timestamps=looks.timestamps,
+                    show_task=looks.prefix_task,
+                    colour=colour,
+                ),
+            )
     except LogDirError as exc:
         if report is None:  # nothing ran: the reserved name is given back
             with contextlib.suppress(OSError):
@@ -524,7 +529,7 @@ def apply(
         choice = _choice(the_plan, data, shard, stage, limit, resume)
         _apply(the_plan, data, report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast,
                raw_output=raw_output, gate=gate, secrets_file=secrets_file, secret_command=secret_command,
-               junit=junit, choice=choice, force=force, once=once,
+               junit=junit, choice=choice, force=force, once=once, debug=debug,
                looks=Looks(progress, timestamps, prefix_task, no_color))
 
 
@@ -552,7 +557,7 @@ def run(
         the_plan = _plan(config, [task], [*(args or []), *_task_args(ctx)], debug)
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections,
                fail_fast=fail_fast, raw_output=raw_output, secrets_file=secrets_file, secret_command=secret_command,
-               looks=Looks(progress, timestamps, prefix_task, no_color))
+               looks=Looks(progress, timestamps, prefix_task, no_color), debug=debug)
 
 
 @app.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -613,7 +618,7 @@ def exec_(
             relative_to=os.getcwd(),
         )
         _apply(the_plan, schema.encode_plan(the_plan), report=report, log_dir=log_dir, max_connections=max_connections, fail_fast=fail_fast, raw_output=raw_output,
-               looks=Looks(progress, timestamps, prefix_task, no_color))
+               looks=Looks(progress, timestamps, prefix_task, no_color), debug=debug)
 
 
 @app.command()
@@ -870,24 +875,12 @@ def modules(
     config: ConfigOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them."""
-    from essh import planner
-
-    from .modules_install import Installer, clean
+    """Install the modules the configuration imports and pin them in .essh.lock.json (ESSH's --update), or remove them;
+    with ESSH_WITH_GLOBAL=1 (`essh --with-global ...`), the global registry's too (~/.essh/modules)."""
+    from .registry_cli import modules_action
 
     with _errors(debug):
-        paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-        base = os.path.dirname(paths[0])
-        if action == "update":
-            installer = Installer(base)
-            planner.load_config(paths, modules=installer)
-            lock = installer.write_lock()
-            stdout.write_lines([f"{len(installer.locked)} git modules installed and locked in {escape_text(lock)}."])
-        elif action == "clean":
-            removed = clean(base)
-            stdout.write_lines([f"Removed {escape_text(removed)}." if removed else "No installed modules."])
-        else:
-            raise Abort(f"essh modules takes update or clean, not {action!r}")
+        stdout.write_lines(modules_action(action, config))
 
 
 @app.command()
@@ -903,9 +896,11 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")])
 
 
 def _essh_forms(words: list[str]) -> list[str]:
-    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir is done here."""
+    """ESSH's command-line forms in essh's (`essh_forms`); --working-dir and --with-global are done here."""
     from .essh_forms import FormError, rewrite
+    from .registry_cli import take_with_global
 
+    words = take_with_global(words)
     if not words:
         return words
     group = typer.main.get_command(app)

@@ -48,9 +48,11 @@ def _cache_path(key: Sequence[str], environ: Mapping[str, str], home: str) -> st
 
 def _load(config: str | None, cwd: str, home: str, environ: Mapping[str, str]) -> dict:
     """Names and descriptions from the configuration itself (the slow path)."""
-    from essh.planner.loader import discover_config_files, load_config
+    from essh.planner.registries import discover_registries, load_registries, system_dir, wants_global
 
-    cfg = load_config(discover_config_files(config, cwd=cwd, home=home, environ=environ))
+    found = discover_registries(config, cwd=cwd, home=home, environ=environ, with_global=wants_global(environ),
+                                system_dir=system_dir(environ))
+    cfg = load_registries(found, home=home)
     tags = sorted({tag for host in cfg.hosts.values() if not host.hidden for tag in host.tags})
     return {
         "files": [f.path for f in cfg.files],
@@ -63,7 +65,10 @@ def _load(config: str | None, cwd: str, home: str, environ: Mapping[str, str]) -
 def candidates(kind: str, config: str | None, *, cwd: str, home: str, environ: Mapping[str, str]) -> list[list[str]]:
     """[name, description] pairs for `kind`, from the cache when nothing changed."""
     watched = _watched(config, cwd, home, environ)
-    path = _cache_path([cwd, home, config or environ.get("ESSH_CONFIG") or ""], environ, home)
+    # ESSH_WITH_GLOBAL as essh.planner.registries.wants_global reads it (not imported: the fast path stays light).
+    with_global = environ.get("ESSH_WITH_GLOBAL", "") not in ("", "0", "false", "no")
+    key = [cwd, home, config or environ.get("ESSH_CONFIG") or ""] + (["with-global"] if with_global else [])
+    path = _cache_path(key, environ, home)
     data = None
     try:
         with open(path, encoding="utf-8") as handle:

@@ -13,10 +13,12 @@ from essh.schema import escape_text
 
 
 def host_rows(hosts: Iterable, *, quiet: bool) -> Iterator[str]:
-    """`essh hosts`: a NAME, DESCRIPTION, TAGS table, or names only."""
+    """`essh hosts`: a NAME, DESCRIPTION, TAGS, REGISTRY table (ESSH 2's columns), or names only."""
     if quiet:
         return (escape_text(h.name) for h in hosts)
-    return table(("NAME", "DESCRIPTION", "TAGS"), [(h.name, h.description, ",".join(h.tags)) for h in hosts])
+    return table(
+        ("NAME", "DESCRIPTION", "TAGS", "REGISTRY"), [(h.name, h.description, ",".join(h.tags), h.registry) for h in hosts]
+    )
 
 
 def ssh_config(hosts: Iterable) -> Iterator[str]:
@@ -29,10 +31,13 @@ def ssh_config(hosts: Iterable) -> Iterator[str]:
 
 
 def task_rows(tasks: Iterable, *, quiet: bool) -> Iterator[str]:
-    """`essh tasks`: a NAME, DESCRIPTION, TARGETS table, or names only."""
+    """`essh tasks`: a NAME, DESCRIPTION, TARGETS, REGISTRY table, or names only."""
     if quiet:
         return (escape_text(t.name) for t in tasks)
-    return table(("NAME", "DESCRIPTION", "TARGETS"), [(t.name, t.description, ",".join(t.targets)) for t in tasks])
+    return table(
+        ("NAME", "DESCRIPTION", "TARGETS", "REGISTRY"),
+        [(t.name, t.description, ",".join(t.targets), t.registry or "") for t in tasks],
+    )
 
 
 def tag_lines(hosts: Iterable) -> Iterator[str]:

@@ -2,7 +2,7 @@
 
 `Installer` is handed to the loader in place of the planner's `Pinned`: every
 git module the configuration imports (nested imports too, as they are
-reached) is cloned at its ref into `.essh/modules/`, without its `.git`, and
+reached) is cloned at its ref into the registry's modules folder, without its `.git`, and
 pinned in the lock file with its commit and digest. Sources: local paths
 and any URL git itself takes (tests use file:// and local repositories).
 """
@@ -16,29 +16,30 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from essh.planner.modules import LOCK_NAME, MODULES_DIR, ModuleError, Pinned, Source, digest, parse
+from essh.planner.modules import ModuleError, Pinned, Source, digest, parse
 
 
 class Installer(Pinned):
     """`essh modules update`: fetch every git module the configuration imports (nested
     imports too, as they are reached), install it and write the lock file."""
 
-    def __init__(self, base: str) -> None:
-        super().__init__(base)
+    def __init__(self, base: str, modules_dir: str | None = None, lock_path: str | None = None) -> None:
+        super().__init__(base, modules_dir, lock_path)
         self.locked: dict[str, dict[str, str]] = {}
 
     def folder(self, text: str, within: str = "") -> str:
         source = parse(text)
         if not source.is_git:
             return self._local(source, within)
-        installed = os.path.join(self.base, MODULES_DIR, source.key)
+        installed = os.path.join(self.modules_dir, source.key)
         if text not in self.locked:
             commit = _fetch(source, installed)
             self.locked[text] = {"commit": commit, "digest": digest(installed)}
         return os.path.join(installed, source.subdir) if source.subdir else installed
 
     def write_lock(self) -> str:
-        path = os.path.join(self.base, LOCK_NAME)
+        path = self.lock_path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         text = json.dumps({"version": 1, "modules": dict(sorted(self.locked.items()))}, indent=2) + "\n"
         Path(path).write_text(text, encoding="utf-8")
         return path
@@ -71,9 +72,8 @@ def _fetch(source: Source, installed: str) -> str:
     return commit
 
 
-def clean(base: str) -> str | None:
-    """`essh modules clean`: remove the installed modules (the lock file stays)."""
-    folder = os.path.join(base, MODULES_DIR)
+def clean(folder: str) -> str | None:
+    """`essh modules clean`: remove the installed modules in `folder` (the lock file stays)."""
     if not os.path.isdir(folder):
         return None
     shutil.rmtree(folder)

@@ -76,8 +76,9 @@ def load(config: str | None, debug: bool = False):
     """The configuration; with --debug, what it said through essh.debug() goes to stderr."""
     from essh import planner
 
-    paths = planner.discover_config_files(config, cwd=os.getcwd(), home=str(Path.home()), environ=os.environ)
-    cfg = planner.load_config(paths, home=str(Path.home()))
+    from .registry_cli import registries
+
+    cfg = planner.load_registries(registries(config), home=str(Path.home()))
     if debug:
         for notice in cfg.notices:
             stdout.say(f"[essh debug] {notice}")

@@ -115,6 +115,11 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
         yield "# hosts"
         yield from hosts
         yield ""
+    modules = list(module_lines(plan))
+    if modules:
+        yield "# modules"
+        yield from modules
+        yield ""
     for index in range(len(plan.tasks)):
         yield from _render_task(plan, index, by_task.get(index, []), verbose)
         yield ""
@@ -128,6 +133,13 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> Iterator[str]:
         + (f" (+{_count(handler_steps, 'handler step')}, run only on failure)" if handler_steps else "")
         + "."
     )
+
+
+def module_lines(plan: Plan) -> Iterator[str]:
+    """Every module the configuration imported: source, commit (git), digest, registry."""
+    for module in plan.meta.modules:
+        commit = f" commit {_esc(module.commit)}" if module.commit else " (local folder)"
+        yield f"    {_esc(module.source)}{commit} {_esc(module.digest)} ({module.registry} registry)"
 
 
 def render_hosts(plan: Plan, *, verbose: bool) -> Iterator[str]:
@@ -145,6 +157,9 @@ def render_hosts(plan: Plan, *, verbose: bool) -> Iterator[str]:
     for host in plan.hosts:
         for key, value in notable_options(host):
             yield f"    {_esc(host.name)}: {_esc(key)}={_esc(value)}"
+    from_global = [host.name for host in plan.hosts if host.registry == "global"]
+    if from_global:
+        yield f"    from the global registry: {_esc(', '.join(from_global))}"
     keywords, count = routine_keywords(plan.hosts)
     if keywords:
         yield (
@@ -162,6 +177,8 @@ def _render_task(plan: Plan, index: int, steps: list[int], verbose: bool) -> Ite
     yield f"# {head}{where}"
     if task.description:
         yield f"    description: {_esc(task.description)}"
+    if task.registry == "global":
+        yield "    registry: global (its targets are the global registry's hosts)"
     yield f"    mode: {_mode(plan, index)}, backend {task.backend}" + (
         f", after: {_names(plan.tasks[a].name for a in task.after)}" if task.after else ""
     )

@@ -87,6 +87,8 @@ class ApplyOptions:
     colour: bool = False  # host prefixes and the status area in colour
     heartbeat: float = HEARTBEAT  # seconds of silence before a heartbeat line (plain progress)
     once: bool = False  # skip hosts this plan was applied to, mark the hosts where it succeeds (once.py)
+    # Added to the environment of local steps, after the plan's (ESSH_SSH_CONFIG, ESSH_DEBUG: known only here).
+    local_env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -102,8 +104,10 @@ class Engine:
         self, plan: Plan, transport: Transport, bus: EventBus | MaskingBus, *, fail_fast: bool = False,
         clock: Callable[[], float] = time.time, secrets: dict[str, str] | None = None, force: bool = False,
         once: OnceGuard | None = None,
+        local_env: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.plan = plan
+        self.local_env = local_env
         self.secrets = secrets or {}
         self.transport = transport
         self.bus = bus
@@ -235,7 +239,8 @@ class Engine:
         number, started = 0, self.clock()
         outcome = AttemptOutcome("failed", None, "not started", "local_error")
         try:
-            command = Command(task, step_script(self.plan, s, self.sched.extra_env(step), self.secrets))
+            extra = self.sched.extra_env(step) + (self.local_env if where is None else ())
+            command = Command(task, step_script(self.plan, s, extra, self.secrets))
             with self._scopes[step] as scope:
                 while True:
                     number += 1
@@ -382,7 +387,8 @@ def apply_plan(
         nonlocal engine
         ssh = SshTransport(plan.hosts, max_connections=options.max_connections, nonce=nonce, emit=bus.emit, clock=time.time)
         engine = Engine(plan, Transports(LocalTransport(), ssh), bus, fail_fast=options.fail_fast, secrets=options.secrets,
-                        force=options.force, once=once)
+                        force=options.force, once=once,
+                        local_env=options.local_env)
 
         def on_signal(signum: int) -> None:
             if signum == signal.SIGHUP:

@@ -19,6 +19,18 @@ USER_CONFIG = os.path.join(".essh", "config.lua")
 USER_OVERRIDE = os.path.join(".essh", "config_override.lua")
 
 
+def explicit_config(config: str | None, *, cwd: str, environ: Mapping[str, str]) -> str | None:
+    """The file `--config` (else ESSH_CONFIG) names, which must exist; None when neither is set."""
+    explicit, origin = (config, "--config") if config else (environ.get("ESSH_CONFIG") or None, "ESSH_CONFIG")
+    if not explicit:
+        return None
+    main = os.path.join(os.path.abspath(cwd), os.path.expanduser(explicit))
+    if not os.path.isfile(main):
+        what = "is not a regular file" if os.path.exists(main) else "does not exist"
+        raise ConfigError(f"configuration file {main} (from {origin}) {what}")
+    return main
+
+
 def discover_config_files(
     config: str | None, *, cwd: str, home: str, environ: Mapping[str, str]
 ) -> list[str]:
@@ -28,13 +40,9 @@ def discover_config_files(
     and no override) there is nothing to plan: ConfigError.
     """
     cwd, home = os.path.abspath(cwd), os.path.abspath(os.path.expanduser(home))
-    explicit, origin = (config, "--config") if config else (environ.get("ESSH_CONFIG") or None, "ESSH_CONFIG")
+    main = explicit_config(config, cwd=cwd, environ=environ)
     candidates: list[str]
-    if explicit:
-        main = os.path.join(cwd, os.path.expanduser(explicit))
-        if not os.path.isfile(main):
-            what = "is not a regular file" if os.path.exists(main) else "does not exist"
-            raise ConfigError(f"configuration file {main} (from {origin}) {what}")
+    if main:
         candidates = [main]
     else:
         candidates = [path for path in (os.path.join(cwd, LOCAL_CONFIG), os.path.join(home, USER_CONFIG))

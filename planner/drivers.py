@@ -32,11 +32,14 @@ if TYPE_CHECKING:
     from .gotemplate import Template
 
 _BASH = ("bash", "-c")
+_LOGIN_BASH = ("bash", "-l", "-c")
 
 
 def shell_for(task: TaskDef) -> tuple[str, ...]:
-    """The interpreter a step's program is handed to."""
-    return _BASH
+    """The interpreter a step's program is handed to: a login shell for a task run as
+    another user (ESSH runs them with `sudo -u USER bash -l -c`: that user's profile
+    sets PATH and the like), else plain bash."""
+    return _LOGIN_BASH if run_as(task) is not None else _BASH
 
 
 def run_as(task: TaskDef) -> str | None:

@@ -70,4 +70,5 @@ def plan_host(host: HostDef) -> Host:
         env=host_env(host),
         defined_at=Location(file=host.defined_at.file, line=host.defined_at.line),
         secret_env=host_secret_env(host),
+        registry=host.registry,  # type: ignore[arg-type]
     )

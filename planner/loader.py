@@ -63,6 +63,7 @@ def load_config(
     time_limit: float | None = None,
     modules: Pinned | None = None,
     home: str | None = None,
+    registry: str = "local",
 ) -> Config:
     """Evaluate the configuration files in order in one Lua state and return what they defined.
 
@@ -71,7 +72,8 @@ def load_config(
     what `import` names: by default the installed modules pinned by the lock
     file next to the first file (never the network). `require` looks next to
     each file, then in `.essh/lib` next to the first file and `HOME/.essh/lib`
-    (ESSH's library folders).
+    (ESSH's library folders). `registry` labels what the files define
+    (ESSH's `local` or `global`; see `registries`).
     """
     if time_limit is not None:
         limits = dataclasses.replace(limits, cpu_seconds=time_limit)
@@ -95,10 +97,13 @@ def load_config(
 
     hosts = [host_def(Entry("host", raw), state) for raw in exported["hosts"]]
     tasks = [task_def(Entry("task", raw), state, files.text) for raw in exported["tasks"]]
+    for defined in (*hosts, *tasks):
+        if defined is not None:
+            defined.registry = registry
     drivers = [driver_def(Entry("driver", raw), state) for raw in exported["drivers"]]
     hosts_by_name = {host.name: host for host in sorted(hosts, key=lambda host: host.name)}
     tasks_by_name = {task.name: task for task in tasks if task is not None}
-    _check_names(hosts_by_name, tasks_by_name)
+    check_names(hosts_by_name, tasks_by_name)
     return Config(
         files=list(files.read.values()),
         hosts=hosts_by_name,
@@ -108,6 +113,7 @@ def load_config(
         notices=[str(notice) for notice in exported["notices"]],
         secret_reads=[str(name) for name in exported.get("secret_reads", ())],
         ssh_config=_ssh_config(exported.get("ssh_config"), paths),
+        modules=sorted((text, commit, found, registry) for text, (commit, found) in (modules.used if modules else {}).items()),
     )
 
 
@@ -119,7 +125,7 @@ def _ssh_config(value: object, paths: list[str]) -> str:
     return value
 
 
-def _check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:
+def check_names(hosts: dict[str, HostDef], tasks: dict[str, TaskDef]) -> None:
     """ESSH's rules: a task is not named like a host; a tag is not named like a host."""
     for task in tasks.values():
         if task.name in hosts:

@@ -19,6 +19,7 @@ from typing import Any
 import lupa.lua54 as lua54
 
 from .lua_limits import HOOK_COUNT, CPU, INTERRUPT, WALL, Limits, Watch, hard_stop
+from .lua_helpers import helpers
 from .lua_libs import lua_libraries
 from .lua_prelude import prelude_source
 from .model import ConfigError, HostDef, Source
@@ -124,6 +125,7 @@ class LuaState:
                 "hook_count": HOOK_COUNT,
                 "ssh_config": ssh_config,
                 "libs": lua_libraries(),
+                "lib_helpers": helpers(),
                 "lib_path": "".join(f";{folder}/?.lua" for folder in lib_dirs),  # after the file's own folder
                 "module_folder": _answering(module_folder),
                 "stop_messages": {why: limits.stop_message(why) for why in (CPU, WALL, INTERRUPT)},

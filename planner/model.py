@@ -61,6 +61,7 @@ class HostDef:
     # "hooks_"): each a list of commands (str) and Lua functions returning a command or nothing.
     # Run only around `essh ssh` logins (essh.ssh_client), never in a plan, as ESSH.
     hooks: dict[str, list[Any]] = field(default_factory=dict)
+    registry: str = "local"  # ESSH's registry that defined it: "local" or "global" (see registries)
 
 
 @dataclass
@@ -96,6 +97,9 @@ class TaskDef:
     batch: list[int | str] = field(default_factory=list)  # wave sizes: counts or "N%"
     # prepare(ctx) -> bool | None; ctx is a plain dict (see resolve); False leaves the task out.
     prepare: Callable[[dict[str, Any]], Any] | None = None
+    # ESSH's registry that defined it; its targets select among that registry's hosts only.
+    # None (essh exec, a Config built in Python): every host.
+    registry: str | None = None
 
 
 @dataclass
@@ -131,3 +135,5 @@ class Config:
     secret_reads: list[str] = field(default_factory=list)
     # `essh.ssh_config`: where `essh ssh` writes the generated ssh_config (ESSH's variable).
     ssh_config: str = ""
+    # Every module `import` used: (source, commit or "", digest, registry), sorted.
+    modules: list[tuple[str, str, str, str]] = field(default_factory=list)

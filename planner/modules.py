@@ -6,9 +6,11 @@ folder) or a git repository: `git::URL`, a `file://` URL, an `https://` or
 picks a folder in it, `?ref=REF` a branch, tag or commit (go-getter's syntax,
 as ESSH 2 used).
 
-Git modules are installed by `essh modules update` into `.essh/modules/`
-next to the main configuration file, and pinned in the lock file
-`.essh.lock.json` beside it: the commit and the sha256 of the installed
+Git modules are installed by `essh modules update` into the registry's
+modules folder (ESSH's: `.essh/modules/` next to the main configuration file
+for the `local` registry, `~/.essh/modules/` for the `global` one), and
+pinned in the lock file `.essh.lock.json` beside the configuration (the
+global registry's: `~/.essh/.essh.lock.json`): the commit and the sha256 of the installed
 files (Terraform's dependency lock file is the model). Planning (`Pinned`)
 never reaches the network: it uses the installed copy, and refuses one that
 is missing or does not match the lock, naming the module and the command
@@ -83,9 +85,8 @@ def digest(folder: str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def read_lock(base: str) -> dict[str, dict[str, str]]:
+def read_lock(path: str) -> dict[str, dict[str, str]]:
     """The lock file's modules (empty when there is none)."""
-    path = os.path.join(base, LOCK_NAME)
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -100,11 +101,19 @@ def read_lock(base: str) -> dict[str, dict[str, str]]:
 
 
 class Pinned:
-    """Planning: installed modules only, each matching the lock file; never the network."""
+    """Planning: installed modules only, each matching the lock file; never the network.
 
-    def __init__(self, base: str) -> None:
+    `base`: the configuration's folder (relative local modules start there);
+    `modules_dir` and `lock_path`: the registry's, by default `base/.essh/modules`
+    and `base/.essh.lock.json`. `used` records every module imported, by SOURCE:
+    (commit, digest), the commit empty for a local folder."""
+
+    def __init__(self, base: str, modules_dir: str | None = None, lock_path: str | None = None) -> None:
         self.base = base
+        self.modules_dir = modules_dir or os.path.join(base, MODULES_DIR)
+        self.lock_path = lock_path or os.path.join(base, LOCK_NAME)
         self._lock: dict[str, dict[str, str]] | None = None
+        self.used: dict[str, tuple[str, str]] = {}
 
     def folder(self, text: str, within: str = "") -> str:
         """The folder holding the module's index.lua; a relative local folder is taken
@@ -113,9 +122,9 @@ class Pinned:
         if not source.is_git:
             return self._local(source, within)
         if self._lock is None:
-            self._lock = read_lock(self.base)
+            self._lock = read_lock(self.lock_path)
         pinned = self._lock.get(text)
-        installed = os.path.join(self.base, MODULES_DIR, source.key)
+        installed = os.path.join(self.modules_dir, source.key)
         if pinned is None:
             raise ModuleError(f"module {text} is not in the lock file {LOCK_NAME}: run `essh modules update`")
         if not os.path.isdir(installed):
@@ -126,10 +135,13 @@ class Pinned:
                 f"module {text} does not match the lock file (installed {found}, locked {pinned.get('digest')}):"
                 " run `essh modules update` to install and lock it again"
             )
+        self.used[text] = (str(pinned.get("commit", "")), found)
         return os.path.join(installed, source.subdir) if source.subdir else installed
 
     def _local(self, source: Source, within: str = "") -> str:
         folder = os.path.join(within or self.base, os.path.expanduser(source.repo), source.subdir)
         if not os.path.isdir(folder):
             raise ModuleError(f"module {source.text}: no folder {folder}")
-        return os.path.normpath(folder)
+        folder = os.path.normpath(folder)
+        self.used.setdefault(source.text, ("", digest(folder)))
+        return folder

@@ -296,8 +296,15 @@ end
 
 local Selection = {}
 Selection.__index = Selection
+-- Each filter narrows what the ones before it left (ESSH's rule: an intersection).
 function Selection:filter(q)
-  return raw_setmetatable({names = pick(self.names, q, "filter")}, Selection)
+  local names = self.names
+  if type(q) == "table" then
+    for _, entry in ipairs(q) do names = pick(names, entry, "filter") end
+  else
+    names = pick(names, q, "filter")
+  end
+  return raw_setmetatable({names = names}, Selection)
 end
 function Selection:get()
   local out = {}
@@ -380,7 +387,7 @@ local REFUSED = {
   question = "planning asks nothing: a plan must be the same for the same files; pass answers as task arguments (-- ARGS) or props",
   sh = "planning runs no commands; run them in a task's script",
 }
-local NOT_YET = {yaml = "use json", template = "use a driver or a prefix template", re = "use Lua's string patterns"}
+local lib_helpers = from_python.lib_helpers  -- the Python half of re, template, yaml (lua_helpers.py)
 
 -- fs.read: a file read while planning is recorded like a module (its digest goes into the plan).
 local function read_recorded(path)
@@ -392,6 +399,16 @@ local function read_recorded(path)
   return text
 end
 
+-- Each built-in library once, out of the configuration's reach (it may edit package.loaded).
+local builtins = {}
+local function builtin(name)
+  if builtins[name] == nil then
+    local fn = raw_load(libs[name], "=essh's " .. name .. " library", "t")
+    builtins[name] = fn(read_recorded, lib_helpers, name ~= "json" and builtin("json") or nil)
+  end
+  return builtins[name]
+end
+
 G.require = function(name)
   if type(name) ~= "string" then error("require expects a module name (a string)", 2) end
   local value = loaded[name]
@@ -399,12 +416,8 @@ G.require = function(name)
   if REFUSED[name] then
     error(format("the '%s' library is refused: %s", name, REFUSED[name]), 2)
   end
-  if NOT_YET[name] then
-    error(format("ESSH's '%s' library is not available in this essh yet; %s", name, NOT_YET[name]), 2)
-  end
   if libs[name] then
-    local fn = raw_load(libs[name], "=essh's " .. name .. " library", "t")
-    value = fn(read_recorded)
+    value = builtin(name)
     loaded[name] = value
     return value
   end

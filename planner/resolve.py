@@ -2,8 +2,8 @@
 
 The phases, in order, each deterministic:
 1. order: the requested tasks and their depends, topologically (`deps`);
-2. prepare: each task's `prepare(ctx)` in that order; false leaves it out
-   (with a warning), and its dependents wait for what it waited for instead;
+2. prepare: each task's `prepare(ctx)` in that order; false is an error, as
+   ESSH stops there ("returned false from the prepare function");
 3. hosts: each task's targets and filters (`targets`); a remote task that
    selects nothing is an error; `on_error` handlers are appended last, one per
    failing task, on that task's hosts;
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import INLINE_LIMIT, ConfigFile, Location, Plan, PlanMeta, SecretRef, Step, Task, Upload
+from essh.schema import INLINE_LIMIT, ConfigFile, Location, ModuleRef, Plan, PlanMeta, SecretRef, Step, Task, Upload
 
 from .deps import (
     is_composite,
@@ -181,10 +181,10 @@ def _build(
         f"use essh.secret({name!r}) in a task's env to resolve it when the plan is applied"
         for name in config.secret_reads
     ]
-    planned = _run_prepare(planned, args, warnings)
-    index = HostIndex(config.hosts)
+    planned = _run_prepare(planned, args)
+    indexes = _registry_indexes(config.hosts)
     for p in planned:
-        _place(p, index, config.hosts)
+        _place(p, indexes.get(p.task.registry) or HostIndex({}), config.hosts)
         if runs_members_concurrently(p.task) and p.task.parallel is not True:
             warnings.append(f"task {p.task.name}: parallel = {p.task.parallel} runs its depends together without a limit")
     planned += _handlers(config, planned)
@@ -230,6 +230,7 @@ def _build(
         created_at=int(time.time()) if created_at is None else created_at,
         lua_version=config.lua_version,
         config_files=tuple(ConfigFile(path=f.path, sha256=f.sha256) for f in config.files),
+        modules=tuple(ModuleRef(source=s, commit=c, digest=d, registry=r) for s, c, d, r in config.modules),  # type: ignore[arg-type]
         requested=tuple(requested),
         args=tuple(args),
         warnings=tuple(warnings),
@@ -244,6 +245,16 @@ def _build(
         files=tuple(file_table.blobs),
         operations=tuple(file_table.operations),
     )
+
+
+def _registry_indexes(hosts: Mapping[str, HostDef]) -> dict[str | None, HostIndex]:
+    """Host indexes by registry (ESSH: a task's targets are its own registry's hosts);
+    under None, every host (a task of no registry: essh exec)."""
+    everything = HostIndex(hosts)
+    registries = {h.registry for h in hosts.values()}
+    if len(registries) <= 1:  # one registry (ESSH 3's rule): no index to build twice
+        return {None: everything, **{r: everything for r in registries}}
+    return {None: everything, **{r: HostIndex({n: h for n, h in hosts.items() if h.registry == r}) for r in registries}}
 
 
 def _prepare_ctx(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
@@ -263,15 +274,10 @@ def _prepare_ctx(task: TaskDef, args: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[str]) -> list[_Planned]:
-    """Run each `prepare` in order; drop the tasks it refuses, rewiring their dependents."""
-    dropped: dict[str, frozenset[str]] = {}  # left-out task -> what its dependents wait for instead
+def _run_prepare(planned: list[_Planned], args: Sequence[str]) -> list[_Planned]:
+    """Run each `prepare` in order, keeping what it changed; one returning false stops planning."""
     kept: list[_Planned] = []
     for p in planned:
-        waits: set[str] = set()
-        for name in p.after:
-            waits |= dropped.get(name, {name})
-        p.after = frozenset(waits)
         if p.task.prepare is not None:
             ctx = _prepare_ctx(p.task, args)
             try:
@@ -281,9 +287,9 @@ def _run_prepare(planned: list[_Planned], args: Sequence[str], warnings: list[st
             except Exception as exc:
                 raise ConfigError(f"task {p.task.name}: prepare failed: {exc}", p.task.defined_at) from None
             if verdict is False:
-                dropped[p.task.name] = p.after
-                warnings.append(f"task {p.task.name}: left out, its prepare function returned false")
-                continue
+                raise ConfigError(
+                    f"task {p.task.name}: its prepare function returned false, which stops ESSH and planning alike", p.task.defined_at
+                )
             p.task = _apply_prepare_changes(_apply_prepare_changes(p.task, ctx["task"]), ctx)
         kept.append(p)
     return kept
@@ -432,4 +438,5 @@ def _plan_task(
         max_failures=task.max_failures if isinstance(task.max_failures, int) else None,
         max_failures_percent=float(task.max_failures[:-1]) if isinstance(task.max_failures, str) else None,
         batch=tuple(task.batch),
+        registry=task.registry or "local",  # type: ignore[arg-type]
     )

@@ -2,8 +2,8 @@
 
 Each entry matches host names and tags alike. An entry holding `*`, `?` or `[`
 is a glob (fnmatch rules, case-sensitive); `all` means every host. `filters`
-narrow the selection: a host must match the targets and, when filters are
-given, at least one filter. Hidden hosts are selectable like any other.
+narrow the selection: a host must match the targets and every filter (ESSH
+applies its filters one after another: an intersection). Hidden hosts are selectable like any other.
 Results are always sorted by host name.
 
 `HostIndex` is built once per plan so that selecting ~1,000 of 10,000 hosts
@@ -84,8 +84,8 @@ class HostIndex:
         if not targets:
             return []
         chosen = self.union(targets)
-        if filters:
-            keep = self.union(filters)
+        for entry in filters:
+            keep = self.match(entry)
             if keep is not None:
                 chosen = keep if chosen is None else chosen & keep
         if chosen is None:

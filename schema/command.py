@@ -9,7 +9,8 @@ apply time (`ESSH_FAILED_HOSTS` for handlers).
 
 The program never appears in a command line, where any user of the host could
 read it with `ps` and sudo would log it. The command line is fixed and short:
-`[sudo -n -u USER -H --] bash -c BOOTSTRAP`, and the bootstrap reads the program
+`[sudo -n -u USER -H --] bash [-l] -c BOOTSTRAP` (the task's `shell`: a login shell
+with sudo, as ESSH), and the bootstrap reads the program
 from a channel the transport gives it, checks it arrived (every program starts
 with `PROGRAM_MARK`: a shell that read nothing fails loudly, exit 125, instead of
 succeeding without running anything), then runs it with `eval`. Any POSIX shell

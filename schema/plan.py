@@ -54,6 +54,21 @@ class ConfigFile(_Struct, kw_only=True):
     sha256: str
 
 
+# ESSH's registries: `global` (/etc/essh, ~/.essh) and `local` (the working directory's or --config's).
+Registry = Literal["local", "global"]
+
+
+class ModuleRef(_Struct, kw_only=True):
+    """A module `import` used while planning: its SOURCE as written, the git commit
+    it was pinned to (empty for a local folder), the sha256 of its installed files
+    (`sha256:...`), and the registry whose configuration imported it."""
+
+    source: str
+    commit: str = ""
+    digest: str
+    registry: Registry = "local"
+
+
 class PlanMeta(_Struct, kw_only=True):
     """Provenance of a plan: who made it, when, from what, for which request."""
 
@@ -66,6 +81,7 @@ class PlanMeta(_Struct, kw_only=True):
     warnings: tuple[str, ...] = ()  # shown with the plan and again at apply
     made_by: str = ""  # user@host that planned it; left out when SOURCE_DATE_EPOCH is set
     refreshed_at: int | None = None  # when `essh plan --refresh` observed the destinations
+    modules: tuple[ModuleRef, ...] = ()  # sorted by source, then registry
 
 
 class Host(_Struct, kw_only=True):
@@ -88,6 +104,7 @@ class Host(_Struct, kw_only=True):
     # (variable, secret name): props given as essh.secret("NAME") (ESSH_HOST_PROPS_<NAME>), exported
     # after `env` with the secret's value at apply time (see `Plan.secrets`); never a value here.
     secret_env: tuple[Pair, ...] = ()
+    registry: Registry = "local"  # the registry that defined it (left out when local)
 
 
 Backend = Literal["remote", "local"]
@@ -150,6 +167,7 @@ class Task(_Struct, kw_only=True):
     max_failures: NonNegative | None = None
     max_failures_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
     batch: tuple[BatchSize, ...] = ()
+    registry: Registry = "local"  # the registry that defined it; its targets are that registry's hosts
 
 
 class Step(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):

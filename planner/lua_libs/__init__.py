@@ -1,10 +1,12 @@
-"""ESSH's built-in Lua libraries that fit a pure planner: `json`, `env` (read-only), `fs` (read-only).
+"""ESSH's built-in Lua libraries that fit a pure planner: `json`, `env` (read-only), `fs` (read-only),
+`re`, `template` and `yaml`.
 
 Each is a Lua file here, run on first `require` inside the sandboxed state
-(prelude.lua); `fs` is handed the prelude's reader so a file it reads is
-recorded with its digest like a required module. `http`, `question` and `sh`
-are refused by the prelude with the reason; `yaml`, `template` and `re` are
-not available yet.
+(prelude.lua) and handed the prelude's reader (so a file `fs.read` or
+`template.dofile` reads is recorded with its digest like a required module),
+the Python functions of `lua_helpers` (for `re`, `template`, `yaml`) and the
+`json` library. `http`, `question` and `sh` are refused by the prelude with
+the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-NAMES = ("env", "fs", "json")
+NAMES = ("env", "fs", "json", "re", "template", "yaml")
 
 
 @functools.cache

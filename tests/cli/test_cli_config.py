@@ -104,7 +104,7 @@ def test_hosts_tasks_tags_validate(ws):
     )
     hosts = ws.essh("hosts")
     assert hosts.returncode == 0, hosts.stderr
-    assert hosts.stdout.splitlines()[0].split() == ["NAME", "DESCRIPTION", "TAGS"]
+    assert hosts.stdout.splitlines()[0].split() == ["NAME", "DESCRIPTION", "TAGS", "REGISTRY"]
     assert "secret" not in hosts.stdout and "web-prod" in hosts.stdout
     assert "secret" in ws.essh("hosts", "--all", "--quiet").stdout.split()
     assert ws.essh("hosts", "--select", "web-*", "--quiet").stdout.split() == ["web-1", "web-prod"]

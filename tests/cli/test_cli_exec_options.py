@@ -41,3 +41,22 @@ def test_privileged_user_and_pty_are_options_not_part_of_the_command(sshd, ws):
     as_user = ws.essh("exec", "--target", name, "--user", sshd.user, "--pty", "id -un; test -t 1 && echo tty")
     assert as_user.returncode == 0, as_user.stderr
     assert as_user.stdout.split() == [sshd.user, "tty"]
+
+
+def test_privileged_and_user_steps_run_a_login_shell_as_essh_does(sshd, ws):
+    # ESSH: `sudo -u USER bash -l -c SCRIPT`; essh: `sudo -n -u USER -H -- bash -l -c BOOTSTRAP`, the program on stdin.
+    name, port = sshd.hosts[0]
+    ws.write(".esshconfig.lua", f'host "{name}" {{ HostName = "127.0.0.1", Port = {port}, User = "{sshd.user}", '
+             f'IdentityFile = "{sshd.key_path}", IdentitiesOnly = "yes", UserKnownHostsFile = "{sshd.known_hosts}" }}\n'
+             f'task "as-user" {{ targets = "{name}", user = "{sshd.user}", script = "shopt -q login_shell && echo login; id -un" }}\n'
+             f'task "plain" {{ targets = "{name}", script = "shopt -q login_shell || echo not-login" }}\n')
+    user = ws.essh("run", "as-user")
+    assert user.returncode == 0, user.stderr
+    assert user.stdout.split() == ["login", sshd.user]
+    privileged = ws.essh("exec", "--target", name, "--privileged", "shopt -q login_shell && echo login; id -un")
+    assert privileged.returncode == 0, privileged.stderr
+    assert privileged.stdout.split()[-2:] == ["login", "root"]
+    plain = ws.essh("run", "plain")
+    assert plain.returncode == 0 and plain.stdout.split() == ["not-login"]
+    shown = ws.essh("plan", "as-user", "--verbose")
+    assert f"sudo -n -u {sshd.user} -H -- bash -l -c" in shown.stdout

@@ -82,3 +82,41 @@ def test_scp_and_print(sshd, ws):
     printed = ws.essh("--print")
     assert printed.returncode == 0 and f"Host {name}" in printed.stdout
     assert os.path.exists(ws.path / ".essh" / "ssh_config")
+
+
+def test_git_ssh_command_is_essh_ssh(sshd, ws, tmp_path):
+    # ESSH's `GIT_SSH=essh`: git runs `essh ssh [-o SendEnv=GIT_PROTOCOL] HOST "git-upload-pack '/path'"`.
+    import pwd
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    name = sshd.hosts[0][0]
+    ws.write(".esshconfig.lua", _config(sshd))
+    shared = tempfile.mkdtemp(prefix="essh-git-", dir="/tmp")  # readable by the test user, unlike tmp_path
+    try:
+        repo = os.path.join(shared, "repo.git")
+        subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", repo], check=True)
+        work = tmp_path / "work"
+        git_env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+                   "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+        subprocess.run(["git", "init", "--quiet", "-b", "main", str(work)], check=True, env=git_env)
+        (work / "f").write_text("x\n")
+        subprocess.run(["git", "-C", str(work), "add", "f"], check=True, env=git_env)
+        subprocess.run(["git", "-C", str(work), "commit", "--quiet", "-m", "c"], check=True, env=git_env)
+        subprocess.run(["git", "-C", str(work), "push", "--quiet", repo, "main"], check=True, env=git_env)
+        entry = pwd.getpwnam(sshd.user)
+        os.chmod(shared, 0o755)
+        for root, dirs, files in os.walk(shared):
+            for item in [root, *(os.path.join(root, f) for f in files)]:
+                os.chown(item, entry.pw_uid, entry.pw_gid)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ESSH_")}
+        env.update(HOME=str(ws.path / "home"), XDG_STATE_HOME=str(ws.path / "state"),
+                   GIT_SSH_COMMAND=f"{sys.executable} -m essh ssh")
+        listed = subprocess.run(["git", "ls-remote", f"{name}:{repo}"], cwd=ws.path, env=env, capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        head = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        assert f"{head}\trefs/heads/main" in listed.stdout
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -133,7 +133,7 @@ def test_the_apply_prompt_shows_what_would_run_and_no_is_exit_1(ws: Workspace):
     code, screen = with_terminal(ws, b"no\n", "apply", "t")
     assert code == 1, screen
     assert "lab: ProxyCommand=ssh -W %h:%p jump" in screen
-    assert "command: sudo -n -u root -H -- bash -c BOOTSTRAP" in screen
+    assert "command: sudo -n -u root -H -- bash -l -c BOOTSTRAP" in screen
     assert "env: ESSH_TASK_NAME, LD_PRELOAD" in screen
     assert "\x1b[2K" not in screen and "Apply cancelled." in screen
 

@@ -68,8 +68,9 @@ def test_select_hosts_matches_fnmatch(tmp_path, hosts, query, narrow):
     ]
     config = _load(tmp_path, "\n".join(lines) + "\n")
     expected = _selects(hosts, query)
-    if narrow is not None:
-        expected &= _selects(hosts, narrow)
+    if narrow is not None:  # every filter narrows (ESSH's HostQuery.AppendFilters: an intersection)
+        for entry in [narrow] if isinstance(narrow, str) else narrow:
+            expected &= _selects(hosts, entry)
     assert config.notices[0].split() == sorted(expected)
     assert config.notices[1] == (min(expected) if expected else "")
 

@@ -1,8 +1,12 @@
-"""ESSH's built-in Lua libraries: json, env and fs (read-only), and the impure ones refused with why."""
+"""ESSH's built-in Lua libraries: json, env and fs (read-only), re, template, yaml, and the impure ones refused with why."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from essh.planner import load_config
 
@@ -54,7 +58,7 @@ task "t" {{ script = "x", props = {{ v = fs.read("{data}"), there = fs.exists("{
 @pytest.mark.parametrize(
     ("name", "why"),
     [("http", "it would reach the network while planning"), ("question", "planning asks nothing"),
-     ("sh", "planning runs no commands"), ("yaml", "not available in this essh yet")],
+     ("sh", "planning runs no commands")],
 )
 def test_impure_libraries_are_refused_with_the_reason(load_error, name, why):
     error = load_error(f'\nlocal m = require "{name}"\n')
@@ -70,3 +74,95 @@ def test_require_looks_in_essh_s_lib_folders(write, tmp_path):
     path = write("config.lua", 'task "t" { script = "x", props = { a = require("local_helper").where, b = require("user_helper").where } }')
     cfg = load_config([path], home=str(home))
     assert cfg.tasks["t"].props == {"a": "project", "b": "user"}
+
+
+def test_re_has_gluares_functions_with_gos_syntax(write):
+    props = props_of(write, r"""
+local re = require "re"
+local s, n = re.gsub("a1b22c333", "\\d+", "<%0>")
+local first, last, word, num = re.find("hello world 42", "(\\w+) (\\d+)")
+local words = {}
+for w in re.gmatch("one two  three", "\\w+") do words[#words + 1] = w end
+task "t" { script = "x", props = {
+    gsub = s .. " " .. n, find = table.concat({first, last, word, num}, ","),
+    match = table.concat({re.match("key=value", "(?P<k>\\w+)=(\\w+)")}, ","),
+    whole = re.match("abc123", "[0-9]+"), none = tostring(re.match("abc", "\\d")),
+    split = table.concat(re.split("a, b,c", ",\\s*"), "|"), gmatch = table.concat(words, "+"),
+    quote = re.quote("a.b*c"), fn = (re.gsub("x-y", "(\\w)", function(c) return c:upper() end)),
+    plain = tostring(re.find("a.b", ".", 1, true)) .. tostring(re.find("xa.b", ".", 2, true)),
+} }
+""")
+    assert props == {
+        "gsub": "a<1>b<22>c<333> 3", "find": "7,14,world,42", "match": "key,value", "whole": "123", "none": "nil",
+        "split": "a|b|c", "gmatch": "one+two+three", "quote": r"a\.b\*c", "fn": "X-Y", "plain": "23",
+    }
+
+
+def test_re_offsets_are_bytes_as_in_lua(write):
+    props = props_of(write, 'local re = require "re"\nlocal a, b = re.find("héllo wörld", "w\\\\S+")\n'
+                     'task "t" { script = "x", props = { at = a .. "-" .. b, sub = ("héllo wörld"):sub(a, b) } }')
+    assert props == {"at": "8-13", "sub": "wörld"}
+
+
+def test_re_bad_pattern_is_one_line_at_the_call(load_error):
+    error = load_error('local re = require "re"\n\nre.match("x", "a(")\n')
+    assert error.message.startswith("re.match: bad regular expression") and error.source.line == 3
+
+
+def test_re_catastrophic_pattern_runs_in_linear_time(write):
+    # (a+)+$ against a's and a '!' backtracks exponentially in a backtracking engine; RE2 does not.
+    start = time.process_time()
+    props = props_of(write, 'local re = require "re"\ntask "t" { script = "x", props = {'
+                     ' v = tostring(re.match(string.rep("a", 200000) .. "!", "(a+)+$")) } }')
+    assert props == {"v": "nil"}
+    small = time.process_time()
+    props_of(write, 'local re = require "re"\ntask "t" { script = "x", props = { v = tostring(re.match("a!", "(a+)+$")) } }')
+    assert time.process_time() - small < 5 and small - start < 5  # seconds: a backtracking engine would never end
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab-1 ", max_size=20), st.sampled_from(["a+", "b", "[0-9]", "-", " +", "a|b"]))
+def test_re_gsub_agrees_with_python(tmp_path_factory, subject, pattern):
+    import re as python_re
+
+    folder = tmp_path_factory.mktemp("re")
+    path = folder / "config.lua"
+    path.write_text(f'local re = require "re"\nlocal s, n = re.gsub({subject!r}, {pattern!r}, "<%0>")\n'
+                    'task "t" { script = "x", props = { s = s, n = n } }\n'.replace("'", '"'))
+    props = load_config([str(path)]).tasks["t"].props
+    expected, count = python_re.subn(pattern, lambda m: f"<{m.group()}>", subject)
+    assert props == {"s": expected, "n": str(count)}
+
+
+def test_template_renders_go_templates_with_values(write, load_error):
+    data = write("motd.tmpl", "Welcome to {{.host}}{{range .users}} {{. | ToUpper}}{{end}}\n")
+    path = write("config.lua", f"""
+local template = require "template"
+local text = template.dostring("{{{{.name}}}}: {{{{if .on}}}}on{{{{else}}}}off{{{{end}}}}", {{ name = "web", on = true }})
+local file = template.dofile("{data}", {{ host = "web-1", users = {{"ann", "bob"}} }})
+local bad, why = template.dostring("{{{{.x", {{}})
+task "t" {{ script = "x", props = {{ text = text, file = file, bad = tostring(bad), why = why }} }}
+""")
+    cfg = load_config([path])
+    assert cfg.tasks["t"].props == {"text": "web: on", "file": "Welcome to web-1 ANN BOB\n", "bad": "nil",
+                                    "why": "template: line 1: unexpected 'end of template' in action (unclosed action?)"}
+    assert data in [f.path for f in cfg.files]  # a template file is recorded with its digest
+
+
+def test_yaml_parses_plain_data_and_dumps_sorted(write):
+    props = props_of(write, r"""
+local yaml = require "yaml"
+local doc = yaml.parse("key1: value1\nkey2:\n  - value2\n  - 3\nwhen: 2024-01-02\nobj: !!python/object:os.system {}\n")
+""".replace("obj: !!python/object:os.system {}\\n", "") + r"""
+local bad, why = yaml.parse("a: [b")
+local evil, refused = yaml.parse("x: !!python/object/apply:os.system ['true']\n")
+task "t" { script = "x", props = {
+    key1 = doc.key1, first = doc.key2[1], second = math.type(doc.key2[2]), when = doc.when,
+    dump = yaml.dump({ b = 1, a = { "x" } }), bad = tostring(bad), why = why, evil = tostring(evil), refused = refused,
+} }
+""")
+    assert props["key1"] == "value1" and props["first"] == "value2" and props["second"] == "integer"
+    assert props["when"] == "2024-01-02"
+    assert props["dump"] == "a:\n- x\nb: 1\n"
+    assert props["bad"] == "nil" and props["why"].startswith("yaml.parse: while parsing a flow sequence")
+    assert props["evil"] == "nil" and "could not determine a constructor" in props["refused"]  # safe_load: no Python objects

@@ -131,10 +131,11 @@ def test_an_invalid_env_name_is_a_config_error():
 
 
 def test_shells_for_privileged_and_user():
+    # ESSH runs them as `sudo -u USER bash -l -c SCRIPT`: a login shell, reading that user's profile.
     plan = plan_of([task("p", privileged=True), task("u", user="deploy"), task("n")], ["p", "u", "n"])
     assert [(t.run_as, t.shell) for t in plan.tasks] == [
-        ("root", ("bash", "-c")),
-        ("deploy", ("bash", "-c")),
+        ("root", ("bash", "-l", "-c")),
+        ("deploy", ("bash", "-l", "-c")),
         (None, ("bash", "-c")),
     ]
 
@@ -236,7 +237,7 @@ def test_on_error_modes_are_copied():
     assert [t.on_error for t in plan.tasks] == ["continue", "stop"]
 
 
-def test_prepare_false_leaves_the_task_out_and_dependents_wait_for_its_dependencies():
+def test_prepare_false_is_a_plan_error_as_essh_stops_there():
     seen = []
 
     def refuse(ctx):
@@ -244,11 +245,9 @@ def test_prepare_false_leaves_the_task_out_and_dependents_wait_for_its_dependenc
         return False
 
     tasks = [task("a"), task("b", depends=["a"], prepare=refuse, targets=["web"]), task("c", depends=["b"])]
-    plan = plan_of(tasks, ["c"], ["arg"])
-    assert [(t.name, t.after) for t in plan.tasks] == [("a", ()), ("c", (0,))]
-    assert plan.meta.warnings == ("task b: left out, its prepare function returned false",)
+    with pytest.raises(ConfigError, match="task b: its prepare function returned false"):
+        plan_of(tasks, ["c"], ["arg"])
     assert seen[0]["task"]["name"] == "b" and seen[0]["task"]["targets"] == ["web"] and seen[0]["args"] == ["arg"]
-    assert plan.hosts == ()
 
 
 def test_prepare_may_change_targets_and_keeps_the_task():

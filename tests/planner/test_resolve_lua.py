@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from resolve_build import round_trip
 
-from essh.planner import load_config, make_plan
+from essh.planner import ConfigError, load_config, make_plan
 from essh.schema import encode_plan, step_script
 
 CONFIG = """\
@@ -97,10 +97,11 @@ def test_prepare_written_in_lua_can_narrow_the_targets_both_ways(cfg):
     assert steps(plan(cfg, "essh-style")) == [("essh-style", "db-1")]
 
 
-def test_prepare_returning_false_leaves_the_task_out_and_dependents_keep_their_order(cfg):
-    p = plan(cfg, "uses-skip")
-    assert [(t.name, t.after) for t in p.tasks] == [("build", ()), ("uses-skip", (0,))]
-    assert p.meta.warnings == ("task skip: left out, its prepare function returned false",)
+def test_prepare_returning_false_stops_planning_as_essh_stops_its_run(cfg):
+    # ESSH: "returned false from the prepare function." ends the run; essh: a plan error (exit 2), nothing runs.
+    with pytest.raises(ConfigError, match="task skip: its prepare function returned false") as caught:
+        plan(cfg, "uses-skip")
+    assert caught.value.source is not None and caught.value.source.line == 17  # the task "skip" block
     p = plan(cfg, "uses-skip", args=["go"])
     assert [t.name for t in p.tasks] == ["build", "skip", "uses-skip"]
     assert ("ESSH_TASK_ARGS_1", "go") in p.tasks[1].env
@@ -110,7 +111,7 @@ def test_the_whole_request_plans_identically_twice(tmp_path):
     path = tmp_path / "esshconfig.lua"
     path.write_text(CONFIG)
     request = ["uses-skip", "narrow", "essh-style", "driven"]
-    first, second = (make_plan(load_config([str(path)]), request, created_at=5, essh_version="t") for _ in range(2))
+    first, second = (make_plan(load_config([str(path)]), request, ["go"], created_at=5, essh_version="t") for _ in range(2))
     assert encode_plan(first) == encode_plan(second)
 
 

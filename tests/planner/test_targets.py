@@ -55,6 +55,13 @@ def test_filters_intersect_and_results_are_sorted_without_duplicates():
     assert names(["db"], ["all"]) == ["db-1"]
 
 
+def test_a_host_must_match_every_filter_as_in_essh():
+    # ESSH's HostQuery applies its filters one after another: web AND prod, not web OR prod.
+    assert names(["all"], ["web", "prod"]) == ["web-1", "web-10"]
+    assert names(["all"], ["stage", "prod"]) == []
+    assert names(["all"], ["web-*", "prod"]) == ["web-1", "web-10"]
+
+
 def test_no_targets_select_nothing():
     assert names([]) == []
     assert names(["nope"]) == []
@@ -96,6 +103,6 @@ def test_selection_matches_the_naive_rules(hosts, targets, filters):
     index = HostIndex({name: host(name, *tags) for name, tags in hosts.items()})
     got = index.select(targets, filters)
     expected = _naive(hosts, targets) if targets else set()
-    if filters:
-        expected &= _naive(hosts, filters)
+    for entry in filters:  # every filter narrows (ESSH's rule)
+        expected &= _naive(hosts, [entry])
     assert got == sorted(expected)

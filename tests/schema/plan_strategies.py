@@ -197,9 +197,10 @@ DATA_DIR = Path(__file__).parents[1] / "data"
 
 # Task fields added with defaults after a stored plan was written (format 2 stays format 2: an essh
 # without them refuses a plan that sets them). A stored plan's explicit form must hold the defaults.
-LATER_TASK_DEFAULTS = {"max_failures": None, "max_failures_percent": None, "batch": [], "secret_env": []}
-LATER_META_DEFAULTS = {"made_by": ""}
-LATER_UPLOAD_DEFAULTS = {"parents": False}  # format 3 stays format 3, the same way
+LATER_TASK_DEFAULTS = {"max_failures": None, "max_failures_percent": None, "batch": [], "secret_env": [], "registry": "local"}
+LATER_META_DEFAULTS = {"made_by": "", "modules": []}
+LATER_HOST_DEFAULTS = {"registry": "local", "secret_env": []}  # ESSH's registries (issue 8): optional, no format bump
+LATER_UPLOAD_DEFAULTS = {"parents": False, "secrets": []}  # format 3 stays format 3, the same way
 
 
 def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
@@ -209,11 +210,11 @@ def without_later_fields(explicit: dict, *, v3: bool = True) -> dict:
             assert task.pop(name) == default, name
     for name, default in LATER_META_DEFAULTS.items():
         assert explicit["meta"].pop(name) == default, name
-    for host in explicit["hosts"]:  # added within format 3
-        assert host.pop("secret_env") == []
+    for host in explicit["hosts"]:
+        for name, default in LATER_HOST_DEFAULTS.items():
+            assert host.pop(name) == default, name
     for op in explicit.get("operations", ()):
         if "blob" in op:  # an upload
-            assert op.pop("secrets") == []
             for name, default in LATER_UPLOAD_DEFAULTS.items():
                 assert op.pop(name) == default, name
     return without_v3_fields(explicit) if v3 else explicit

@@ -1,5 +1,5 @@
 -- request: greet -- world
--- A custom driver rendered per host, and a prepare function that leaves a task out.
+-- A custom driver rendered per host, and a prepare function that lets a task through (false would stop planning).
 host "h1" { tags = {"x"} }
 host "h2" { tags = {"x"} }
 
@@ -12,7 +12,7 @@ driver "loud" {
     end,
 }
 
-task "optional" { prepare = function (ctx) return false end, script = "echo never" }
+task "optional" { prepare = function (ctx) if ctx.args[1] ~= "world" then return false end end, script = "echo only for the world" }
 task "greet" {
     depends = {"optional"},
     driver = "loud",
