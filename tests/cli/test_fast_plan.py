@@ -51,6 +51,8 @@ FORMS = [
     (["plan", "hello"], {"ESSH_DEBUG": "1"}),
     (["plan", "-c", "alt.lua", "hello"], {}),
     (["plan", "hello"], {"ESSH_CONFIG": "alt.lua"}),
+    (["plan", "hello", "global-task"], {"ESSH_WITH_GLOBAL": "1", "ESSH_SYSTEM_DIR": "etc"}),  # both registries
+    (["plan", "--with-global", "global-task"], {"ESSH_SYSTEM_DIR": "etc"}),
     # errors: one line, the same code
     (["plan", "nope"], {}),
     (["plan", "hello", "-c", "missing.lua"], {}),
@@ -77,6 +79,9 @@ def test_fast_path_and_typer_agree(tmp_path: Path, words: list[str], env: dict[s
         (place / "alt.lua").write_text(CONFIG.replace('"hello"', '"hello"', 1) + 'task "alt" { targets = {"web-2"}, script = "true" }\n')
         (place / "broken.lua").write_text('task "broken" {\n  targets = 5,\n}\n')
         (place / "file").write_text("not a folder")
+        (place / "home" / ".essh").mkdir()
+        (place / "home" / ".essh" / "config.lua").write_text(
+            'host "g-1" { HostName = "127.0.0.3" }\ntask "global-task" { targets = {"g-1"}, script = "true" }\n')
         result = _run(code, place, words, env)
         result.stdout, result.stderr = (text.replace(str(place), "<ws>") for text in (result.stdout, result.stderr))
         files = {p.name: p.read_bytes() for p in [place / "p.bin", place / "sub" / "p.bin"] if p.exists()}
