@@ -18,6 +18,10 @@ compile its modules). Wall time is spawn to reap of every process; peak RSS is
 growth is measured against essh uploading 1 MB to 1 host. Each round runs
 every client once per case, in a rotating order; figures are medians over
 rounds, and the ratio is the median of each round's essh / best OpenSSH.
+
+A download case follows (`--download-mb`, 1 GiB by default): essh fetching one
+file from one host (`files = {{ download = ... }}`) against `scp` fetching it,
+with essh's peak RSS growth (the issue's bound: under 50 MB).
 """
 
 from __future__ import annotations
@@ -68,6 +72,36 @@ def _essh(server: Server, work: Path, src: Path, hosts: int, dest: Path) -> tupl
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work, env=env)
     _, peak = _wait_all([p])
     return time.perf_counter() - started, peak
+
+
+def _essh_download(server: Server, work: Path, src: Path) -> tuple[float, int]:
+    t = server.target
+    options = ", ".join(f'{k} = "{v}"' for k, v in t.ssh_options())
+    lua = f'host "bench-dl" {{ {options} }}\n'
+    lua += f'task "down" {{ targets = "bench-dl", files = {{ {{ download = "{src}", dest = "{work}/dl/{{{{.Host.Name}}}}.bin" }} }} }}\n'
+    (work / "download.lua").write_text(lua)
+    env = {**os.environ, "ESSH_CONFIG": str(work / "download.lua")}
+    subprocess.run([sys.executable, "-m", "essh", "plan", "down", "-o", str(work / "down.bin")], check=True, env=env,
+                   stdout=subprocess.DEVNULL, cwd=work)
+    started = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(work / "down.bin"), "--report", str(work / "d.json")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work, env=env)
+    _, peak = _wait_all([p])
+    elapsed = time.perf_counter() - started
+    assert (work / "dl" / "bench-dl.bin").stat().st_size == src.stat().st_size
+    shutil.rmtree(work / "dl")
+    return elapsed, peak
+
+
+def _scp_download(server: Server, work: Path, src: Path) -> float:
+    t = server.target
+    common = ["-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={t.known_hosts}", "-o", "BatchMode=yes", "-i", t.key]
+    started = time.perf_counter()
+    _wait_all([subprocess.Popen(["scp", "-q", "-P", str(t.port), *common, f"{t.user}@{t.address}:{src}", str(work / "scp-dl.bin")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)])
+    elapsed = time.perf_counter() - started
+    (work / "scp-dl.bin").unlink()
+    return elapsed
 
 
 def _openssh(server: Server, tool: str, src: Path, hosts: int, dest: Path, work: Path) -> tuple[float, int]:
@@ -138,6 +172,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--download-mb", type=int, default=1024)
     args = parser.parse_args()
     os.chdir(REPO_ROOT)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO_ROOT)], check=True, stdout=subprocess.DEVNULL,
@@ -147,6 +182,7 @@ def main() -> int:
     cases = [(f"{args.mb} MB to {args.hosts} hosts", args.mb, args.hosts), (f"{args.big_mb} MB to 1 host", args.big_mb, 1)]
     clients = ("scp", "essh", "sftp")
     runs: dict[str, list[dict[str, tuple[float, int]]]] = {label: [] for label, _, _ in cases}
+    downloads: list[tuple[float, float, int]] = []  # (essh s, scp s, essh peak RSS KiB)
     try:
         with Server(work / "sshd") as server:
             ciphers = _ciphers(server, work)
@@ -157,6 +193,15 @@ def main() -> int:
                     runs[label].append(case(server, work, mb, hosts, order))
                     print(f"round {n + 1} {label}: " + ", ".join(f"{k} {v[0]:.2f}s" for k, v in runs[label][-1].items()),
                           flush=True)
+                if args.download_mb:
+                    big = work / f"src-{args.download_mb}.bin"
+                    if not big.exists():
+                        _source(big, args.download_mb)
+                    big.chmod(0o644)
+                    scp_s = _scp_download(server, work, big)
+                    essh_s, peak = _essh_download(server, work, big)
+                    downloads.append((essh_s, scp_s, peak))
+                    print(f"round {n + 1} download {args.download_mb} MB: essh {essh_s:.2f}s, scp {scp_s:.2f}s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     missed = False
@@ -172,6 +217,11 @@ def main() -> int:
         missed |= ratio > 1.5
         print(f"{label:<22} {time_of['essh']:>8.2f} {time_of['scp']:>8.2f} {time_of['sftp']:>8.2f} {ratio:>9.2f}x "
               f"{rss / 1024:>12.1f} {(rss - baseline) / 1024:>10.1f} {openssh_rss / 1024:>15.1f}")
+    if downloads:
+        ratio = statistics.median(e / s for e, s, _ in downloads)
+        peak = max(p for _, _, p in downloads)
+        print(f"download {args.download_mb} MB from 1 host: essh/scp {ratio:.2f}x, essh peak RSS {peak / 1024:.1f} MB "
+              f"(growth {(peak - baseline) / 1024:.1f} MB over the 1 MB upload)")
     print("target: essh within 1.5x of OpenSSH's best time" + (" -- MISSED" if missed else " -- met"))
     return 1 if missed else 0
 
