@@ -1,4 +1,4 @@
-"""`essh report timeline`: where the time of a run went (registered on cli.py's `report` sub-app)."""
+"""`essh report timeline`: where the time of a run went (registered on the `report` sub-app of essh/commands_report.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def timeline(
     """Draw where the time of a run went: a Gantt of steps per task and host, waits and retries visible."""
     import msgspec
 
-    from essh.cli import Abort, _errors
+    from essh.cli_app import _errors
+    from essh.plan_steps import Abort
     from essh.schema import decode_report_json
 
     from .timeline import render_html, render_mermaid
