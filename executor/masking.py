@@ -23,7 +23,6 @@ the shorter holds it back: the next chunk may make it the longer one.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
 
 from .events import AttemptEnded, Event, EventBus, HostLost, Notice, OutputChunk, RunEnded, StepEnded
@@ -65,15 +64,15 @@ class Masker:
         patterns = mask_patterns(values)
         self._texts = patterns
         self._bytes = [p.encode("utf-8", "surrogateescape") for p in patterns]
-        self._re = re.compile(b"|".join(re.escape(p) for p in self._bytes)) if patterns else None
+        self._any = bool(patterns)
         self._longest = max((len(p) for p in self._bytes), default=0)
         self._heads = [(p, p[:4]) for p in self._bytes]
 
     def __bool__(self) -> bool:
-        return self._re is not None
+        return self._any
 
     def text(self, text: str | None) -> str | None:
-        if text is None or self._re is None:
+        if text is None or not self._any:
             return text
         for p in self._texts:
             text = text.replace(p, MASK)
@@ -81,20 +80,39 @@ class Masker:
 
     def scan(self, data: bytes, final: bool) -> tuple[bytes, bytes]:
         """(what may be shown now, what to hold until more arrives)."""
-        if self._re is None:
+        if not self._any:
             return data, b""
         n = len(data)
         hold = n if final else self._unfinished(data, 0)
         out, last = bytearray(), 0
-        for m in self._re.finditer(data):
-            if m.start() >= hold:  # may yet be the start of a longer secret: held with the rest
+        for start, end in self._spans(data):
+            if start >= hold:  # may yet be the start of a longer secret: held with the rest
                 break
-            out += data[last : m.start()]
+            out += data[last:start]
             out += MASK.encode()
-            last = m.end()
+            last = end
         if last > hold:
             hold = self._unfinished(data, last)
         return bytes(out + data[last:hold]), data[hold:]
+
+    def _spans(self, data: bytes) -> list[tuple[int, int]]:
+        """Where secrets are in `data`: overlapping finds joined into one span, in order. Each secret is
+        looked for by its first 4 bytes (bytes.find), which stays cheap with many long patterns (a key's lines)."""
+        found = []
+        for p, head in self._heads:
+            i = data.find(head)
+            while i != -1:
+                if data.startswith(p, i):
+                    found.append((i, i + len(p)))
+                i = data.find(head, i + 1)
+        found.sort()
+        spans: list[tuple[int, int]] = []
+        for start, end in found:
+            if spans and start < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        return spans
 
     def _unfinished(self, data: bytes, start: int) -> int:
         """The first position from `start` where the rest of `data` is a secret's beginning (shorter than it),

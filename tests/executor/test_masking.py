@@ -94,3 +94,11 @@ def test_no_secret_no_change():
     event = OutputChunk(0, "stdout", b"hunt")
     bus.emit(event)
     assert sink.events == [event]
+
+
+@pytest.mark.parametrize("cut", range(1, 14))
+def test_overlapping_secrets_are_masked_as_one_span(cut):
+    """Two secrets that overlap in the output (the end of one is the start of the other) hide all of both."""
+    text = b"x=abcd-ef.gh!"
+    out = run([text[:cut], text[cut:]], ["abcd-ef", "ef.gh"]).output()
+    assert out == b"x=***!"
