@@ -86,13 +86,12 @@ class Masker:
         hold = n if final else self._unfinished(data, 0)
         out, last = bytearray(), 0
         for start, end in self._spans(data):
-            if start >= hold:  # may yet be the start of a longer secret: held with the rest
+            if end > hold:  # it reaches what may begin a secret (a longer one, or one it overlaps): held
+                hold = min(start, hold)
                 break
             out += data[last:start]
             out += MASK.encode()
             last = end
-        if last > hold:
-            hold = self._unfinished(data, last)
         return bytes(out + data[last:hold]), data[hold:]
 
     def _spans(self, data: bytes) -> list[tuple[int, int]]:
