@@ -219,3 +219,27 @@ def test_a_world_writable_global_config_is_not_loaded_silently(scratch: Path):
     done = _tasks(scratch, HOST + 'task "t" { targets = "web-1", script = "true" }\n',
                   env={"ESSH_WITH_GLOBAL": "1", "ESSH_SYSTEM_DIR": str(system)})
     assert done.returncode != 0 or str(system / "config.lua") in done.stderr, (done.returncode, done.stdout, done.stderr)
+
+
+# --- issue 7: download paths ----------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="the one-writer check on download paths compares the rendered text: "
+                   "logs/./web-1/x and logs/web-1/x are one local file, planned for two downloads without an error")
+def test_two_downloads_to_one_local_file_spelled_differently_are_refused(scratch: Path):
+    config = HOST + """
+task "a" { targets = "web-1", files = { { download = "/var/log/x", dest = "logs/{{.Host.Name}}/x" } } }
+task "b" { targets = "web-1", files = { { download = "/var/log/y", dest = "logs/./{{.Host.Name}}/x" } } }
+"""
+    done, _ = _plan(scratch, config, "a", "b")
+    assert done.returncode == 2, done.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="a host name may hold '/' and '..' (host \"../../x\" is accepted), so the "
+                   "documented per-host download path logs/{{.Host.Name}}/... renders to a path outside logs/")
+def test_a_per_host_download_path_stays_in_its_folder(scratch: Path):
+    config = """host "../../escaped" { HostName = "127.0.0.1" }
+task "a" { targets = "../../escaped", files = { { download = "/var/log/x", dest = "logs/{{.Host.Name}}/x" } } }
+"""
+    done, _ = _plan(scratch, config, "a")
+    assert done.returncode == 2, done.stdout
