@@ -243,3 +243,19 @@ task "a" { targets = "../../escaped", files = { { download = "/var/log/x", dest 
 """
     done, _ = _plan(scratch, config, "a")
     assert done.returncode == 2, done.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="a single-file upload's source is opened and read without checking it is a "
+                   "regular file (directory uploads check it): a FIFO (or a device) hangs `essh plan` forever")
+def test_an_upload_whose_source_is_a_fifo_is_a_config_error(scratch: Path):
+    os.mkfifo(scratch / "pipe")
+    (scratch / "home").mkdir()
+    (scratch / ".esshconfig.lua").write_text(HOST + 'task "t" { targets = "web-1", files = { { upload = "pipe", dest = "/srv/x" } } }\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESSH_")}
+    env["HOME"] = str(scratch / "home")
+    try:
+        done = subprocess.run([sys.executable, "-m", "essh", "plan", "t"], cwd=scratch, env=env, capture_output=True,
+                              text=True, timeout=20, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail("essh plan still reading a FIFO after 20 s")
+    assert done.returncode == 2 and "pipe" in done.stderr
