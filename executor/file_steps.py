@@ -51,6 +51,7 @@ _UPLOAD_ERRORS = {
     8: "cannot rename the temporary file over it",
     9: "cannot set its owner or group",
     10: "cannot create its folder",
+    11: "there is a directory there",
 }
 
 
@@ -184,7 +185,10 @@ class FileSteps:
             if code != 0:
                 why = into.why() or f"exit status {code}"
                 raise StepFailure(f"cannot read {op.src}: {why}", "file_error")
-            os.replace(tmp, op.dest)
+            try:
+                os.replace(tmp, op.dest)
+            except OSError as exc:
+                raise LocalError(f"cannot write {op.dest}: {exc.strerror or exc}") from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

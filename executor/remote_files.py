@@ -12,6 +12,7 @@ half-written one; `download` writes a file on its standard output.
 
 from __future__ import annotations
 
+import posixpath
 from shlex import quote
 
 from essh.schema import Observed
@@ -24,15 +25,16 @@ d=$(sha256sum -- "$p") || exit 5
 echo "present $m ${{d%% *}}"
 """
 
-UPLOAD = r"""dest={dest}; size={size}
-{mkdir}tmp=$(mktemp -- "$(dirname -- "$dest")/.$(basename -- "$dest").essh-XXXXXX") || exit 3
+UPLOAD = r"""dest={dest}; dir={folder}; size={size}
+{mkdir}tmp=$(mktemp -- "$dir/."{base}".essh-XXXXXX") || exit 3
 trap 'rm -f -- "$tmp"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
 cat > "$tmp" || exit 4
 got=$(wc -c < "$tmp") || exit 4
 [ "$got" -eq "$size" ] || {{ rm -f -- "$tmp"; echo "the upload stopped after $got of $size bytes" >&2; exit 5; }}
 {chown}chmod {mode} -- "$tmp" || exit 7
-mv -f -- "$tmp" "$dest" || exit 8
+if [ -d "$dest" ]; then echo "it is a directory" >&2; exit 11; fi
+mv -f -T -- "$tmp" "$dest" || exit 8
 trap - EXIT
 """
 
@@ -69,8 +71,12 @@ def upload_program(
     if owner or group:
         who = (owner or "") + (":" + group if group else "")
         chown = f"chown {quote(who)} -- \"$tmp\" || exit 9\n"
-    mkdir = 'mkdir -p -- "$(dirname -- "$dest")" || exit 10\n' if parents else ""
-    return UPLOAD.format(dest=quote(dest), size=size, chown=chown, mode=f"{mode:04o}", mkdir=mkdir)
+    mkdir = 'mkdir -p -- "$dir" || exit 10\n' if parents else ""
+    # The folder and name split here, not by dirname/basename (which drop a name's trailing newlines);
+    # `mv -T` never moves the file inside a directory that appeared at `dest`.
+    folder, base = posixpath.split(dest)
+    return UPLOAD.format(dest=quote(dest), folder=quote(folder or "/"), base=quote(base), size=size,
+                         chown=chown, mode=f"{mode:04o}", mkdir=mkdir)
 
 
 def download_program(src: str) -> str:

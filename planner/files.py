@@ -83,6 +83,11 @@ class FileTable:
         dest = self._render(task, spec, spec.dest, data, "dest")
         label = f"task {task.name}: files[{spec.number}]"
         if spec.kind == "download":
+            if ".." in dest.split("/") and ".." not in spec.dest.split("/"):
+                raise ConfigError(
+                    f"{label}: the local path {dest!r} for {host.name} climbs out of its folder ('..' came from a "
+                    "value, such as the host's name)", spec.where)
+            dest = os.path.normpath(dest)
             if dest in self._downloads:
                 raise ConfigError(
                     f"{label}: {host.name} would download to {dest}, as {self._downloads[dest]} does; "
@@ -120,7 +125,7 @@ class FileTable:
                         raise ConfigError(
                             f"{label}: {relative} in {spec.source} is not a regular file "
                             "(a directory upload takes regular files and folders only)", spec.where)
-                    files.append((relative, path, 0o755 if st.st_mode & 0o111 else 0o644))
+                    files.append((relative, path, _mode_of(st.st_mode)))
                     total += st.st_size
                     if len(files) > spec.max_files:
                         raise ConfigError(f"{label}: {spec.source} has more than {spec.max_files} files "
@@ -199,7 +204,12 @@ class FileTable:
         if found is not None:
             return found
         try:
-            with open(path, "rb") as f:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block the planner
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise ConfigError(f"{label}: {path} is not a regular file (nor a folder)", spec.where)
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb") as f:
                 digest, size, kept = hashlib.sha256(), 0, []
                 while chunk := f.read(_CHUNK):
                     digest.update(chunk)
@@ -210,3 +220,9 @@ class FileTable:
             raise ConfigError(f"{label}: cannot read {path}: {exc.strerror or exc}", spec.where) from None
         found = self._read[path] = (b"".join(kept) if size <= self._limit else None, digest.hexdigest(), size)
         return found
+
+
+def _mode_of(local: int) -> int:
+    """A folder upload's file without `mode`: its permission bits here (as `rsync -p`), so a private file
+    (a key) stays private and an executable stays executable."""
+    return stat.S_IMODE(local) & 0o777

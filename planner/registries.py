@@ -20,6 +20,7 @@ Pure: the working directory, home, system folder and environment are passed in.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -76,6 +77,8 @@ def discover_registries(
         os.path.join(system_dir, "config_override.lua"),
     ]
     global_paths = [path for path in global_paths if os.path.isfile(path)]
+    for path in global_paths:
+        _refuse_if_others_may_write(path)
     if global_paths:
         found.append(_global(global_paths, home))
     local_paths = _local_paths(config, cwd=cwd, environ=environ)
@@ -89,6 +92,19 @@ def discover_registries(
             f" and {os.path.join(system_dir, 'config.lua')}; create one or pass --config FILE"
         )
     return found
+
+
+def _refuse_if_others_may_write(path: str) -> None:
+    """A global registry's file runs for every user who plans with --with-global: like OpenSSH with its
+    configuration, essh refuses one (or its folder) that another user may change, or another user owns."""
+    for place in (path, os.path.dirname(os.path.abspath(path))):
+        st = os.stat(place)
+        sticky_folder = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX
+        if st.st_mode & 0o022 and not sticky_folder or st.st_uid not in (0, os.getuid()):
+            raise ConfigError(
+                f"{place} may be changed by other users (mode {stat.S_IMODE(st.st_mode):04o}, owner uid {st.st_uid}): "
+                f"essh does not load the global registry from it; make it writable by its owner only (chmod go-w)"
+            )
 
 
 def _local_paths(config: str | None, *, cwd: str, environ: Mapping[str, str]) -> list[str]:
