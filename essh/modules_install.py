@@ -58,7 +58,9 @@ def _fetch(source: Source, installed: str) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         clone = os.path.join(scratch, "repo")
         try:
-            _git("clone", "--quiet", source.repo, clone)
+            if source.repo.startswith("-") or (source.ref or "").startswith("-"):  # never an option to git
+                raise ModuleError(f"module {source.repo!r}: a repository or ref cannot start with '-'")
+            _git("clone", "--quiet", "--", source.repo, clone)
             if source.ref:
                 _git("checkout", "--quiet", source.ref, cwd=clone)
             commit = _git("rev-parse", "HEAD", cwd=clone)

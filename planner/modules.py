@@ -67,6 +67,8 @@ def parse(text: str) -> Source:
     repo, subdir = (body[:cut], body[cut + 2 :]) if cut >= 0 else (body, "")
     if not is_git and ref:
         raise ModuleError(f"module {text}: ?ref= is for git repositories; a local folder has no ref")
+    if is_git and (repo.startswith("-") or ref.startswith("-")):  # git would take it as an option
+        raise ModuleError(f"module {text}: a repository or ref cannot start with '-'")
     return Source(text, repo, subdir.strip("/"), ref, is_git)
 
 

@@ -93,3 +93,13 @@ def test_an_import_cycle_is_refused_with_its_path(ws):
     result = ws.essh("tasks")
     assert result.returncode == 2
     assert "import cycle: a -> ../b -> ../a" in one_error_line(result)
+
+
+def test_a_module_source_that_git_would_take_as_an_option_is_refused(ws, tmp_path):
+    marker = tmp_path / "ran"
+    for source in (f"--upload-pack=touch {marker}; false .git", f"file:///nowhere.git?ref=--output={marker}"):
+        ws.write(".esshconfig.lua", f'local m = import "{source}"\n')
+        for command in (["modules", "update"], ["tasks"]):
+            result = ws.essh(*command)
+            assert result.returncode == 2 and "cannot start with '-'" in one_error_line(result), result.stderr
+    assert not marker.exists()
