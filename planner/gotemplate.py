@@ -21,6 +21,12 @@ with a `map[string]any`, a missing key renders as "<no value>" and is false in
 Anything else (`define`, `block`, `break`, assignment with `=`, methods, ...)
 is refused by `compile` with a `TemplateError` carrying the template's line.
 
+A render's output may hold `MAX_OUTPUT` characters (64 Mi), and so may one function's
+result (printf's width and precision are at most Go's 1,000,000): past that, a
+`TemplateError` at the line being rendered. Three nested ranges over a long list
+would otherwise build gigabytes (the Lua `template` library renders outside Lua's
+memory cap).
+
 What a template reads of its data is decided while compiling, from the parsed
 template, never from its text: `Template.may_read("Host")` is False only when
 no evaluation can reach the data's `Host` field. The data itself (the dot at the
@@ -40,7 +46,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_TEMPLATES", "NO_VALUE", "DataFunction", "Template", "TemplateError", "compile", "render"]
+__all__ = ["DEFAULT_TEMPLATES", "MAX_OUTPUT", "NO_VALUE", "DataFunction", "Template", "TemplateError", "compile", "render"]
+
+MAX_OUTPUT = 64 * 2**20  # characters one render may output (and one function call return)
 
 # ESSH's driver templates start with `{{template "environment" .}}`. essh exports the
 # environment itself (essh.schema.command), so by default that template is empty.
@@ -75,6 +83,22 @@ class _Missing:
 
 NO_VALUE = _Missing()
 
+_BUDGET = " output"  # the key of a render's budget in its variables (no variable can be named so)
+
+
+# A render's budget is a list [characters it may still output, its limit]. Every character is
+# charged once, where it is produced (text, a printed value), so the charge is the output's
+# length whatever the nesting; the emitters charge inline (a prefix renders in a microsecond).
+
+
+def _over(budget: list, line: int) -> None:
+    limit = _size(budget[1])
+    raise TemplateError(f"the output is over {limit} (a template may render {limit})", line)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n} characters"
+
 # Evaluators take (dot, variables) and return a value; emitters return text.
 Eval = Callable[[Any, dict], Any]
 
@@ -93,10 +117,12 @@ class Template:
         """Whether rendering may read the data's top-level `field` (see the module's docstring)."""
         return self._reads is None or field in self._reads
 
-    def render(self, data: Any) -> str:
-        """The template's text for `data` (the dot and `$`); None is Go's nil data."""
+    def render(self, data: Any, *, max_output: int = MAX_OUTPUT) -> str:
+        """The template's text for `data` (the dot and `$`); None is Go's nil data.
+
+        Past `max_output` characters of output, a TemplateError."""
         dot = NO_VALUE if data is None else data
-        return self._emit(dot, {"$": dot})
+        return self._emit(dot, {"$": dot, _BUDGET: [max_output, max_output]})
 
 
 def compile(
@@ -252,6 +278,7 @@ class _Parser:
         self.scopes: list[dict[str, bool]] = [{"$": True}]  # variable -> may hold the data
         self.dot_holds_data = True
         self._reads: set[str] | None = set()
+        self.line = 1  # the line of the last action read (text is charged to the output there)
 
     @property
     def reads(self) -> frozenset[str] | None:
@@ -279,6 +306,7 @@ class _Parser:
     def _list(self) -> tuple[Callable[[Any, dict], str], _Action | None]:
         """Items up to `{{else}}`/`{{end}}` (returned) or the end of the template (None)."""
         parts: list[Any] = []
+        line = self.line  # where this list's text is (its last action's line, for the output limit)
         while self.i < len(self.items):
             item = self.items[self.i]
             self.i += 1
@@ -286,10 +314,11 @@ class _Parser:
                 parts.append(item)
                 continue
             first = item.tokens[0]
+            self.line = line = item.line
             if first.kind == "ident" and first.text in ("else", "end"):
-                return _join(parts), item
+                return _join(parts, line), item
             parts.append(self._action(item))
-        return _join(parts), None
+        return _join(parts, line), None
 
     def _block(self, opener: _Action) -> tuple[Callable, _Action]:
         """A block body in its own variable scope, and the action that ended it."""
@@ -332,7 +361,17 @@ class _Parser:
 
             return declare
         self._use(holds_data)
-        return lambda dot, variables: _text(value(dot, variables))
+        line = action.line
+
+        def emit(dot, variables):
+            text = _text(value(dot, variables))
+            budget = variables[_BUDGET]
+            budget[0] -= len(text)
+            if budget[0] < 0:
+                _over(budget, line)
+            return text
+
+        return emit
 
     def _if(self, action: _Action, cond_tokens: list[_Token]) -> Callable:
         cond = self._used_pipeline(cond_tokens, action.line)
@@ -435,7 +474,7 @@ class _Parser:
         def emit(dot, variables):
             target = registry[name]
             v = value(dot, variables)
-            return target(v, {"$": v})
+            return target(v, {"$": v, _BUDGET: variables[_BUDGET]})
 
         return emit
 
@@ -564,16 +603,33 @@ def _only(action: _Action, n: int) -> None:
         raise TemplateError(f"unexpected {action.tokens[n].text!r} in {{{{{action.tokens[0].text}}}}}", action.line)
 
 
-def _join(parts: list[Any]) -> Callable[[Any, dict], str]:
+def _join(parts: list[Any], line: int) -> Callable[[Any, dict], str]:
+    """The parts' texts in order; the text parts' length is charged to the output (actions charge their own)."""
     parts = [p for p in parts if p != ""]
     if not parts:
         return _nothing
+    size = sum(len(p) for p in parts if isinstance(p, str))
     if len(parts) == 1:
         only = parts[0]
-        return (lambda dot, variables: only) if isinstance(only, str) else only
+        if not isinstance(only, str):
+            return only
+
+        def constant(dot, variables):
+            budget = variables[_BUDGET]
+            budget[0] -= size
+            if budget[0] < 0:
+                _over(budget, line)
+            return only
+
+        return constant
     texts = tuple(parts)
 
     def emit(dot, variables):
+        if size:
+            budget = variables[_BUDGET]
+            budget[0] -= size
+            if budget[0] < 0:
+                _over(budget, line)
         return "".join([p if p.__class__ is str else p(dot, variables) for p in texts])
 
     return emit
@@ -614,11 +670,15 @@ def _call(name: str, fn: Callable[..., Any], args: list[Eval], line: int):
         if piped is not _NOTHING_PIPED:
             values.append(piped)
         try:
-            return fn(*values)
+            result = fn(*values)
         except TemplateError:
             raise
         except Exception as exc:  # the caller's function failed: say which and where
             raise TemplateError(f"error calling {name}: {exc}", line) from None
+        if result.__class__ is str and len(result) > variables[_BUDGET][1]:
+            limit = _size(variables[_BUDGET][1])
+            raise TemplateError(f"error calling {name}: its result is over {limit} (a template may render {limit})", line)
+        return result
 
     return call
 
@@ -777,6 +837,13 @@ def _index(item, *keys):
     return item
 
 
+def _joined(texts: list[str], sep: str = "") -> str:
+    """The texts joined, refused before they are when the result would be over MAX_OUTPUT."""
+    if sum(map(len, texts)) + len(sep) * len(texts) > MAX_OUTPUT:
+        raise ValueError(f"the result would be over {_size(MAX_OUTPUT)}")
+    return sep.join(texts)
+
+
 def _print(*args) -> str:
     # Go's Sprint adds spaces only between operands when neither is a string.
     out = []
@@ -784,19 +851,36 @@ def _print(*args) -> str:
         if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
             out.append(" ")
         out.append(_text(arg))
-    return "".join(out)
+    return _joined(out)
+
+
+def _println(*args) -> str:
+    return _joined([_text(a) for a in args], " ") + "\n"
 
 
 _VERB = re.compile(r"%([-+# 0]*)(\d*)(?:\.(\d+))?([vsdqxXfeEgGtc%])")
+_MAX_WIDTH = 1_000_000  # Go's fmt refuses a larger width or precision (%!(BADWIDTH))
 
 
 def _printf(fmt: str, *args) -> str:
     values = iter(args)
+    size = [len(fmt)]  # the result's length so far, at most: refused past MAX_OUTPUT
 
     def one(m: re.Match) -> str:
+        text = verb_text(m)
+        size[0] += len(text)
+        if size[0] > MAX_OUTPUT:
+            raise ValueError(f"the result would be over {_size(MAX_OUTPUT)}")
+        return text
+
+    def verb_text(m: re.Match) -> str:
         flags, width, precision, verb = m.groups()
         if verb == "%":
             return "%"
+        if len(width) > 7 or (width and int(width) > _MAX_WIDTH):
+            raise ValueError(f"width {width} is over {_MAX_WIDTH}")
+        if precision is not None and (len(precision) > 7 or int(precision) > _MAX_WIDTH):
+            raise ValueError(f"precision {precision} is over {_MAX_WIDTH}")
         value = next(values, None)
         if verb in "vst":
             text = _text(value)
@@ -829,6 +913,6 @@ _BUILTINS: Mapping[str, Callable[..., Any]] = {
     "gt": lambda a, b: a > b,
     "ge": lambda a, b: a >= b,
     "print": _print,
-    "println": lambda *args: " ".join(_text(a) for a in args) + "\n",
+    "println": _println,
     "printf": _printf,
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from .gotemplate import DEFAULT_TEMPLATES, DataFunction
+from .gotemplate import DEFAULT_TEMPLATES, MAX_OUTPUT, DataFunction
 
 WIDTH_KEY = "HostnamesWidth"
 
@@ -38,7 +38,11 @@ def _align(data: Any, text: Any) -> str:
     host = data.get("Host") if isinstance(data, Mapping) else None
     name = host.get("Name", "") if isinstance(host, Mapping) else ""
     width = data.get(WIDTH_KEY, len(name)) if isinstance(data, Mapping) else len(name)
-    return str(text) * (1 + max(0, width - len(name)))
+    text = str(text)
+    times = 1 + max(0, width - len(name))
+    if len(text) * times > MAX_OUTPUT:  # HostnamesWidth comes from the data, which a configuration may give
+        raise ValueError(f"the result would be over {MAX_OUTPUT // 2**20} MiB")
+    return text * times
 
 
 FUNCS: Mapping[str, Callable[..., Any] | DataFunction] = {

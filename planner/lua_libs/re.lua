@@ -14,7 +14,7 @@ local function matches(s, pattern, init, limit, name)
   if type(s) ~= "string" then error(name .. " expects a string to search (argument #1)", 3) end
   if type(pattern) ~= "string" then error(name .. " expects a pattern (argument #2)", 3) end
   local answer = scan(pattern, s, init or 1, limit or -1)
-  if byte(answer, 1) ~= 43 then error("re." .. name .. ": " .. sub(answer, 2), 3) end  -- "+"
+  if byte(answer, 1) ~= 43 then error("re." .. name .. ": " .. sub(answer, 2), 3) end  -- "+"; "-" or "!" (a limit)
   return decode(sub(answer, 2))
 end
 
@@ -63,17 +63,24 @@ function re.gmatch(s, pattern)
 end
 
 -- repl: a string with %0-%9 and %%, a table (by the first capture), or a function (of the captures).
+-- Called by re.gsub only: level 3 of an error is the configuration's line that called re.gsub.
 local function replacement(s, m, repl)
   local caps = captures(s, m, true)
   local whole = sub(s, m[1], m[2] - 1)
   local kind, value = type(repl)
   if kind == "string" then
-    return (sgsub(repl, "%%(.)", function(c)
+    local bad
+    local text = sgsub(repl, "%%(.)", function(c)
       if c == "0" then return whole end
       local n = tonumber(c)
-      if n then return caps[n] or error("re.gsub: invalid capture index %" .. c, 0) end
+      if n then
+        if caps[n] == nil then bad = bad or c; return "" end
+        return caps[n]
+      end
       return c
-    end))
+    end)
+    if bad then error("re.gsub: invalid capture index %" .. bad .. " in the replacement", 3) end
+    return text
   elseif kind == "table" then value = repl[caps[1]]
   elseif kind == "function" then value = repl(unpack(caps))
   else error("re.gsub expects a string, table or function replacement (argument #3)", 3) end
