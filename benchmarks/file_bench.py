@@ -63,12 +63,17 @@ def _essh(server: Server, work: Path, src: Path, hosts: int, dest: Path) -> tupl
     options = lambda: ", ".join(f'{k} = "{v}"' for k, v in t.ssh_options())
     lua = "".join(f'host "bench-{i:03d}" {{ {options()} }}\n' for i in range(hosts))
     lua += f'task "up" {{ targets = "bench-*", parallel = true, files = {{ {{ upload = "{src}", dest = "{dest}/{{{{.Host.Name}}}}.bin" }} }} }}\n'
-    (work / "config.lua").write_text(lua)
-    env = {**os.environ, "ESSH_CONFIG": str(work / "config.lua")}
-    subprocess.run([sys.executable, "-m", "essh", "plan", "up", "-o", str(work / "plan.bin")], check=True, env=env,
+    return _plan_and_apply(work, "up", lua)
+
+
+def _plan_and_apply(work: Path, task: str, lua: str) -> tuple[float, int]:
+    """Plan `task` of the configuration `lua` (not timed), then time `essh apply`: (seconds, its peak RSS in KiB)."""
+    (work / f"{task}.lua").write_text(lua)
+    env = {**os.environ, "ESSH_CONFIG": str(work / f"{task}.lua")}
+    subprocess.run([sys.executable, "-m", "essh", "plan", task, "-o", str(work / f"{task}.bin")], check=True, env=env,
                    stdout=subprocess.DEVNULL, cwd=work)
     started = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(work / "plan.bin"), "--report", str(work / "r.json")],
+    p = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(work / f"{task}.bin"), "--report", str(work / f"{task}.json")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work, env=env)
     _, peak = _wait_all([p])
     return time.perf_counter() - started, peak
@@ -79,15 +84,7 @@ def _essh_download(server: Server, work: Path, src: Path) -> tuple[float, int]:
     options = ", ".join(f'{k} = "{v}"' for k, v in t.ssh_options())
     lua = f'host "bench-dl" {{ {options} }}\n'
     lua += f'task "down" {{ targets = "bench-dl", files = {{ {{ download = "{src}", dest = "{work}/dl/{{{{.Host.Name}}}}.bin" }} }} }}\n'
-    (work / "download.lua").write_text(lua)
-    env = {**os.environ, "ESSH_CONFIG": str(work / "download.lua")}
-    subprocess.run([sys.executable, "-m", "essh", "plan", "down", "-o", str(work / "down.bin")], check=True, env=env,
-                   stdout=subprocess.DEVNULL, cwd=work)
-    started = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "essh", "apply", str(work / "down.bin"), "--report", str(work / "d.json")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work, env=env)
-    _, peak = _wait_all([p])
-    elapsed = time.perf_counter() - started
+    elapsed, peak = _plan_and_apply(work, "down", lua)
     assert (work / "dl" / "bench-dl.bin").stat().st_size == src.stat().st_size
     shutil.rmtree(work / "dl")
     return elapsed, peak

@@ -116,6 +116,7 @@ class Engine:
         self.force = force  # write uploads whose destination changed since the plan's refresh
         self.once = once  # apply --once: skip hosts that had this plan, mark those that succeed
         self._once_said: set[int] = set()
+        self._ordinary_steps_on: dict[int, list[int]] | None = None
         self._scopes: dict[int, trio.CancelScope] = {}
         self._cancel_reasons: dict[int, str] = {}
         self._changed = trio.Event()
@@ -173,12 +174,13 @@ class Engine:
         await self.transport.release(host)
 
     def _all_succeeded(self, host: int) -> bool:
-        results = self.sched.results()
-        return all(
-            results[i] is not None and results[i].status == "succeeded"  # type: ignore[union-attr]
-            for i, s in enumerate(self.plan.steps)
-            if s.host == host and self.plan.tasks[s.task].role != "handler"
-        )
+        if self._ordinary_steps_on is None:  # built once, at the first release under --once
+            self._ordinary_steps_on = {}
+            for i, s in enumerate(self.plan.steps):
+                if s.host is not None and self.plan.tasks[s.task].role != "handler":
+                    self._ordinary_steps_on.setdefault(s.host, []).append(i)
+        outcomes = (self.sched.outcome(i) for i in self._ordinary_steps_on.get(host, ()))
+        return all(o is not None and o.status == "succeeded" for o in outcomes)
 
     async def _tick(self, scope: trio.CancelScope) -> None:
         with scope:

@@ -32,10 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import msgspec
 
 from essh.schema import Download, Observed, Plan, Step, Task, Upload
-from essh.schema.files import with_secrets
+from essh.schema.files import as_recorded, with_secrets
 
 from .errors import LocalError, StepFailure
 from .events import FileDone, Stream
@@ -140,13 +139,10 @@ class FileSteps:
         blob = self.plan.files[op.blob]
         seen = await observe(self.conn, task, op.dest)
         data, sha256 = blob.data, blob.sha256
-        if op.secrets:  # the plan has neither the whole contents nor their digest (see observe.py)
+        if op.secrets:  # the plan has neither the whole contents nor their digest
             data = with_secrets(blob.data, op.secrets, self.secrets)
             sha256 = hashlib.sha256(data).hexdigest()
-            compared = msgspec.structs.replace(seen, sha256="")
-        else:
-            compared = seen
-        if expected is not None and not same_file(compared, expected) and not self.force:
+        if expected is not None and not same_file(as_recorded(seen, op), expected) and not self.force:
             raise StepFailure(
                 f"{op.dest} changed on the host since the plan was made (refresh the plan, or apply with --force)",
                 "stale",

@@ -23,6 +23,7 @@ import msgspec
 import trio
 
 from essh.schema import Observed, Plan, Upload
+from essh.schema.files import as_recorded
 
 from .bridge import run
 from .errors import HostUnreachable, StepFailure
@@ -108,10 +109,8 @@ async def _look(conn, task, step: int, index: int, op: Upload, plan: Plan) -> Se
         return Seen(step, index, None, error=exc.reason)
     old = None
     blob = plan.files[op.blob]
-    if op.secrets:
-        # The file holds (an older value of) a secret: neither its text nor its digest (which would
-        # let a low-entropy value be guessed) nor its size goes in the plan. The stale check compares the rest.
-        return Seen(step, index, msgspec.structs.replace(now, sha256="", size=0))
+    if op.secrets:  # the file holds (an older value of) a secret: its text is never read
+        return Seen(step, index, as_recorded(now, op))
     if now.exists and now.sha256 != blob.sha256 and now.size <= DIFF_LIMIT and blob.source is None:
         code, out, _ = await run_program(conn, task, f"head -c {DIFF_LIMIT} -- {quote(op.dest)}")
         if code == 0 and "\0" not in out:

@@ -22,8 +22,9 @@ import trio
 
 from essh.schema import Task
 
-from .errors import HostUnreachable, StepFailure
-from .transport import Command, Connection
+from .errors import StepFailure
+from .file_steps import run_program
+from .transport import Connection
 
 SKIPPED = "not run: this plan was already applied to this host (--once)"
 _DIGEST = re.compile(r"[0-9a-f]{64}\Z")
@@ -48,20 +49,6 @@ def mark_program(digest: str, host: str) -> str:
     )
 
 
-class _Collect:
-    """A StepIO keeping a small program's standard output."""
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-
-    def output(self, stream: str, data: bytes) -> None:
-        if stream == "stdout":
-            self.out.extend(data[:4096])
-
-    def notice(self, text: str) -> None:
-        pass
-
-
 class OnceGuard:
     """The --once state of one apply: which hosts already had the plan, which may be marked."""
 
@@ -83,12 +70,11 @@ class OnceGuard:
                 continue
             self._looking[host] = event = trio.Event()
             try:
-                io = _Collect()
                 try:
-                    code = await conn.run(Command(_HELPER, check_program(self.digest, self._names[host])), io)
-                except (StepFailure, HostUnreachable):
-                    code = -1
-                self._known[host] = code == 0 and io.out.strip() == b"applied"
+                    code, out, _ = await run_program(conn, _HELPER, check_program(self.digest, self._names[host]))
+                except StepFailure:  # unreachable too
+                    code, out = -1, ""
+                self._known[host] = code == 0 and out.strip() == "applied"
             finally:
                 del self._looking[host]
                 event.set()
@@ -99,9 +85,8 @@ class OnceGuard:
 
     async def mark(self, host: int, conn: Connection) -> str | None:
         """Write the mark on `host` (over `conn`); why it could not be written, or None."""
-        io = _Collect()
         try:
-            code = await conn.run(Command(_HELPER, mark_program(self.digest, self._names[host])), io)
-        except (StepFailure, HostUnreachable) as exc:
+            code, _, _ = await run_program(conn, _HELPER, mark_program(self.digest, self._names[host]))
+        except StepFailure as exc:  # unreachable too
             return str(exc)
         return None if code == 0 else f"the mark's program exited with status {code}"

@@ -1,8 +1,10 @@
-"""Shared pytest fixtures: the real OpenSSH servers that executor tests run against."""
+"""Shared pytest fixtures: the real OpenSSH servers that tests run against; `ws`, a scratch directory with
+its own HOME where `essh` runs as a process; `dest`, a folder every user may write (files the test hosts write)."""
 
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from sshd import SshdFleet, start_fleet
+
+sys.path.insert(0, str(Path(__file__).parent / "cli"))  # cli_workspace, for `ws` here and the tests that use it
+
+from cli_workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +33,17 @@ def sshd() -> Iterator[SshdFleet]:
     finally:
         fleet.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    (tmp_path / "home").mkdir()
+    return Workspace(tmp_path)
+
+
+@pytest.fixture
+def dest():
+    path = Path(tempfile.mkdtemp(prefix="essh-cli-files-"))
+    path.chmod(0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -21,23 +21,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-
-from cli_workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    (tmp_path / "home").mkdir()
-    return Workspace(tmp_path)
-
-
-@pytest.fixture
-def dest():
-    path = Path(tempfile.mkdtemp(prefix="essh-review9-"))
-    path.chmod(0o777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+from cli_workspace import Workspace  # on sys.path through tests/conftest.py, with the `ws` and `dest` fixtures
 
 
 def _host(sshd) -> str:
