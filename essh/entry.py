@@ -1,9 +1,10 @@
-"""The `essh` console script: answers `essh --version` before any import, `essh plan` without typer, else hands over to essh.cli.
+"""The `essh` console script: answers `essh --version` before any import, `essh plan` and `essh apply PLAN_FILE` without typer, else hands over to essh.cli.
 
 `essh --version` is what scripts and package managers run to probe essh; with
 this module it costs the interpreter's start-up and nothing else (typer, click
 and msgspec are not imported for it). `essh plan` in its common forms goes to
-essh.fast_plan, which never imports typer; any other form goes to typer.
+essh.fast_plan, and `essh apply PLAN_FILE` to essh.fast_apply, which never
+import typer; any other form goes to typer.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         if call is not None:
             fast_plan.run(call)
             return
+    if words[:1] == ["apply"]:
+        import os
+
+        from essh import fast_apply
+
+        applied = fast_apply.parse(words, os.environ)
+        if applied is not None:
+            fast_apply.run(applied)
     from essh.cli import main as cli_main
 
     cli_main(words)

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fast_words import errors_as_lines, read_words
+
 FLAGS = {"--json": "json", "-v": "verbose", "--verbose": "verbose", "--no-color": "no_color", "--debug": "debug"}
 VALUED = {"-o": "out", "--out": "out", "-c": "config", "--config": "config"}
 
@@ -42,23 +44,10 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> PlanCall | None:
     if "--" in words:
         cut = words.index("--")
         words, task_args = words[:cut], words[cut + 1 :]
-    found: dict[str, object] = {}
-    tasks: list[str] = []
-    rest = iter(words[1:])
-    for word in rest:
-        if not word.startswith("-"):
-            tasks.append(word)
-            continue
-        name = FLAGS.get(word) or VALUED.get(word)
-        if name is None or name in found:
-            return None
-        if word in FLAGS:
-            found[name] = True
-            continue
-        value = next(rest, None)
-        if not value or value.startswith("-"):
-            return None
-        found[name] = value
+    read = read_words(words[1:], FLAGS, VALUED)
+    if read is None:
+        return None
+    tasks, found = read
     if environ.get("ESSH_DEBUG"):
         found["debug"] = True  # what essh_forms adds for typer
     config = found.get("config") or environ.get("ESSH_CONFIG") or None
@@ -77,22 +66,13 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> PlanCall | None:
 
 def run(call: PlanCall) -> None:
     """Make, save and show the plan as `essh plan` does; an error is one line and SystemExit with its code."""
-    from essh import schema, stdout
+    from essh import schema
 
     from . import plan_steps
 
-    try:
-        try:
-            the_plan = plan_steps.make(call.config, call.tasks, call.task_args, call.debug)
-            data = schema.encode_plan(the_plan)
-            if call.out:
-                plan_steps.save_bytes(data, call.out)
-            plan_steps.show_plan(the_plan, data, call.out, json=call.json, verbose=call.verbose, no_color=call.no_color)
-        except BaseException as exc:
-            turned = plan_steps.error_line(exc, call.debug)
-            if turned is None:
-                raise
-            plan_steps.say_error(turned[0])
-            raise SystemExit(turned[1]) from None
-    finally:
-        stdout.flush()
+    with errors_as_lines(call.debug):
+        the_plan = plan_steps.make(call.config, call.tasks, call.task_args, call.debug)
+        data = schema.encode_plan(the_plan)
+        if call.out:
+            plan_steps.save_bytes(data, call.out)
+        plan_steps.show_plan(the_plan, data, call.out, json=call.json, verbose=call.verbose, no_color=call.no_color)

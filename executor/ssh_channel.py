@@ -1,6 +1,6 @@
 """One step on one SSH channel (asyncio side): start it, feed it its program, end it.
 
-The exec request is the task's fixed command line (`essh.schema.task_argv`),
+The exec request is the task's fixed command line (`essh.schema.command.login_command`),
 behind a prelude the login shell runs first: it reports the shell's pid on a
 line marked with this run's nonce (sshd makes that shell a session and
 process-group leader), then `exec`s the command. The step's program follows on
@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 
 import asyncssh
 
-from essh.schema import Task, encode_program, sudo_prefix, task_argv
-from essh.schema.command import delivery_of
+from essh.schema import Task, encode_program, sudo_prefix
+from essh.schema.command import delivery_of, login_command
 
 from .errors import ConnectionLost, LocalError, StepFailure
 from .pid_line import PidLineFilter
@@ -46,8 +46,8 @@ class StaleConnection(ConnectionLost):
 
 def exec_request(task: Task, nonce: str, argv: list[str] | None = None) -> str:
     """The exec request of every step of `task` (or of `argv`): the pid prelude, then the command line."""
-    argv = task_argv(task, delivery_of(task)) if argv is None else argv
-    return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; exec " + shlex.join(argv)
+    command = login_command(task, delivery_of(task)) if argv is None else "exec " + shlex.join(argv)
+    return f"printf 'ESSH-PID-{nonce} %d\\n' \"$$\" >&2; " + command
 
 
 KILLED = "essh-term-sent"

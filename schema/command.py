@@ -34,7 +34,8 @@ from typing import Literal
 from .plan import Pair, Plan, Step, Task
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-SUDO = ("sudo", "-n", "-u")  # -n: never wait for a password; a plan runs unattended
+SUDO = ("sudo", "-n", "-u")
+_BASH_C = ("bash", "-c")  # -n: never wait for a password; a plan runs unattended
 
 Delivery = Literal["stdin", "terminal"]
 PROGRAM_MARK = "#essh\n"  # every program starts with it: a bootstrap that received none says so
@@ -122,6 +123,22 @@ def task_argv(task: Task, delivery: Delivery) -> list[str]:
     """The command line of every step of `task`: the same for all of them, no secret in it."""
     bootstrap = BOOTSTRAPS[delivery]
     return [*sudo_prefix(task), *task.shell, bootstrap]
+
+
+# bash, not in POSIX mode (bash started as `sh` is): it can run a bootstrap itself.
+_IS_BASH = '[ -n "${BASH_VERSION-}" ] && ! shopt -oq posix 2>/dev/null'
+
+
+def login_command(task: Task, delivery: Delivery) -> str:
+    """What a host's login shell (sshd runs `$SHELL -c` on it; a POSIX shell) is asked to run for
+    every step of `task`: `exec` of `task_argv`, except for a task without sudo when the login shell
+    is bash: then it runs the bootstrap itself, as it runs the command of a plain `ssh host cmd`.
+    That spares the host a second bash per step and a second reading of the user's `.bashrc` (the
+    program sees what `.bashrc` defines either way: the inner bash read it too)."""
+    command = "exec " + shlex.join(task_argv(task, delivery))
+    if task.run_as is not None or task.shell != _BASH_C:
+        return command
+    return f"if {_IS_BASH}; then {BOOTSTRAPS[delivery]}; else {command}; fi"
 
 
 def encode_program(program: str, delivery: Delivery) -> bytes:

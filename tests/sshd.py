@@ -178,11 +178,17 @@ def start_extra_server(fleet: SshdFleet, name: str, *, max_sessions: int = 1000,
 
 def ensure_chatty_user(user: str = "essh-chatty") -> str:
     """A second test user whose .bashrc prints `Welcome ` (no newline) to stderr on every login."""
+    return ensure_shell_user(user, "/bin/bash", "printf 'Welcome ' >&2\n")
+
+
+def ensure_shell_user(user: str, shell: str, bashrc: str) -> str:
+    """A test user whose login shell is `shell` and whose .bashrc holds `bashrc` (the other start-up files empty)."""
     _ensure_user(user)
+    subprocess.run(["usermod", "-s", shell, user], check=True, capture_output=True)
     entry = pwd.getpwnam(user)
-    bashrc = Path(entry.pw_dir) / ".bashrc"
-    bashrc.write_text("printf 'Welcome ' >&2\n")
-    os.chown(bashrc, entry.pw_uid, entry.pw_gid)
+    path = Path(entry.pw_dir) / ".bashrc"
+    path.write_text(bashrc)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
     return user
 
 

@@ -106,7 +106,7 @@ def test_a_chatty_login_shell_does_not_hide_the_pid_line(sshd, shared):
         report, _, stderr = apply(b.build())
         hello, stuck = report.steps
         assert hello.status == "succeeded" and hello.stdout_tail == "out\n"
-        # The rc file's text stays (bash reads it in the login shell and in the step's shell); only the mark went.
+        # The rc file's text stays (the login shell, which runs the step, reads it); only the mark went.
         assert hello.stderr_tail.endswith("Welcome err\n") and "ESSH-PID" not in hello.stderr_tail
         assert stuck.status == "timed_out"
         assert gone(marker)

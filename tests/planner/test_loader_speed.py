@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import lupa.lua54 as lua54
@@ -30,13 +31,20 @@ def test_ten_thousand_hosts_load_well_under_a_second(tmp_path):
     source = _big_config()
     path.write_text(source)
     timings, bare = [], []
-    for _ in range(3):
-        started = time.process_time()  # CPU time: other work on a shared machine does not count
-        config = load_config([str(path)])
-        timings.append(time.process_time() - started)
-        started = time.process_time()
-        _bare_lua(source)
-        bare.append(time.process_time() - started)
+    # As in a fresh `essh plan`: the objects this test process already holds (the rest of the suite's)
+    # are not traversed again by every collection the load triggers.
+    gc.collect()
+    gc.freeze()
+    try:
+        for _ in range(3):
+            started = time.process_time()  # CPU time: other work on a shared machine does not count
+            config = load_config([str(path)])
+            timings.append(time.process_time() - started)
+            started = time.process_time()
+            _bare_lua(source)
+            bare.append(time.process_time() - started)
+    finally:
+        gc.unfreeze()
     assert len(config.hosts) == 10_000 and len(config.tasks) == 300
     assert config.tasks["task5"].depends == ["task4"]
     assert config.hosts["h00042"].tags == ["t2", "r5"]
