@@ -15,7 +15,8 @@ import base64
 import calendar
 import re
 import time
-from dataclasses import dataclass
+
+import msgspec
 
 _TIME = re.compile(r"(\d{8})(\d{4}(\d{2})?)?(Z?)\Z")
 
@@ -24,8 +25,7 @@ class AllowedSignersError(ValueError):
     """The file cannot be read or a line is not in the format (file:line: why)."""
 
 
-@dataclass(frozen=True)
-class AllowedSigner:
+class AllowedSigner(msgspec.Struct, frozen=True):
     principals: tuple[str, ...]
     public_key: bytes  # SSH wire form
     namespaces: tuple[str, ...] | None = None  # None: every namespace

@@ -9,22 +9,27 @@ imports typer or click.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
+import msgspec
+
 import essh
 from essh import schema, stdout
-from essh.places import check_log_dir, check_report, reports_folder, reserve_default_report
+from essh.places import (
+    check_log_dir,
+    check_report,
+    reports_folder,
+    reserve_default_report,
+)
 from essh.schema import EXIT_REPORT_LOST, escape_text
 
 from .cli_files import _read_report, _write_output
 from .plan_steps import Abort
 
 
-@dataclasses.dataclass(frozen=True)
-class Looks:
+class Looks(msgspec.Struct, frozen=True):
     """How an apply shows itself (the display flags shared by apply, run and exec)."""
 
     progress: str = "auto"
@@ -68,9 +73,8 @@ def run(
     """Run `plan` (its file's bytes `data`) and show its summary; the exit code essh ends with."""
     from essh.executor import ApplyOptions, LogDirError, apply_plan
 
-    from .local_env import local_step_env
-
     from .colour import Palette, wants_colour
+    from .local_env import local_step_env
     from .review import host_key_notes, render_summary
 
     if looks.progress not in ("auto", "live", "plain", "none"):

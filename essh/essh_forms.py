@@ -12,7 +12,8 @@ configuration (is this word a task or a host?), which the caller answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 # ESSH's options that name the command to run.
 COMMAND_FLAGS = {
@@ -29,8 +30,7 @@ class FormError(ValueError):
     """A command line in neither essh's form nor ESSH's: one line for the user."""
 
 
-@dataclass
-class Rewritten:
+class Rewritten(msgspec.Struct):
     """essh's command line, and the global options ESSH users put before the command."""
 
     words: list[str]

@@ -11,8 +11,9 @@ usage errors and their exit codes come from one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from .fast_words import count, errors_as_lines, read_words
 
@@ -33,8 +34,7 @@ FROM_ENV = {"allowed_signers": "ESSH_ALLOWED_SIGNERS", "secrets_file": "ESSH_SEC
 PATHS = ("report", "log_dir", "junit", "resume")
 
 
-@dataclass(frozen=True)
-class ApplyCall:
+class ApplyCall(msgspec.Struct, frozen=True):
     """One `essh apply PLAN_FILE` command line, as typer would hand it to the command."""
 
     plan_file: str

@@ -12,8 +12,9 @@ command line, so help, usage errors and their exit codes come from one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from .fast_words import errors_as_lines, read_words
 
@@ -21,8 +22,7 @@ FLAGS = {"--json": "json", "-v": "verbose", "--verbose": "verbose", "--no-color"
 VALUED = {"-o": "out", "--out": "out", "-c": "config", "--config": "config"}
 
 
-@dataclass(frozen=True)
-class PlanCall:
+class PlanCall(msgspec.Struct, frozen=True):
     """One `essh plan` command line, as typer would hand it to the command."""
 
     tasks: tuple[str, ...] = ()

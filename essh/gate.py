@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from dataclasses import dataclass, field
+
+import msgspec
 
 from essh import schema
 
 from . import trust
 from .allowed_signers import AllowedSignersError
-
 
 CLOCK_SKEW = 300  # seconds a plan may be dated ahead of this machine's clock under --max-age
 
@@ -26,9 +26,8 @@ class GateError(Exception):
     """The plan may not be applied (one line)."""
 
 
-@dataclass(frozen=True)
-class Gate:
-    policy: trust.Policy = field(default_factory=trust.Policy)
+class Gate(msgspec.Struct, frozen=True):
+    policy: trust.Policy = msgspec.field(default_factory=trust.Policy)
     expect_digest: str | None = None
     max_age: float | None = None  # seconds
     refuse_stale: bool = False

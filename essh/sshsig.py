@@ -19,7 +19,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from dataclasses import dataclass
+
+import msgspec
 
 MAGIC = b"SSHSIG"
 VERSION = 1
@@ -31,8 +32,7 @@ class SignatureFormatError(ValueError):
     """Bytes that are not an SSHSIG signature (one line saying why)."""
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(msgspec.Struct, frozen=True):
     """One parsed SSHSIG blob."""
 
     public_key: bytes  # the SSH wire form of the signer's public key

@@ -15,7 +15,8 @@ valid"; the CLI exits 2 before any connection is made.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+import msgspec
 
 from essh import schema
 
@@ -29,8 +30,7 @@ class TrustError(Exception):
     """The plan's signatures do not meet the policy (one line)."""
 
 
-@dataclass(frozen=True)
-class Signer:
+class Signer(msgspec.Struct, frozen=True):
     """A signature that verified: the key, and who the allowed_signers file says it is."""
 
     fingerprint: str
@@ -42,8 +42,7 @@ class Signer:
         return f"{who} {self.key_type} {self.fingerprint}"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     allowed_signers: str | None = None
     require: int = 0  # distinct allowed signers needed
     principals: tuple[str, ...] = ()  # each must be among the signers

@@ -25,16 +25,15 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import msgspec
 import trio
 
 from essh.schema import Plan, Report, Task, step_script
 
 from .bridge import run
 from .errors import LocalError, StepFailure, StepTimedOut
-from .file_steps import FileSteps
 from .events import (
     AttemptEnded,
     AttemptStarted,
@@ -48,6 +47,7 @@ from .events import (
     Stream,
     Tick,
 )
+from .file_steps import FileSteps
 from .local import LocalTransport
 from .logs import LogSink, check_log_dir
 from .masking import MaskingBus
@@ -64,12 +64,10 @@ from .ssh_pool import SshTransport
 from .terminal import TerminalSink
 from .transport import Command, Connection, Transport
 
-
 TICK = 1.0  # seconds between Tick events while a run goes on
 
 
-@dataclass(frozen=True)
-class ApplyOptions:
+class ApplyOptions(msgspec.Struct, frozen=True):
     """How to apply a plan (the `essh apply` flags)."""
 
     max_connections: int = 100
@@ -78,7 +76,7 @@ class ApplyOptions:
     report_path: str | None = None
     essh_version: str | None = None  # for the report; looked up from the installed package when None
     raw_output: bool = False  # remote output reaches the terminal unescaped (trusted hosts only)
-    secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value; masked in all output
+    secrets: dict[str, str] = msgspec.field(default_factory=dict)  # secret name -> value; masked in all output
     choice: Choice | None = None  # run part of the plan (--shard, --stage, --limit, --resume): see narrow.py
     force: bool = False  # write uploads whose destination changed since `plan --refresh` saw it
     progress: str = "none"  # auto, live, plain or none (executor/progress.py); the CLI passes auto
@@ -91,8 +89,7 @@ class ApplyOptions:
     local_env: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class ApplyResult:
+class ApplyResult(msgspec.Struct):
     report: Report
     report_error: str | None = None  # the report file could not be written: why
 

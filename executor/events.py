@@ -12,29 +12,27 @@ steps that never started get theirs (skipped, with the reason) just before
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
+
+import msgspec
 
 from essh.schema import FailureKind, StepStatus
 
 Stream = Literal["stdout", "stderr"]
 
 
-@dataclass(frozen=True, slots=True)
-class RunStarted:
+class RunStarted(msgspec.Struct, frozen=True):
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted:
+class StepStarted(msgspec.Struct, frozen=True):
     """The scheduler let the step start; it may still wait for a connection."""
 
     step: int
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptStarted:
+class AttemptStarted(msgspec.Struct, frozen=True):
     """The step's command is about to run (its connection is ready)."""
 
     step: int
@@ -42,15 +40,13 @@ class AttemptStarted:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class OutputChunk:
+class OutputChunk(msgspec.Struct, frozen=True):
     step: int
     stream: Stream
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptEnded:
+class AttemptEnded(msgspec.Struct, frozen=True):
     step: int
     number: int
     status: StepStatus
@@ -62,8 +58,7 @@ class AttemptEnded:
     retrying: bool = False  # another attempt follows
 
 
-@dataclass(frozen=True, slots=True)
-class StepEnded:
+class StepEnded(msgspec.Struct, frozen=True):
     step: int
     status: StepStatus
     at: float
@@ -71,8 +66,7 @@ class StepEnded:
     kind: FailureKind | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FileDone:
+class FileDone(msgspec.Struct, frozen=True):
     """One file operation of a step was carried out (see `executor.file_steps`)."""
 
     step: int
@@ -83,14 +77,12 @@ class FileDone:
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
-class HostConnected:
+class HostConnected(msgspec.Struct, frozen=True):
     host: int
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class HostLost:
+class HostLost(msgspec.Struct, frozen=True):
     """An established connection broke (the host's next step reconnects)."""
 
     host: int
@@ -98,31 +90,27 @@ class HostLost:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class LogOpened:
+class LogOpened(msgspec.Struct, frozen=True):
     """A step's log file was created (by the log sink)."""
 
     step: int
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True):
     """essh's own word to the operator (an interrupt, a failed clean-up, logging stopped)."""
 
     text: str
     step: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(msgspec.Struct, frozen=True):
     """Time passes (every second while the run goes on): for sinks that act on their own schedule."""
 
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class RunEnded:
+class RunEnded(msgspec.Struct, frozen=True):
     at: float
     interrupted: bool = False
     error: str | None = None  # essh itself failed: why (the steps say what became of them)

@@ -29,16 +29,21 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import msgspec
 
 from essh.schema import Download, Observed, Plan, Step, Task, Upload
 from essh.schema.files import as_recorded, with_secrets
 
 from .errors import LocalError, StepFailure
 from .events import FileDone, Stream
-from .remote_files import download_program, observe_program, parse_observed, upload_program
+from .remote_files import (
+    download_program,
+    observe_program,
+    parse_observed,
+    upload_program,
+)
 from .ssh_upload import Contents, SourceChanged
 from .transport import Command, Connection
 
@@ -103,8 +108,7 @@ def up_to_date(seen: Observed, op: Upload, sha256: str) -> bool:
     )
 
 
-@dataclass
-class FileSteps:
+class FileSteps(msgspec.Struct):
     """The file operations of one step of `plan`, over `conn`."""
 
     plan: Plan
@@ -112,7 +116,7 @@ class FileSteps:
     conn: Connection
     emit: Callable[[FileDone], None]
     force: bool = False
-    secrets: dict[str, str] = field(default_factory=dict)  # secret name -> value, for uploads' contents
+    secrets: dict[str, str] = msgspec.field(default_factory=dict)  # secret name -> value, for uploads' contents
 
     @property
     def _step(self) -> Step:

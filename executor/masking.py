@@ -22,10 +22,21 @@ the shorter holds it back: the next chunk may make it the longer one.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
-from .events import AttemptEnded, Event, EventBus, HostLost, Notice, OutputChunk, RunEnded, StepEnded
+import msgspec
+import msgspec.structs
+
+from .events import (
+    AttemptEnded,
+    Event,
+    EventBus,
+    HostLost,
+    Notice,
+    OutputChunk,
+    RunEnded,
+    StepEnded,
+)
 
 MASK = "***"
 MIN_LINE = 4  # a multi-line secret's lines shorter than this are masked only as part of the whole
@@ -151,7 +162,7 @@ class MaskingBus:
             if held:
                 self._held[key] = held
             if shown:
-                self._bus.emit(dataclasses.replace(event, data=shown))
+                self._bus.emit(msgspec.structs.replace(event, data=shown))
             return
         if isinstance(event, (AttemptEnded, StepEnded)):
             self._release(event.step)
@@ -168,9 +179,9 @@ class MaskingBus:
     def _masked(self, event: Event) -> Event:
         m = self._masker.text
         if isinstance(event, (AttemptEnded, StepEnded, RunEnded)) and event.error:
-            return dataclasses.replace(event, error=m(event.error))
+            return msgspec.structs.replace(event, error=m(event.error))
         if isinstance(event, Notice):
-            return dataclasses.replace(event, text=m(event.text) or "")
+            return msgspec.structs.replace(event, text=m(event.text) or "")
         if isinstance(event, HostLost):
-            return dataclasses.replace(event, reason=m(event.reason) or "")
+            return msgspec.structs.replace(event, reason=m(event.reason) or "")
         return event

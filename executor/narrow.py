@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
+import msgspec.structs
 
 from essh.schema import Plan, Report, StepResult
 
@@ -29,8 +29,7 @@ class ChoiceError(ValueError):
     """--limit or --resume cannot be used with this plan (the user's to fix)."""
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(msgspec.Struct, frozen=True):
     run: tuple[int, ...]  # steps to run, in plan order
     known: tuple[StepResult, ...] = ()  # results without running: carried over or outside --limit
     carried_over: tuple[int, ...] = ()
@@ -39,8 +38,7 @@ class Choice:
     limit: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Narrowed:
+class Narrowed(msgspec.Struct, frozen=True):
     plan: Plan  # only the chosen steps
     ids: tuple[int, ...]  # each of its steps' number in the original plan
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from shlex import quote
 
 import msgspec
+import msgspec.structs
 import trio
 
 from essh.schema import Observed, Plan, Upload
@@ -33,8 +33,7 @@ from .ssh_pool import SshTransport
 DIFF_LIMIT = 256 * 1024  # current contents are read for a diff up to this size
 
 
-@dataclass
-class Seen:
+class Seen(msgspec.Struct):
     """One upload's destination as observed (or why it could not be)."""
 
     step: int
@@ -44,11 +43,10 @@ class Seen:
     error: str | None = None
 
 
-@dataclass
-class Refresh:
+class Refresh(msgspec.Struct):
     plan: Plan
-    seen: list[Seen] = field(default_factory=list)
-    unreachable: dict[str, str] = field(default_factory=dict)  # host name -> why
+    seen: list[Seen] = msgspec.field(default_factory=list)
+    unreachable: dict[str, str] = msgspec.field(default_factory=dict)  # host name -> why
 
 
 def refresh_plan(plan: Plan, *, max_connections: int = 100, clock=time.time) -> Refresh:

@@ -15,15 +15,14 @@ a timeout the caller enforced). `outcome_of_exit` / `outcome_of_failure` give it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from essh.schema import FailureKind, StepStatus, Task
 
 from .errors import ConnectionLost, HostUnreachable, StepFailure, StepTimedOut
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptOutcome:
+class AttemptOutcome(msgspec.Struct, frozen=True):
     status: StepStatus
     exit_code: int | None = None
     error: str | None = None

@@ -8,9 +8,8 @@ arrived. Each step keeps the last `TAIL_BYTES` of its stdout and stderr.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import msgspec
+import msgspec.structs
 
 from essh.schema import (
     EXIT_FAILED,
@@ -44,17 +43,16 @@ from .narrow import Choice
 _NOT_OK = frozenset({"failed", "unreachable", "timed_out", "cancelled"})
 
 
-@dataclass
-class _Step:
+class _Step(msgspec.Struct):
     started_at: float | None = None
     ended_at: float | None = None
     status: StepStatus = "pending"
     error: str | None = None
     kind: FailureKind | None = None
-    attempts: list[Attempt] = field(default_factory=list)
-    stdout: bytearray = field(default_factory=bytearray)
-    stderr: bytearray = field(default_factory=bytearray)
-    files: list[FileResult] = field(default_factory=list)
+    attempts: list[Attempt] = msgspec.field(default_factory=list)
+    stdout: bytearray = msgspec.field(default_factory=bytearray)
+    stderr: bytearray = msgspec.field(default_factory=bytearray)
+    files: list[FileResult] = msgspec.field(default_factory=list)
     log_file: str | None = None
 
 

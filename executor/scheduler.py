@@ -42,8 +42,9 @@ The rules it keeps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import msgspec
 
 from essh.schema import FailureKind, Plan, StepStatus
 
@@ -90,15 +91,14 @@ class Outcome(NamedTuple):
     kind: FailureKind | None = None
 
 
-@dataclass
-class Actions:
+class Actions(msgspec.Struct):
     """What the caller must do now (see `Scheduler.next_actions`)."""
 
-    start: list[int] = field(default_factory=list)  # call started(step), then run it
-    cancel: list[int] = field(default_factory=list)  # running steps to cancel, each named once
+    start: list[int] = msgspec.field(default_factory=list)  # call started(step), then run it
+    cancel: list[int] = msgspec.field(default_factory=list)  # running steps to cancel, each named once
     cancel_reason: str = "cancelled"
-    release: list[int] = field(default_factory=list)  # hosts with no step left, each named once
-    ended: list[int] = field(default_factory=list)  # steps the scheduler ended itself; see outcome()
+    release: list[int] = msgspec.field(default_factory=list)  # hosts with no step left, each named once
+    ended: list[int] = msgspec.field(default_factory=list)  # steps the scheduler ended itself; see outcome()
     done: bool = False  # nothing runs and nothing can start: the run is over
 
 

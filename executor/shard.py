@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from essh.schema import Plan
 
@@ -32,8 +33,7 @@ class ShardError(ValueError):
     """A --shard or --stage value that cannot be used with this plan (the user's to fix)."""
 
 
-@dataclass(frozen=True)
-class Shard:
+class Shard(msgspec.Struct, frozen=True):
     index: int  # 1-based
     total: int
 

@@ -17,10 +17,10 @@ import os
 import re
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncssh
+import msgspec
 
 from essh.schema import Host
 from essh.schema.ssh_options import IGNORED_SSH_OPTIONS
@@ -33,8 +33,7 @@ _TRUE = {"yes", "true", "on"}
 _FALSE = {"no", "false", "off"}
 
 
-@dataclass
-class ConnectSpec:
+class ConnectSpec(msgspec.Struct):
     """How to connect to one host.
 
     `name` is what asyncssh is asked to connect to, so ~/.ssh/config's `Host`
@@ -46,9 +45,9 @@ class ConnectSpec:
 
     name: str
     host: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] = msgspec.field(default_factory=dict)
     strict: str = "yes"  # StrictHostKeyChecking: yes, no or accept-new
-    known_hosts_files: list[str] = field(default_factory=list)  # where accept-new records keys
+    known_hosts_files: list[str] = msgspec.field(default_factory=list)  # where accept-new records keys
 
 
 def _bool(value: str) -> bool:

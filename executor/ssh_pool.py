@@ -26,9 +26,9 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import asyncssh
+import msgspec
 import trio
 
 from essh.schema import Host
@@ -47,8 +47,7 @@ from .transport import Command, StepIO
 SESSIONS_PER_CONNECTION = 9
 
 
-@dataclass(eq=False)
-class _Link:
+class _Link(msgspec.Struct, eq=False):
     """One open connection to a host and the step sessions it carries."""
 
     conn: asyncssh.SSHClientConnection

@@ -36,10 +36,10 @@ import hashlib
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import asyncssh
+import msgspec
 
 from essh.schema import Task, sudo_prefix
 
@@ -59,8 +59,7 @@ class SourceChanged(StepFailure):
     kind = "file_error"
 
 
-@dataclass(frozen=True, slots=True)
-class Contents:
+class Contents(msgspec.Struct, frozen=True):
     """What an upload sends: bytes in memory, or a local file that must have `size` and `sha256`."""
 
     data: bytes | None
@@ -83,8 +82,7 @@ def preamble(program: str) -> bytes:
 Identity = tuple[int, int, int, int, int]  # device, inode, size, mtime_ns, ctime_ns
 
 
-@dataclass
-class Sources:
+class Sources(msgspec.Struct):
     """Shared by a run's uploads: the memory budget, and one digest per source file.
 
     The first upload of a file starts hashing it in a thread (at disk or page
@@ -92,8 +90,8 @@ class Sources:
     identity) that start meanwhile or later share that digest. A file modified
     less than `RACY_SECONDS` before is not shared: each upload hashes it."""
 
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BUDGET // PER_UPLOAD))
-    _digests: dict[str, tuple[Identity, asyncio.Future[tuple[str, Identity]]]] = field(default_factory=dict)
+    slots: asyncio.Semaphore = msgspec.field(default_factory=lambda: asyncio.Semaphore(BUDGET // PER_UPLOAD))
+    _digests: dict[str, tuple[Identity, asyncio.Future[tuple[str, Identity]]]] = msgspec.field(default_factory=dict)
 
     def digest(self, path: str, identity: Identity, now_ns: int) -> asyncio.Future[tuple[str, Identity]]:
         """The sha256 of `path` and its identity while it was read (all zeros if it changed meanwhile)."""

@@ -27,8 +27,9 @@ or the OS's exceptions through.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from essh.schema import Task
 
@@ -41,8 +42,7 @@ KILL_GRACE = 2.0  # seconds between TERM and KILL of a cancelled step's process 
 CLEANUP_TIMEOUT = 4.0  # a cancelled step's whole remote clean-up (kill, channel close) takes at most this
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(msgspec.Struct, frozen=True):
     """What a step runs: its task's command line (shell, run_as, pty) and its program."""
 
     task: Task

@@ -22,14 +22,14 @@ depth plan without hitting Python's recursion limit.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from .hints import did_you_mean
 from .model import ConfigError, Source, TaskDef
 
 
-@dataclass(frozen=True)
-class Ordered:
+class Ordered(msgspec.Struct, frozen=True):
     """A task in execution order, with the names of the tasks it waits for."""
 
     name: str

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from . import lua_values as v
 from .model import ConfigError, Source
@@ -37,8 +38,7 @@ _MODE = re.compile(r"0?[0-7]{3,4}\Z")
 _NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")
 
 
-@dataclass(frozen=True)
-class FileSpec:
+class FileSpec(msgspec.Struct, frozen=True):
     """One file operation as configured: `source` is a local path (upload, template), the
     text (content) or the remote path (download); `dest` is template text."""
 

@@ -43,8 +43,9 @@ import decimal
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 __all__ = ["DEFAULT_TEMPLATES", "MAX_OUTPUT", "NO_VALUE", "DataFunction", "Template", "TemplateError", "compile", "render"]
 
@@ -650,8 +651,7 @@ def _constant(value: Any) -> Eval:
 _NOTHING_PIPED = object()  # a call that is not part of a pipeline gets no extra argument
 
 
-@dataclass(frozen=True)
-class DataFunction:
+class DataFunction(msgspec.Struct, frozen=True):
     """A template function that also takes the template's data (`$`) as its first argument.
 
     `reads` names the data's fields it takes, so `Template.may_read` stays exact

@@ -12,9 +12,11 @@ a definition instead, edit the object (`essh.select_hosts("web"):get()`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
+
+import msgspec
+import msgspec.structs
 
 from .discovery import discover_config_files
 from .listsyntax import translate
@@ -23,7 +25,6 @@ from .lua_limits import Limits
 from .lua_runtime import LuaState
 from .model import Config, ConfigError, ConfigFileRead, HostDef, Source, TaskDef
 from .modules import Pinned
-
 
 __all__ = ["discover_config_files", "load_config"]
 
@@ -76,7 +77,7 @@ def load_config(
     (ESSH's `local` or `global`; see `registries`).
     """
     if time_limit is not None:
-        limits = dataclasses.replace(limits, cpu_seconds=time_limit)
+        limits = msgspec.structs.replace(limits, cpu_seconds=time_limit)
     files = _Files()
     base = os.path.dirname(os.path.abspath(paths[0])) if paths else ""  # ESSH's data folder is base/.essh
     ssh_config = os.path.join(base, ".essh", "ssh_config") if base else ""

@@ -11,8 +11,9 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from . import lua_values as v
 from . import task_values
@@ -66,8 +67,7 @@ def _normal(value: Any) -> Any:
     return [] if value == {} else value
 
 
-@dataclass(frozen=True)
-class LuaFunction:
+class LuaFunction(msgspec.Struct, frozen=True):
     """A Lua function from the configuration, callable with a plain dict.
 
     Returns the Lua result as plain values. Changes the function made to its
@@ -99,8 +99,7 @@ def _write_back(target: dict[str, Any], after: dict[str, Any]) -> None:
             target[key] = {} if isinstance(old, dict) and value == [] else value
 
 
-@dataclass(frozen=True)
-class TemplateEngine:
+class TemplateEngine(msgspec.Struct, frozen=True):
     """A driver engine written as template text (ESSH's form): returns the text."""
 
     template: str
@@ -109,8 +108,7 @@ class TemplateEngine:
         return self.template
 
 
-@dataclass(frozen=True)
-class FunctionEngine:
+class FunctionEngine(msgspec.Struct, frozen=True):
     """A driver engine written as a Lua function of ctx: returns the text it produces."""
 
     function: LuaFunction

@@ -24,7 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+
+import msgspec
 
 # What `tick` answers: go on, or why the call must stop.
 GO_ON, CPU, WALL, INTERRUPT = 0, 1, 2, 3
@@ -33,8 +34,7 @@ HOOK_COUNT = 100_000
 _DONE = b"\0"  # written by the caller when a call ends; signal numbers are never 0
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True):
     """What one call into Lua (a file, a `prepare`, an `engine`) may use."""
 
     cpu_seconds: float = 30.0

@@ -7,8 +7,6 @@ ConfigError saying what was expected and what was found.
 
 from __future__ import annotations
 
-import json
-
 import math
 import re
 from typing import Any
@@ -46,6 +44,8 @@ def describe(value: Any) -> str:
 
 def fail(label: str, expected: str, value: Any, where: Source) -> ConfigError:
     if isinstance(value, str) and len(value) <= 40:
+        import json  # only for this message
+
         return ConfigError(f"{label} must be {expected}, got a string ({json.dumps(value)})", where)  # escaped, quoted
     shown = f" ({value!r})" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
     return ConfigError(f"{label} must be {expected}, got {describe(value)}{shown}", where)

@@ -9,12 +9,12 @@ that they take and return plain Python values.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True)
-class Source:
+
+class Source(msgspec.Struct, frozen=True):
     """A place in a configuration file."""
 
     file: str
@@ -36,56 +36,53 @@ class ConfigError(Exception):
         return f"{self.source}: {self.message}" if self.source else self.message
 
 
-@dataclass
-class ScriptPart:
+class ScriptPart(msgspec.Struct):
     """One entry of a task's `script`: code, with an optional description."""
 
     code: str
     description: str = ""
 
 
-@dataclass
-class HostDef:
+class HostDef(msgspec.Struct):
     """A `host "name" { ... }` block, group defaults applied."""
 
     name: str
     defined_at: Source
-    ssh_options: list[tuple[str, str]] = field(default_factory=list)  # sorted by keyword
+    ssh_options: list[tuple[str, str]] = msgspec.field(default_factory=list)  # sorted by keyword
     description: str = ""
     hidden: bool = False
     private: bool = False  # ESSH: usable by tasks only (`private_host`)
-    tags: list[str] = field(default_factory=list)  # in the order written, without duplicates
-    props: dict[str, str] = field(default_factory=dict)
-    secret_props: dict[str, str] = field(default_factory=dict)  # prop -> secret name (essh.secret)
+    tags: list[str] = msgspec.field(default_factory=list)  # in the order written, without duplicates
+    props: dict[str, str] = msgspec.field(default_factory=dict)
+    secret_props: dict[str, str] = msgspec.field(default_factory=dict)  # prop -> secret name (essh.secret)
     # ESSH's hooks_before_connect, hooks_after_connect, hooks_after_disconnect (by the part after
     # "hooks_"): each a list of commands (str) and Lua functions returning a command or nothing.
     # Run only around `essh ssh` logins (essh.ssh_client), never in a plan, as ESSH.
-    hooks: dict[str, list[Any]] = field(default_factory=dict)
+    hooks: dict[str, list[Any]] = msgspec.field(default_factory=dict)
     registry: str = "local"  # ESSH's registry that defined it: "local" or "global" (see registries)
 
 
-@dataclass
-class TaskDef:
+class TaskDef(msgspec.Struct):
     """A `task "name" { ... }` block, group defaults applied; fields not set are None."""
 
     name: str
     defined_at: Source
     description: str = ""
-    script: list[ScriptPart] = field(default_factory=list)
+    script: list[ScriptPart] = msgspec.field(default_factory=list)
     # Where `script` came from, resolved against the defining file's folder: a record only. The
     # loader read it once, and that read's bytes gave both `script` and the digest in `Config.files`.
     script_file: str | None = None
-    files: list[Any] = field(default_factory=list)  # FileSpec (planner.file_specs), in order
-    targets: list[str] = field(default_factory=list)
-    filters: list[str] = field(default_factory=list)
+    files: list[Any] = msgspec.field(default_factory=list)  # FileSpec (planner.file_specs), in order
+    targets: list[str] = msgspec.field(default_factory=list)
+    filters: list[str] = msgspec.field(default_factory=list)
     backend: str | None = None  # "remote" | "local" | None (decided by targets)
     driver: str | None = None
-    depends: list[str] = field(default_factory=list)
+    depends: list[str] = msgspec.field(default_factory=list)
     parallel: bool | int = False
     prefix: bool | str | None = None  # None: automatic (on when a task has several hosts)
-    props: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    secret_env: dict[str, str] = field(default_factory=dict)  # variable -> secret name (essh.secret)
+    props: dict[str, str] = msgspec.field(default_factory=dict)
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    secret_env: dict[str, str] = msgspec.field(default_factory=dict)  # variable -> secret name (essh.secret)
     privileged: bool = False
     user: str | None = None
     pty: bool = False
@@ -94,7 +91,7 @@ class TaskDef:
     timeout: float | None = None
     retries: int = 0
     max_failures: int | str | None = None  # a count, or "N%" of the task's hosts
-    batch: list[int | str] = field(default_factory=list)  # wave sizes: counts or "N%"
+    batch: list[int | str] = msgspec.field(default_factory=list)  # wave sizes: counts or "N%"
     # prepare(ctx) -> bool | None; ctx is a plain dict (see resolve); False leaves the task out.
     prepare: Callable[[dict[str, Any]], Any] | None = None
     # ESSH's registry that defined it; its targets select among that registry's hosts only.
@@ -102,27 +99,24 @@ class TaskDef:
     registry: str | None = None
 
 
-@dataclass
-class DriverDef:
+class DriverDef(msgspec.Struct):
     """A `driver "name" { engine = function(ctx) ... end }` block."""
 
     name: str
     defined_at: Source
     # engine(ctx) -> str: the final script for one step; ctx is a plain dict (see resolve).
     engine: Callable[[dict[str, Any]], str]
-    props: dict[str, str] = field(default_factory=dict)
+    props: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass
-class ConfigFileRead:
+class ConfigFileRead(msgspec.Struct):
     """A file the loader read, with the sha256 of its bytes."""
 
     path: str
     sha256: str
 
 
-@dataclass
-class Config:
+class Config(msgspec.Struct):
     """Everything the configuration files defined."""
 
     files: list[ConfigFileRead]
@@ -130,10 +124,10 @@ class Config:
     tasks: dict[str, TaskDef]  # in definition order
     drivers: dict[str, DriverDef]
     lua_version: str
-    notices: list[str] = field(default_factory=list)  # from essh.debug() and the like
+    notices: list[str] = msgspec.field(default_factory=list)  # from essh.debug() and the like
     # Variables read with os.getenv whose names look secret (PASSWORD, TOKEN, SECRET, KEY)
-    secret_reads: list[str] = field(default_factory=list)
+    secret_reads: list[str] = msgspec.field(default_factory=list)
     # `essh.ssh_config`: where `essh ssh` writes the generated ssh_config (ESSH's variable).
     ssh_config: str = ""
     # Every module `import` used: (source, commit or "", digest, registry), sorted.
-    modules: list[tuple[str, str, str, str]] = field(default_factory=list)
+    modules: list[tuple[str, str, str, str]] = msgspec.field(default_factory=list)

@@ -23,7 +23,8 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 LOCK_NAME = ".essh.lock.json"
 MODULES_DIR = os.path.join(".essh", "modules")
@@ -34,8 +35,7 @@ class ModuleError(Exception):
     """A module that cannot be used: one line naming it and what to do."""
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(msgspec.Struct, frozen=True):
     """A parsed SOURCE: the repository (or folder), the folder in it, the ref."""
 
     text: str

@@ -22,9 +22,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from .discovery import LOCAL_CONFIG, LOCAL_OVERRIDE, USER_CONFIG, USER_OVERRIDE, discover_config_files, explicit_config
+import msgspec
+
+from .discovery import (
+    LOCAL_CONFIG,
+    LOCAL_OVERRIDE,
+    USER_CONFIG,
+    USER_OVERRIDE,
+    discover_config_files,
+    explicit_config,
+)
 from .model import Config, ConfigError
 
 GLOBAL, LOCAL = "global", "local"
@@ -42,8 +50,7 @@ def system_dir(environ: Mapping[str, str]) -> str:
     return environ.get("ESSH_SYSTEM_DIR") or SYSTEM_DIR
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(msgspec.Struct, frozen=True):
     """One registry to load: its files in order, and where its modules and lock file live."""
 
     name: str  # GLOBAL or LOCAL

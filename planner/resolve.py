@@ -19,12 +19,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-from essh.schema import INLINE_LIMIT, ConfigFile, Location, ModuleRef, Plan, PlanMeta, SecretRef, Step, Task, Upload
+import msgspec.structs
 
+from essh.schema import (
+    INLINE_LIMIT,
+    ConfigFile,
+    Location,
+    ModuleRef,
+    Plan,
+    PlanMeta,
+    SecretRef,
+    Step,
+    Task,
+    Upload,
+)
+
+from . import task_values
 from .deps import (
     is_composite,
     order_tasks,
@@ -35,18 +48,22 @@ from .deps import (
 from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
 from .files import FileTable
-from .hosts import login_only_warnings, plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
-from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
-from . import task_values
 from .hints import did_you_mean
+from .hosts import (
+    login_only_warnings,
+    plan_host,
+    refuse_jump_loops,
+    unapplied_options,
+    with_jump_hosts,
+)
+from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from .targets import HostIndex, is_glob
 from .targets import select_hosts as targets_select_hosts
 
 _ON_ERROR_MODES = ("stop", "continue")
 
 
-@dataclass
-class _Planned:
+class _Planned(msgspec.Struct):
     """A task on its way into the plan."""
 
     task: TaskDef
@@ -54,7 +71,7 @@ class _Planned:
     requested: bool
     role: str = "task"
     backend: str = "remote"
-    hosts: list[HostDef | None] = field(default_factory=list)
+    hosts: list[HostDef | None] = msgspec.field(default_factory=list)
     handles: str | None = None  # for a handler: the failing task's name
     extra_env: tuple[tuple[str, str], ...] = ()
 
@@ -121,7 +138,7 @@ def make_exec_plan(
         driver=driver,
     )
     planned = [_Planned(task, frozenset(), True)]
-    plan = _build(replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
+    plan = _build(msgspec.structs.replace(config, tasks={"exec": task}), planned, ["exec"], (), created_at, essh_version)
     return _relative(plan, relative_to)
 
 
@@ -310,7 +327,7 @@ def _apply_prepare_changes(task: TaskDef, seen: Mapping[str, Any]) -> TaskDef:
     props = seen.get("props")
     if isinstance(props, Mapping) and dict(props) != task.props:
         changes["props"] = {str(k): str(v) for k, v in props.items()}
-    return replace(task, **changes) if changes else task
+    return msgspec.structs.replace(task, **changes) if changes else task
 
 
 def _backend(task: TaskDef) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -32,13 +33,13 @@ import time
 
 import msgspec
 
+from .command import ENV_NAME, SUDO
 from .errors import (
     NotAPlanFile,
     PlanFileDamaged,
     PlanFileInvalid,
     UnsupportedPlanVersion,
 )
-from .command import ENV_NAME, SUDO
 from .files_check import check_files
 from .plan import FORMAT_VERSION, SECRET_NAME, Plan
 from .signature_block import FLAG_SIGNED, parse_block, signed_bytes
@@ -53,7 +54,12 @@ HEADER_SIZE = _HEADER.size
 _USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*\Z")  # a single word sudo -u takes; never an option
 _SECRET = re.compile(SECRET_NAME)
 _encoder = msgspec.msgpack.Encoder(order="deterministic")
-_decoder = msgspec.msgpack.Decoder(Plan)
+
+
+@functools.cache
+def _decoder() -> msgspec.msgpack.Decoder[Plan]:
+    """Made on first use: building it resolves every annotation of the plan's types (`essh plan` never decodes)."""
+    return msgspec.msgpack.Decoder(Plan)
 
 
 def encode_plan(plan: Plan) -> bytes:
@@ -104,7 +110,7 @@ def decode_plan(data: bytes) -> Plan:
     if hashlib.sha256(payload).digest() != digest:
         raise PlanFileDamaged("plan file is corrupted or was edited: its sha256 does not match its header")
     try:
-        plan = _decoder.decode(payload)
+        plan = _decoder().decode(payload)
     except msgspec.ValidationError as exc:
         raise PlanFileInvalid(f"plan file does not match format version {version}: {_one_line(exc)}") from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bad UTF-8 keys

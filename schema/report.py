@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import msgspec
@@ -135,7 +136,12 @@ class Report(_Struct, kw_only=True):
 
 
 _json_encoder = msgspec.json.Encoder(order="deterministic")
-_json_decoder = msgspec.json.Decoder(Report)
+
+
+@functools.cache
+def _json_decoder() -> msgspec.json.Decoder[Report]:
+    """Made on first use: building it resolves every annotation of the report's types."""
+    return msgspec.json.Decoder(Report)
 
 
 def encode_report_json(report: Report) -> bytes:
@@ -145,4 +151,4 @@ def encode_report_json(report: Report) -> bytes:
 
 def decode_report_json(data: bytes) -> Report:
     """A report read back from its JSON form."""
-    return _json_decoder.decode(data)
+    return _json_decoder().decode(data)
