@@ -8,7 +8,8 @@ planner orders tasks requested one after another.
 
 from __future__ import annotations
 
-from essh.schema import Host, Plan, PlanMeta, Step, Task, encode_program, read_plan, step_command, step_script, write_plan
+from essh.schema import Host, Plan, PlanMeta, Step, Task, encode_program, read_plan, step_script, write_plan
+from essh.schema.command import delivery_of, login_command
 
 from _fleet import Target
 
@@ -42,8 +43,9 @@ def write_bench_plan(path: str, target: Target, hosts: int, tasks: int) -> Plan:
 
 
 def plan_command(target: Target) -> tuple[str, str]:
-    """What essh sends for the first step of a benchmark plan: its command line (the task's
-    shell and bootstrap) and the program that follows on the channel's stdin."""
+    """What essh sends for the first step of a benchmark plan: the command its login shell runs
+    (without the pid report before it) and the program that follows on the channel's stdin."""
     plan = bench_plan(target, 1, 1)
     program = encode_program(step_script(plan, plan.steps[0]), "stdin").decode()  # with the mark the bootstrap checks
-    return step_command(plan, plan.steps[0]), program
+    task = plan.tasks[0]
+    return login_command(task, delivery_of(task)), program

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # before a command took charge of it (essh's modules still being imported)
+        sys.stderr.write("essh: interrupted\n")
+        raise SystemExit(130) from None  # EXIT_INTERRUPTED, not imported for this
+
+
+def _main(words: list[str]) -> None:
     if words == ["--version"]:
         from essh import __version__, stdout  # stdout: a reader that left early is not an error
 

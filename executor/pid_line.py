@@ -7,8 +7,9 @@ run (or a log replayed by a command) is taken for it. Whatever the login shell
 prints first passes through untouched, even when it ends without a newline
 (`printf 'Welcome '` in a .bashrc): the mark is looked for anywhere, not only
 at a line's start, and only the mark, its number and its newline are removed.
-After `SCAN_LIMIT` bytes without it (a shell that is not POSIX sh), the filter
-gives up and passes everything.
+A mark not followed by a number and a newline is not the line (a `set -x`
+trace of the printf that writes it): the search goes on after it. After
+`SCAN_LIMIT` bytes without the line, the filter gives up and passes everything.
 """
 
 from __future__ import annotations
@@ -33,30 +34,28 @@ class PidLineFilter:
             return data
         buf = self._held + data
         self._held = b""
-        at = buf.find(self.mark)
-        if at >= 0:
-            end = buf.find(b"\n", at)
-            if end < 0:
-                if len(buf) - at - len(self.mark) > _MAX_NUMBER:
-                    return self._give_up(buf)
-                self._held = buf[at:]
-                return buf[:at]
-            number = buf[at + len(self.mark) : end].rstrip(b"\r")
-            if not number.isdigit() or int(number) <= 1:  # never -0 or -1: every process there is
-                return self._give_up(buf)
-            self.pid = int(number)
-            self.done = True
-            return buf[:at] + buf[end + 1 :]
-        keep = _partial_mark(buf, self.mark)
-        self._scanned += len(buf) - keep
-        if self._scanned > SCAN_LIMIT:
-            return self._give_up(buf)
-        self._held = buf[len(buf) - keep :]
-        return buf[: len(buf) - keep]
+        start = 0  # a mark before it was not our line
+        while (at := buf.find(self.mark, start)) >= 0:
+            after = at + len(self.mark)
+            end = buf.find(b"\n", after)
+            if end < 0 and len(buf) - after <= _MAX_NUMBER:
+                return self._pass(buf, at)  # perhaps our line: held from its mark
+            number = buf[after:end].rstrip(b"\r") if end >= 0 else b""
+            if number.isdigit() and int(number) > 1:  # never -0 or -1: every process there is
+                self.pid = int(number)
+                self.done = True
+                return buf[:at] + buf[end + 1 :]
+            start = after  # not our line (`set -x` in a .bashrc traces the printf that writes it): look on
+        return self._pass(buf, len(buf) - _partial_mark(buf[start:], self.mark))
 
-    def _give_up(self, buf: bytes) -> bytes:
-        self.done = True
-        return buf
+    def _pass(self, buf: bytes, held_from: int) -> bytes:
+        """`buf` up to `held_from` to show, the rest held; everything once SCAN_LIMIT bytes went by."""
+        self._scanned += held_from
+        if self._scanned > SCAN_LIMIT:
+            self.done = True
+            return buf
+        self._held = buf[held_from:]
+        return buf[:held_from]
 
     def finish(self) -> bytes:
         """The stream ended: whatever was held back, to pass on."""

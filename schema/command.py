@@ -125,14 +125,22 @@ def task_argv(task: Task, delivery: Delivery) -> list[str]:
     return [*sudo_prefix(task), *task.shell, bootstrap]
 
 
-# bash, not in POSIX mode (bash started as `sh` is): it can run a bootstrap itself.
-_IS_BASH = '[ -n "${BASH_VERSION-}" ] && ! shopt -oq posix 2>/dev/null'
+# The login shell is the bash a step asks for: bash, not restricted (no `r` in `$-`), not in POSIX
+# mode (bash started as `sh` is; `shopt` answers, not a shell with BASH_VERSION in its environment), and
+# the same file as the `bash` PATH finds (`hash` fills BASH_CMDS without a fork; `eval` keeps
+# that syntax from the parser of a POSIX shell). Any doubt: `exec bash` as before.
+_IS_BASH = (
+    '[ -n "${BASH_VERSION-}" ] && [ "${-#*r}" = "$-" ]'
+    ' && { shopt -oq posix; [ $? = 1 ]; } 2>/dev/null && hash bash 2>/dev/null'
+    ' && eval \'[ "${BASH_CMDS[bash]-}" -ef "$BASH" ]\''
+)
 
 
 def login_command(task: Task, delivery: Delivery) -> str:
     """What a host's login shell (sshd runs `$SHELL -c` on it; a POSIX shell) is asked to run for
     every step of `task`: `exec` of `task_argv`, except for a task without sudo when the login shell
-    is bash: then it runs the bootstrap itself, as it runs the command of a plain `ssh host cmd`.
+    is the very bash `task_argv` would start: then it runs the bootstrap itself, as it runs the
+    command of a plain `ssh host cmd`.
     That spares the host a second bash per step and a second reading of the user's `.bashrc` (the
     program sees what `.bashrc` defines either way: the inner bash read it too)."""
     command = "exec " + shlex.join(task_argv(task, delivery))

@@ -59,6 +59,29 @@ def test_a_posix_sh_login_shell_hands_the_step_to_bash(sshd):
     assert len(reads) == 3, reads
 
 
+def test_bash_started_as_sh_hands_the_step_to_a_bash_not_in_posix_mode(sshd, tmp_path_factory):
+    """sshd starts the login shell as `sh` when its path ends so: bash then runs in POSIX mode, which a
+    bash program must not get. The request sees it and hands the step to a plain bash."""
+    place = Path("/usr/local/lib/essh-test")
+    place.mkdir(parents=True, exist_ok=True)
+    shell = place / "sh"
+    if not shell.is_symlink():
+        shell.symlink_to("/bin/bash")
+    script = 'shopt -oq posix && echo posix || echo "not posix"; words=(a b); echo "${#words[@]} words"'
+    user = "essh-bash-as-sh"
+    ensure_shell_user(user, str(shell), RC)
+    server = start_extra_server(sshd, f"{user}-1", users=(user,))
+    try:
+        host = sshd.schema_host(f"{user}-1", Port=str(server.port), User=user)
+        b = PlanBuilder([host])
+        b.task("t", script, hosts=[f"{user}-1"])
+        report, _, _ = apply(b.build())
+    finally:
+        server.process.kill()
+        server.process.wait()
+    assert report.steps[0].status == "succeeded" and report.steps[0].stdout_tail == "not posix\n2 words\n"
+
+
 def test_only_a_plain_bash_task_is_run_by_the_login_shell():
     plain = Task(name="t", shell=("bash", "-c"))
     assert "shopt -oq posix" in exec_request(plain, "n") and "else exec bash -c " in exec_request(plain, "n")
