@@ -6,7 +6,10 @@ Not a test: prints figures. Run as root (it starts a loopback sshd and a test us
 
 Cases (many host names on one loopback sshd; `echo hi`, output to /dev/null):
   startup the fixed cost: a plan without steps, the floor with no hosts;
-  fanout  one task on 200 hosts, at most 100 connections at once;
+  fanout  one task on 200 hosts, at most 100 connections at once; the floor
+          also sends the exact command essh sends (its login shell's
+          command, the program on stdin), to tell essh's own cost from the
+          cost of delivering a program that way;
   tasks   10 tasks one after another on 100 hosts, one connection per host
           reused by its 10 steps; the floor does the same, and also opens a new
           connection per step (what connection reuse is measured against), and
@@ -120,7 +123,10 @@ def build_cases(args: argparse.Namespace, workdir: Path, target: Target) -> list
         cases.append(Case("startup", 0, 1, args.fanout_rounds, clients))
     if args.only in (None, "fanout"):
         n = args.fanout_hosts
-        clients = [floor_client("floor (asyncssh)", target, "fanout", n, 1, limit)]
+        clients = [
+            floor_client("floor (asyncssh)", target, "fanout", n, 1, limit),
+            floor_client("floor, essh's command", target, "fanout", n, 1, limit, plan_command(target)),
+        ]
         if not args.floor_only:
             clients.append(essh_client(workdir, "fanout", target, n, 1, limit))
         cases.append(Case("fanout", n, 1, args.fanout_rounds, clients))
