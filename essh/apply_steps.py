@@ -51,6 +51,16 @@ def secrets(plan: schema.Plan, secrets_file: str | None, secret_command: str | N
     return values
 
 
+def _settle_garbage_collector() -> None:
+    """What exists before a run (modules, the plan) lives to its end: frozen, the collector never walks
+    it again; and the young generation is collected every 20,000 allocations, not 700. Together ~8% of
+    a 200-host fan-out's CPU (docs/performance.md); cyclic garbage lives a little longer."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 def run(
     plan: schema.Plan,
     data: bytes,
@@ -104,6 +114,7 @@ def run(
     report_path = report or reserve_default_report(reports_folder(os.environ, Path.home()), digest)
     try:
         with local_step_env(plan, debug) as local_env:
+            _settle_garbage_collector()
             result = apply_plan(
                 plan,
                 digest,
