@@ -17,12 +17,7 @@ import msgspec
 
 import essh
 from essh import schema, stdout
-from essh.places import (
-    check_log_dir,
-    check_report,
-    reports_folder,
-    reserve_default_report,
-)
+from essh.places import check_log_dir, check_report, reports_folder, reserve_default_report
 from essh.schema import EXIT_REPORT_LOST, escape_text
 
 from .cli_files import _read_report, _write_output

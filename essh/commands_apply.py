@@ -13,6 +13,7 @@ import essh
 from essh import schema, stdout
 from essh.schema import EXIT_FAILED
 
+from . import apply_steps
 from .cli_app import (
     AllowedSignersOpt,
     ConfigOpt,
@@ -32,7 +33,6 @@ from .cli_app import (
     _task_args,
     app,
 )
-from . import apply_steps
 from .cli_files import _names_a_plan_file, _read_plan
 from .plan_steps import Abort
 from .plan_steps import created_at as _created_at

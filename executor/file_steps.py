@@ -38,12 +38,7 @@ from essh.schema.files import as_recorded, with_secrets
 
 from .errors import LocalError, StepFailure
 from .events import FileDone, Stream
-from .remote_files import (
-    download_program,
-    observe_program,
-    parse_observed,
-    upload_program,
-)
+from .remote_files import download_program, observe_program, parse_observed, upload_program
 from .ssh_upload import Contents, SourceChanged
 from .transport import Command, Connection
 

@@ -25,18 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import msgspec
-import msgspec.structs
 
-from .events import (
-    AttemptEnded,
-    Event,
-    EventBus,
-    HostLost,
-    Notice,
-    OutputChunk,
-    RunEnded,
-    StepEnded,
-)
+from .events import AttemptEnded, Event, EventBus, HostLost, Notice, OutputChunk, RunEnded, StepEnded
 
 MASK = "***"
 MIN_LINE = 4  # a multi-line secret's lines shorter than this are masked only as part of the whole

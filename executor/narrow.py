@@ -18,7 +18,6 @@ import fnmatch
 from collections.abc import Sequence
 
 import msgspec
-import msgspec.structs
 
 from essh.schema import Plan, Report, StepResult
 

@@ -19,7 +19,6 @@ import time
 from shlex import quote
 
 import msgspec
-import msgspec.structs
 import trio
 
 from essh.schema import Observed, Plan, Upload

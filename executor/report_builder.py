@@ -9,7 +9,6 @@ arrived. Each step keeps the last `TAIL_BYTES` of its stdout and stderr.
 from __future__ import annotations
 
 import msgspec
-import msgspec.structs
 
 from essh.schema import (
     EXIT_FAILED,

@@ -16,7 +16,6 @@ import hashlib
 import os
 
 import msgspec
-import msgspec.structs
 
 from .discovery import discover_config_files
 from .listsyntax import translate

@@ -25,14 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from .discovery import (
-    LOCAL_CONFIG,
-    LOCAL_OVERRIDE,
-    USER_CONFIG,
-    USER_OVERRIDE,
-    discover_config_files,
-    explicit_config,
-)
+from .discovery import LOCAL_CONFIG, LOCAL_OVERRIDE, USER_CONFIG, USER_OVERRIDE, discover_config_files, explicit_config
 from .model import Config, ConfigError
 
 GLOBAL, LOCAL = "global", "local"

@@ -22,40 +22,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-import msgspec.structs
 
-from essh.schema import (
-    INLINE_LIMIT,
-    ConfigFile,
-    Location,
-    ModuleRef,
-    Plan,
-    PlanMeta,
-    SecretRef,
-    Step,
-    Task,
-    Upload,
-)
+from essh.schema import INLINE_LIMIT, ConfigFile, Location, ModuleRef, Plan, PlanMeta, SecretRef, Step, Task, Upload
 
 from . import task_values
-from .deps import (
-    is_composite,
-    order_tasks,
-    reduce_after,
-    runs_members_concurrently,
-    unknown_task,
-)
+from .deps import is_composite, order_tasks, reduce_after, runs_members_concurrently, unknown_task
 from .drivers import Drivers, ScriptTable, Templates, prefixes, run_as, shell_for
 from .env import task_env
 from .files import FileTable
 from .hints import did_you_mean
-from .hosts import (
-    login_only_warnings,
-    plan_host,
-    refuse_jump_loops,
-    unapplied_options,
-    with_jump_hosts,
-)
+from .hosts import login_only_warnings, plan_host, refuse_jump_loops, unapplied_options, with_jump_hosts
 from .model import Config, ConfigError, HostDef, ScriptPart, Source, TaskDef
 from .targets import HostIndex, is_glob
 from .targets import select_hosts as targets_select_hosts
